@@ -1,0 +1,120 @@
+"""Where llama-chat keeps its files.
+
+By default the platform's own places (via platformdirs): on macOS
+``~/Library/Application Support/llama-chat`` for data and settings, and
+``~/Library/Caches/llama-chat`` for the KV-cache files. Setting ``LLAMA_CHAT_HOME`` puts
+everything under one directory instead (``data/``, ``config/``, ``cache/``), which is how tests
+and demos stay out of the user's files.
+
+Nothing here touches the disk until :meth:`AppPaths.ensure` is called.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "llama-chat"
+HOME_ENV_VAR = "LLAMA_CHAT_HOME"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """The three directories the app writes to, and the files it keeps in them."""
+
+    data_dir: Path
+    """Saved sessions (the SQLite database). Worth backing up."""
+    config_dir: Path
+    """The settings file."""
+    cache_dir: Path
+    """Persisted KV caches: safe to delete, rebuilt on demand."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AppPaths:
+        """The app's directories: under ``$LLAMA_CHAT_HOME`` if set, else the platform defaults."""
+        env = os.environ if environ is None else environ
+        home = env.get(HOME_ENV_VAR, "").strip()
+        if home:
+            root = Path(home).expanduser()
+            return cls(data_dir=root / "data", config_dir=root / "config", cache_dir=root / "cache")
+        return cls(
+            data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+            config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+            cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
+        )
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config_dir / "settings.json"
+
+    @property
+    def sessions_db(self) -> Path:
+        return self.data_dir / "sessions.db"
+
+    @property
+    def kv_cache_dir(self) -> Path:
+        return self.cache_dir / "kv"
+
+    def ensure(self) -> AppPaths:
+        """Create the directories (and parents) if missing; returns self for chaining."""
+        for directory in (self.data_dir, self.config_dir, self.cache_dir, self.kv_cache_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so a crash leaves either the old file or the new one.
+
+    Writes a temp file in the same directory (so the rename cannot cross file systems), fsyncs it,
+    then ``os.replace``s it over the target.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def move_aside(path: Path, reason: str = "corrupt", companions: tuple[str, ...] = ()) -> Path:
+    """Rename an unusable file to ``<name>.<reason>-<UTC timestamp>`` instead of deleting it.
+
+    ``companions`` are suffixes of sibling files that belong to it (SQLite's ``-wal``/``-shm``);
+    they are renamed alongside with the same suffix so the set stays openable. Returns the new path.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.{reason}-{stamp}")
+    counter = 1
+    while target.exists():  # two failures within the same second must not clobber each other
+        target = path.with_name(f"{path.name}.{reason}-{stamp}-{counter}")
+        counter += 1
+    os.replace(path, target)
+    for suffix in companions:
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            os.replace(companion, target.with_name(target.name + suffix))
+    return target
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable on POSIX; not supported (nor needed) everywhere.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,52 @@
+"""llama-chat's engine: a Llama 3 decoder in MLX. Tokens in, tokens out; no chats, no screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlx.core as mx
+
+from .config import ConfigError, ModelConfig, QuantSpec
+from .generate import GenerationEvent, GenerationStats, generate, prefill, stream_generate
+from .kv_cache import CacheFileError, KVCache
+from .llama import Model
+from .sampling import Sampler, SamplingParams
+from .tokenizer import StreamingDetokenizer, Tokenizer, TokenizerFileError
+from .weights import WeightsError, load_model
+
+
+def load(path: str | Path, *, dtype: mx.Dtype | None = None) -> tuple[Model, Tokenizer]:
+    """Load a local checkpoint directory (bf16 or MLX-quantized) and its tokenizer.
+
+    The stop ids come from config.json and generation_config.json when they name any.
+    """
+    model = load_model(path, dtype=dtype)
+    tokenizer = Tokenizer.from_pretrained(path)
+    if model.config.eos_token_ids:
+        tokenizer.eos_token_ids = list(dict.fromkeys(
+            [*model.config.eos_token_ids, tokenizer.eot_id]
+        ))
+    return model, tokenizer
+
+
+__all__ = [
+    "CacheFileError",
+    "ConfigError",
+    "GenerationEvent",
+    "GenerationStats",
+    "KVCache",
+    "Model",
+    "ModelConfig",
+    "QuantSpec",
+    "Sampler",
+    "SamplingParams",
+    "StreamingDetokenizer",
+    "Tokenizer",
+    "TokenizerFileError",
+    "WeightsError",
+    "generate",
+    "load",
+    "load_model",
+    "prefill",
+    "stream_generate",
+]

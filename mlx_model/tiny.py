@@ -1,0 +1,118 @@
+"""Tiny random-weight checkpoints with the real Llama 3.2 architecture and file layout.
+
+Tests, the benchmark and the app's demo mode use these: vocab 128256, grouped-query attention,
+Llama 3 RoPE scaling, tied embeddings, and the files an mlx-community repository holds. The
+weights are random, so the text they produce is meaningless.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlx.core as mx
+from mlx.utils import tree_flatten
+
+from .config import ModelConfig
+from .llama import Model
+from .quantize import quantize_model
+from .tokenizer import Tokenizer, write_tokenizer_config, write_tokenizer_json
+
+TINY_SHAPE = {
+    "hidden_size": 256,
+    "intermediate_size": 512,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 64,
+}
+# Llama 3.2 3B Instruct's exact shapes, for benchmarks.
+LLAMA_3B_SHAPE = {
+    "hidden_size": 3072,
+    "intermediate_size": 8192,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 24,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+}
+
+
+def tiny_config_dict(shape: dict[str, int] | None = None) -> dict:
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        **(shape or TINY_SHAPE),
+        "vocab_size": 128256,
+        "hidden_act": "silu",
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 500000.0,
+        "rope_scaling": {
+            "factor": 32.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192,
+            "rope_type": "llama3",
+        },
+        "max_position_embeddings": 131072,
+        "tie_word_embeddings": True,
+        "attention_bias": False,
+        "mlp_bias": False,
+        "bos_token_id": 128000,
+        "eos_token_id": [128001, 128008, 128009],
+        "torch_dtype": "bfloat16",
+    }
+
+
+def make_tiny_checkpoint(
+    out_dir: str | Path,
+    tokenizer_model: str | Path,
+    *,
+    quant_bits: int | None = None,
+    group_size: int = 64,
+    dtype: mx.Dtype = mx.bfloat16,
+    seed: int = 0,
+    shape: dict[str, int] | None = None,
+    config_overrides: dict | None = None,
+) -> Path:
+    """Write a random-weight checkpoint to ``out_dir`` and return it.
+
+    ``tokenizer_model`` is Meta's ``tokenizer.model``; it is copied to ``original/`` and also
+    converted to ``tokenizer.json`` so Hugging Face tools (and mlx-lm) can read the checkpoint.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_dict = tiny_config_dict(shape)
+    config_dict["torch_dtype"] = {mx.float32: "float32", mx.float16: "float16"}.get(
+        dtype, "bfloat16"
+    )
+    config_dict.update(config_overrides or {})
+    config = ModelConfig.from_dict(config_dict)
+
+    mx.random.seed(seed)
+    model = Model(config, compute_dtype=dtype)
+    params = [
+        (name, (mx.random.normal(p.shape) * (1.0 if "norm" in name else 0.02) + (
+            1.0 if "norm" in name else 0.0)).astype(dtype))
+        for name, p in tree_flatten(model.parameters())
+    ]
+    model.load_weights(params)
+    mx.eval(model.parameters())
+
+    if quant_bits is not None:
+        spec = quantize_model(model, quant_bits, group_size)
+        config_dict["quantization"] = spec.to_dict()
+        config_dict["quantization_config"] = spec.to_dict()
+    weights = dict(tree_flatten(model.parameters()))
+    mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "mlx"})
+    (out / "config.json").write_text(json.dumps(config_dict, indent=2) + "\n")
+    (out / "generation_config.json").write_text(
+        json.dumps({"bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009]}) + "\n"
+    )
+    (out / "original").mkdir(exist_ok=True)
+    shutil.copy2(tokenizer_model, out / "original" / "tokenizer.model")
+    write_tokenizer_json(Tokenizer.from_tiktoken_file(tokenizer_model), out / "tokenizer.json")
+    write_tokenizer_config(out / "tokenizer_config.json")
+    return out
+
+

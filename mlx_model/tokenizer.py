@@ -1,0 +1,583 @@
+"""The Llama 3 tokenizer: byte-level BPE on tiktoken, with Meta's 256 special tokens.
+
+Encoding matches Meta's reference tokenizer (llama_models.llama3.tokenizer) id for id: the same
+pre-tokenization regex, the same 400,000-character pieces and the same cuts inside runs of more
+than 25,000 whitespace or non-whitespace characters (tiktoken issue #195). User text never
+becomes a special token: the chat template asks for special ids by name with `special()`.
+
+Sources a checkpoint can carry, all read here without transformers or llama_models:
+- `original/tokenizer.model` / `tokenizer.model`: tiktoken's base64 format, "<b64 bytes> <rank>";
+- `tokenizer.json`: Hugging Face byte-level BPE, whose vocabulary spells bytes with GPT-2's
+  byte-to-unicode alphabet. Its added tokens are matched to Meta's table by id, because Hugging
+  Face names some of them differently (128005, 128011 and the reserved block).
+
+`write_tokenizer_json` and `write_tokenizer_config` go the other way, so tests can build
+checkpoints that transformers and mlx-lm load like the published ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+
+import tiktoken
+
+# Meta's pre-tokenization pattern; tokenizer.json files of Llama 3 checkpoints carry the same one.
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+# tiktoken panics on longer inputs, so Meta encodes text in pieces of this many characters.
+TIKTOKEN_MAX_ENCODE_CHARS = 400_000
+# tiktoken's BPE is quadratic in the length of one pre-token; Meta cuts longer runs here.
+MAX_NO_WHITESPACES_CHARS = 25_000
+
+NUM_SPECIAL_TOKENS = 256
+_NAMED_SPECIAL_TOKENS = (
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|reserved_special_token_0|>",
+    "<|reserved_special_token_1|>",
+    "<|finetune_right_pad_id|>",
+    "<|step_id|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eom_id|>",  # end of message: the model waits for a tool result
+    "<|eot_id|>",  # end of turn
+    "<|python_tag|>",
+    "<|image|>",
+)
+# Meta's table, in id order starting right after the mergeable ranks.
+SPECIAL_TOKEN_NAMES: tuple[str, ...] = _NAMED_SPECIAL_TOKENS + tuple(
+    f"<|reserved_special_token_{2 + i}|>"
+    for i in range(NUM_SPECIAL_TOKENS - len(_NAMED_SPECIAL_TOKENS))
+)
+
+# Where from_pretrained looks, in this order: Meta's own file first, then Hugging Face's.
+TOKENIZER_FILES = ("original/tokenizer.model", "tokenizer.model", "tokenizer.json")
+
+_WHITESPACE_OR_NOT_RUN = re.compile(r"\s+|\S+")
+
+
+class TokenizerFileError(ValueError):
+    """A tokenizer file exists but cannot be used (wrong format, corrupt, not Llama 3)."""
+
+
+class StreamingDetokenizer:
+    """Turns generated token ids into text deltas as they arrive.
+
+    Bytes of a character split across tokens are held back until the character is complete,
+    so no delta ever ends in half a UTF-8 character. Python's incremental UTF-8 decoder does
+    the work in O(token length) per token and replaces invalid bytes exactly as a one-shot
+    `bytes.decode(errors="replace")` would, hence deltas + `flush()` == `Tokenizer.decode(ids)`.
+    """
+
+    def __init__(self, token_bytes: Callable[[int], bytes]) -> None:
+        self._token_bytes = token_bytes
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def add(self, token_id: int) -> str:
+        """Feed one token; return the text it completes (possibly "")."""
+        return self._decoder.decode(self._token_bytes(token_id))
+
+    def flush(self) -> str:
+        """End of stream: return what is held back (an unfinished character becomes U+FFFD)."""
+        return self._decoder.decode(b"", final=True)
+
+
+class Tokenizer:
+    """Llama 3 tokenizer built from tiktoken mergeable ranks (`bytes -> rank`, ranks 0..n-1)."""
+
+    def __init__(self, mergeable_ranks: dict[bytes, int], *, name: str = "llama3") -> None:
+        _check_ranks(mergeable_ranks, name)
+        num_base_tokens = len(mergeable_ranks)
+        self.special_tokens: dict[str, int] = {
+            token: num_base_tokens + i for i, token in enumerate(SPECIAL_TOKEN_NAMES)
+        }
+        self._encoding = tiktoken.Encoding(
+            name=name,
+            pat_str=LLAMA3_PATTERN,
+            mergeable_ranks=mergeable_ranks,
+            special_tokens=dict(self.special_tokens),
+        )
+        self.num_base_tokens = num_base_tokens
+        self.vocab_size = num_base_tokens + NUM_SPECIAL_TOKENS
+        self.bos_id = self.special_tokens["<|begin_of_text|>"]
+        self.eos_id = self.special_tokens["<|end_of_text|>"]
+        self.eot_id = self.special_tokens["<|eot_id|>"]
+        self.eom_id = self.special_tokens["<|eom_id|>"]
+        self.python_tag_id = self.special_tokens["<|python_tag|>"]
+        self.stop_tokens = [self.eos_id, self.eom_id, self.eot_id]
+        # What generation stops on; load() may replace it with the checkpoint's eos_token_id list.
+        self.eos_token_ids: list[int] = list(self.stop_tokens)
+
+    # --- construction from files -------------------------------------------------------------
+
+    @classmethod
+    def from_tiktoken_file(cls, path: str | Path) -> Tokenizer:
+        """Read Meta's `tokenizer.model` (one "<base64 token> <rank>" per line)."""
+        path = Path(path)
+        return cls(_read_tiktoken_ranks(path), name=path.name)
+
+    @classmethod
+    def from_tokenizer_json(cls, path: str | Path) -> Tokenizer:
+        """Read a Hugging Face byte-level BPE `tokenizer.json` of a Llama 3 checkpoint."""
+        path = Path(path)
+        return cls(_read_tokenizer_json_ranks(path), name=path.name)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> Tokenizer:
+        """Load from a checkpoint directory, trying each of TOKENIZER_FILES in order."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"Checkpoint directory {directory} does not exist (or is not a directory); "
+                "check the model path or download the checkpoint again."
+            )
+        for relative in TOKENIZER_FILES:
+            candidate = directory / relative
+            if candidate.is_file():
+                if candidate.suffix == ".json":
+                    return cls.from_tokenizer_json(candidate)
+                return cls.from_tiktoken_file(candidate)
+        raise FileNotFoundError(
+            f"No tokenizer in {directory}: looked for {', '.join(TOKENIZER_FILES)}. "
+            "The checkpoint download may be incomplete; download it again."
+        )
+
+    # --- encoding and decoding ---------------------------------------------------------------
+
+    def encode(self, text: str, *, bos: bool = False) -> list[int]:
+        """Token ids of `text`, optionally after <|begin_of_text|>.
+
+        Never produces special tokens: "<|eot_id|>" typed by a user is encoded as plain text.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"encode() takes a str, not {type(text).__name__}")
+        ids = [self.bos_id] if bos else []
+        for piece in _encodable_pieces(text):
+            ids.extend(self._encoding.encode_ordinary(piece))
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of `ids`; special ids become their names, invalid UTF-8 becomes U+FFFD."""
+        ids = list(ids)
+        try:
+            return self._encoding.decode(ids)
+        except (KeyError, OverflowError, TypeError) as err:
+            bad = [i for i in ids if not self._is_valid_id(i)]
+            raise ValueError(
+                f"Cannot decode token ids {bad[:5]}: valid ids are 0..{self.vocab_size - 1}. "
+                "The model's vocabulary may not match this tokenizer."
+            ) from err
+
+    def special(self, name: str) -> int:
+        """Id of a special token by its full name, e.g. special("<|eot_id|>")."""
+        try:
+            return self.special_tokens[name]
+        except KeyError:
+            raise ValueError(
+                f"{name!r} is not a Llama 3 special token; names look like '<|eot_id|>' "
+                f"(the table runs from '<|begin_of_text|>' to '{SPECIAL_TOKEN_NAMES[-1]}')."
+            ) from None
+
+    def detokenizer(self) -> StreamingDetokenizer:
+        """A fresh streaming detokenizer for one generated message."""
+        return StreamingDetokenizer(self.token_bytes)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The raw bytes of one token (a special token's name for special ids)."""
+        try:
+            return self._encoding.decode_single_token_bytes(token_id)
+        except (KeyError, OverflowError, TypeError) as err:
+            raise ValueError(
+                f"Cannot decode token id {token_id!r}: valid ids are 0..{self.vocab_size - 1}. "
+                "The model's vocabulary may not match this tokenizer."
+            ) from err
+
+    def mergeable_ranks(self) -> dict[bytes, int]:
+        """The BPE ranks this tokenizer was built from, rebuilt on demand (they are not kept)."""
+        return {self._encoding.decode_single_token_bytes(i): i for i in range(self.num_base_tokens)}
+
+    def _is_valid_id(self, token_id: object) -> bool:
+        return isinstance(token_id, int) and 0 <= token_id < self.vocab_size
+
+
+def _check_ranks(mergeable_ranks: dict[bytes, int], source: str) -> None:
+    # Special ids follow the ranks, so they must be exactly 0..n-1 (as in Meta's file); and a
+    # byte-level BPE can only encode every input if each single byte is a token.
+    ranks = set(mergeable_ranks.values())
+    if len(ranks) != len(mergeable_ranks) or ranks != set(range(len(mergeable_ranks))):
+        raise TokenizerFileError(
+            f"{source}: token ranks must be unique and run 0..{len(mergeable_ranks) - 1} "
+            "without gaps; the tokenizer file is corrupt or not a Llama 3 tokenizer."
+        )
+    missing = [b for b in range(256) if bytes([b]) not in mergeable_ranks]
+    if missing:
+        raise TokenizerFileError(
+            f"{source}: {len(missing)} single bytes (first: {missing[0]:#04x}) have no token, "
+            "so some text could not be encoded; this is not a byte-level BPE tokenizer."
+        )
+
+
+def _encodable_pieces(text: str) -> Iterator[str]:
+    """Meta's slicing of text before tiktoken, which changes tokens at the cuts, so it is kept."""
+    for start in range(0, len(text), TIKTOKEN_MAX_ENCODE_CHARS):
+        chunk = text[start : start + TIKTOKEN_MAX_ENCODE_CHARS]
+        if len(chunk) <= MAX_NO_WHITESPACES_CHARS:
+            yield chunk  # no run can be too long; the common case for chat text
+            continue
+        # Meta restarts its count after every cut, so a run is cut every MAX chars from its start.
+        # Regex \s and str.isspace() (Meta's test) agree on every character.
+        limit = MAX_NO_WHITESPACES_CHARS
+        slice_start = 0
+        for run in _WHITESPACE_OR_NOT_RUN.finditer(chunk):
+            run_start, run_end = run.span()
+            for cut in range(run_start + limit, run_end, limit):
+                yield chunk[slice_start:cut]
+                slice_start = cut
+        yield chunk[slice_start:]
+
+
+def _read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
+    if not path.is_file():
+        raise FileNotFoundError(f"Tokenizer file not found: {path}")
+    raw = path.read_bytes()
+    if raw.startswith(b"version https://git-lfs"):
+        raise TokenizerFileError(
+            f"{path} is a Git LFS pointer, not the tokenizer; fetch the real file "
+            "(git lfs pull, or download the checkpoint again)."
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TokenizerFileError(
+            f"{path} is not a tiktoken BPE file (expected text lines '<base64 token> <rank>'); "
+            "a binary tokenizer.model is a SentencePiece model from Llama 2 or earlier."
+        ) from None
+    ranks: dict[bytes, int] = {}
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            token_b64, rank = line.split()
+            token = base64.b64decode(token_b64, validate=True)
+            ranks[token] = int(rank)
+        except (ValueError, binascii.Error):
+            raise TokenizerFileError(
+                f"{path}, line {line_number}: expected '<base64 token> <rank>', got {line[:60]!r}"
+            ) from None
+    if not ranks:
+        raise TokenizerFileError(f"{path} holds no tokens; download the checkpoint again.")
+    return ranks
+
+
+@cache
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character map, used by byte-level BPE vocabularies.
+
+    Printable Latin-1 bytes map to themselves; the others (controls, space, ...) to U+0100 on.
+    """
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    mapping = {b: chr(b) for b in printable}
+    shifted = 0
+    for b in range(256):
+        if b not in mapping:
+            mapping[b] = chr(256 + shifted)
+            shifted += 1
+    return mapping
+
+
+def _read_tokenizer_json_ranks(path: Path) -> dict[bytes, int]:
+    if not path.is_file():
+        raise FileNotFoundError(f"Tokenizer file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise TokenizerFileError(
+            f"{path} is not valid JSON ({err}); download the checkpoint again."
+        ) from None
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or model.get("type") != "BPE":
+        raise TokenizerFileError(
+            f"{path}: 'model.type' must be 'BPE' for a Llama 3 tokenizer; "
+            f"found {model.get('type') if isinstance(model, dict) else None!r}."
+        )
+    vocab = model.get("vocab")
+    if not isinstance(vocab, dict):
+        raise TokenizerFileError(f"{path}: 'model.vocab' is missing or not an object.")
+    added_ids = _added_token_ids(data.get("added_tokens", []), path)
+
+    byte_of_char = {char: b for b, char in _bytes_to_unicode().items()}
+    ranks: dict[bytes, int] = {}
+    for token, token_id in vocab.items():
+        if token_id in added_ids:
+            continue  # special tokens are defined by Meta's table below, not by the vocab
+        try:
+            ranks[bytes(byte_of_char[char] for char in token)] = token_id
+        except KeyError:
+            raise TokenizerFileError(
+                f"{path}: vocab token {token!r} (id {token_id}) is not in the byte-level "
+                "alphabet; this is not a byte-level BPE (Llama 3) tokenizer."
+            ) from None
+
+    expected = set(range(len(ranks), len(ranks) + NUM_SPECIAL_TOKENS))
+    if added_ids != expected:
+        raise TokenizerFileError(
+            f"{path}: expected the {NUM_SPECIAL_TOKENS} Llama 3 special tokens in "
+            f"'added_tokens' with ids {len(ranks)}..{len(ranks) + NUM_SPECIAL_TOKENS - 1}; "
+            f"found {len(added_ids)} added tokens. This is not a Llama 3 tokenizer.json."
+        )
+    return ranks
+
+
+def _added_token_ids(added_tokens: object, path: Path) -> set[int]:
+    if not isinstance(added_tokens, list):
+        raise TokenizerFileError(f"{path}: 'added_tokens' must be a list.")
+    ids: set[int] = set()
+    for entry in added_tokens:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int):
+            raise TokenizerFileError(f"{path}: an 'added_tokens' entry has no integer 'id'.")
+        ids.add(entry["id"])
+    return ids
+
+
+# --- writing Hugging Face files (for generated test checkpoints) --------------------------------
+
+
+def bpe_merges(mergeable_ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+    """The BPE merge list equivalent to tiktoken ranks, as transformers' TikTokenConverter does.
+
+    Every split of a token into two tokens is a merge; merges are ordered by the merged token's
+    rank (tiktoken's priority), ties by the ranks of the two parts.
+    """
+    merges: list[tuple[int, int, int, bytes, bytes]] = []
+    for token, rank in mergeable_ranks.items():
+        for split in range(1, len(token)):
+            left, right = token[:split], token[split:]
+            left_rank, right_rank = mergeable_ranks.get(left), mergeable_ranks.get(right)
+            if left_rank is not None and right_rank is not None:
+                merges.append((rank, left_rank, right_rank, left, right))
+    merges.sort(key=lambda merge: merge[:3])
+    return [(left, right) for _, _, _, left, right in merges]
+
+
+def write_tokenizer_json(tokenizer: Tokenizer, path: str | Path) -> None:
+    """Write `tokenizer` as a Hugging Face `tokenizer.json` laid out like Llama 3.2's own."""
+    byte_to_char = _bytes_to_unicode()
+
+    def spell(token: bytes) -> str:
+        return "".join(byte_to_char[b] for b in token)
+
+    ranks = tokenizer.mergeable_ranks()
+    bos = "<|begin_of_text|>"
+    content = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [
+            {
+                "id": token_id,
+                "content": name,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
+            for name, token_id in sorted(tokenizer.special_tokens.items(), key=lambda kv: kv[1])
+        ],
+        "normalizer": None,
+        "pre_tokenizer": {
+            "type": "Sequence",
+            "pretokenizers": [
+                {
+                    "type": "Split",
+                    "pattern": {"Regex": LLAMA3_PATTERN},
+                    "behavior": "Isolated",
+                    "invert": False,
+                },
+                {
+                    "type": "ByteLevel",
+                    "add_prefix_space": False,
+                    "trim_offsets": True,
+                    "use_regex": False,
+                },
+            ],
+        },
+        "post_processor": {
+            "type": "Sequence",
+            "processors": [
+                {
+                    "type": "ByteLevel",
+                    "add_prefix_space": True,
+                    "trim_offsets": False,
+                    "use_regex": True,
+                },
+                {
+                    "type": "TemplateProcessing",
+                    "single": [
+                        {"SpecialToken": {"id": bos, "type_id": 0}},
+                        {"Sequence": {"id": "A", "type_id": 0}},
+                    ],
+                    "pair": [
+                        {"SpecialToken": {"id": bos, "type_id": 0}},
+                        {"Sequence": {"id": "A", "type_id": 0}},
+                        {"SpecialToken": {"id": bos, "type_id": 1}},
+                        {"Sequence": {"id": "B", "type_id": 1}},
+                    ],
+                    "special_tokens": {
+                        bos: {"id": bos, "ids": [tokenizer.bos_id], "tokens": [bos]},
+                    },
+                },
+            ],
+        },
+        "decoder": {
+            "type": "ByteLevel",
+            "add_prefix_space": True,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            # Apply whole-word vocab hits before merges, as tiktoken does.
+            "ignore_merges": True,
+            "vocab": {spell(token): rank for token, rank in sorted(ranks.items(), key=_by_rank)},
+            "merges": [f"{spell(left)} {spell(right)}" for left, right in bpe_merges(ranks)],
+        },
+    }
+    Path(path).write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+
+
+def _by_rank(item: tuple[bytes, int]) -> int:
+    return item[1]
+
+
+def write_tokenizer_config(path: str | Path) -> None:
+    """Write a `tokenizer_config.json` like Llama 3.2 Instruct's, chat template included."""
+    config = {
+        "bos_token": "<|begin_of_text|>",
+        "chat_template": LLAMA_3_2_CHAT_TEMPLATE,
+        "clean_up_tokenization_spaces": True,
+        "eos_token": "<|eot_id|>",
+        "model_input_names": ["input_ids", "attention_mask"],
+        "model_max_length": 131072,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+    }
+    Path(path).write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+# The official Llama 3.2 Instruct chat template, verbatim from the checkpoints'
+# tokenizer_config.json. The app renders prompts without Jinja; this copy only makes generated
+# checkpoints usable by transformers and mlx-lm.
+LLAMA_3_2_CHAT_TEMPLATE = r"""{{- bos_token }}
+{%- if custom_tools is defined %}
+    {%- set tools = custom_tools %}
+{%- endif %}
+{%- if not tools_in_user_message is defined %}
+    {%- set tools_in_user_message = true %}
+{%- endif %}
+{%- if not date_string is defined %}
+    {%- if strftime_now is defined %}
+        {%- set date_string = strftime_now("%d %b %Y") %}
+    {%- else %}
+        {%- set date_string = "26 Jul 2024" %}
+    {%- endif %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+
+{#- This block extracts the system message, so we can slot it into the right place. #}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+
+{#- System message #}
+{{- "<|start_header_id|>system<|end_header_id|>\n\n" }}
+{%- if tools is not none %}
+    {{- "Environment: ipython\n" }}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\n" }}
+{{- "Today Date: " + date_string + "\n\n" }}
+{%- if tools is not none and not tools_in_user_message %}
+    {{- "You have access to the following functions. To call a function, please respond with JSON for a function call." }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\n\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\n\n" }}
+    {%- endfor %}
+{%- endif %}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+
+{#- Custom tools are passed in a user message with some extra guidance #}
+{%- if tools_in_user_message and not tools is none %}
+    {#- Extract the first user message so we can plug it in here #}
+    {%- if messages | length != 0 %}
+        {%- set first_user_message = messages[0]['content']|trim %}
+        {%- set messages = messages[1:] %}
+    {%- else %}
+        {{- raise_exception("Cannot put tools in the first user message when there's no first user message!") }}
+{%- endif %}
+    {{- '<|start_header_id|>user<|end_header_id|>\n\n' -}}
+    {{- "Given the following functions, please respond with a JSON for a function call " }}
+    {{- "with its proper arguments that best answers the given prompt.\n\n" }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\n\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\n\n" }}
+    {%- endfor %}
+    {{- first_user_message + "<|eot_id|>"}}
+{%- endif %}
+
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' }}
+    {%- elif 'tool_calls' in message %}
+        {%- if not message.tool_calls|length == 1 %}
+            {{- raise_exception("This model only supports single tool-calls at once!") }}
+        {%- endif %}
+        {%- set tool_call = message.tool_calls[0].function %}
+        {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}
+        {{- '{"name": "' + tool_call.name + '", ' }}
+        {{- '"parameters": ' }}
+        {{- tool_call.arguments | tojson }}
+        {{- "}" }}
+        {{- "<|eot_id|>" }}
+    {%- elif message.role == "tool" or message.role == "ipython" %}
+        {{- "<|start_header_id|>ipython<|end_header_id|>\n\n" }}
+        {%- if message.content is mapping or message.content is iterable %}
+            {{- message.content | tojson }}
+        {%- else %}
+            {{- message.content }}
+        {%- endif %}
+        {{- "<|eot_id|>" }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
+{%- endif %}
+"""  # noqa: E501

@@ -1,0 +1,164 @@
+"""Checkpoint loading: safetensors (one file, or shards with an index) into a Model.
+
+Every tensor is checked against the model before anything is loaded: a missing, unexpected or
+misshapen tensor is reported by name together with the file it came from (or should have).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx.utils import tree_flatten
+
+from .config import ModelConfig, QuantSpec
+from .llama import Model
+
+INDEX_FILE = "model.safetensors.index.json"
+SINGLE_FILE = "model.safetensors"
+# Tensors some exporters leave in that carry nothing we use.
+_IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
+
+
+class WeightsError(ValueError):
+    """A checkpoint's tensors do not fit the model its config describes."""
+
+
+def weight_files(checkpoint: Path) -> list[Path]:
+    """The safetensors files of a checkpoint, in a stable order, after checking the index."""
+    index_path = checkpoint / INDEX_FILE
+    if index_path.exists():
+        try:
+            index = json.loads(index_path.read_text(encoding="utf-8"))
+            weight_map = index["weight_map"]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise WeightsError(f"{index_path}: not a valid safetensors index ({exc!r})") from None
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise WeightsError(f"{index_path}: weight_map is empty or not an object")
+        names = sorted(set(weight_map.values()))
+        missing = [n for n in names if not (checkpoint / n).is_file()]
+        if missing:
+            raise WeightsError(f"{index_path}: names shard(s) that do not exist: {', '.join(missing)}")
+        return [checkpoint / n for n in names]
+    single = checkpoint / SINGLE_FILE
+    if single.is_file():
+        return [single]
+    shards = sorted(checkpoint.glob("*.safetensors"))
+    if not shards:
+        raise WeightsError(f"{checkpoint}: no model.safetensors, no {INDEX_FILE}, no *.safetensors")
+    return shards
+
+
+def read_tensors(files: list[Path]) -> tuple[dict[str, mx.array], dict[str, Path]]:
+    """Lazily map every tensor (mx.load does not read data until it is used)."""
+    tensors: dict[str, mx.array] = {}
+    origin: dict[str, Path] = {}
+    for path in files:
+        try:
+            part = mx.load(str(path))
+        except Exception as exc:  # truncated headers and foreign files raise several types
+            raise WeightsError(f"{path}: cannot read safetensors file ({exc})") from None
+        for name, array in part.items():
+            if name in tensors:
+                raise WeightsError(f"{path}: tensor {name} also appears in {origin[name]}")
+            tensors[name] = array
+            origin[name] = path
+    return tensors, origin
+
+
+def apply_quantization(model: Model, spec: QuantSpec, tensors: dict[str, mx.array]) -> None:
+    """Swap Linear/Embedding layers for quantized ones where the checkpoint has scales."""
+
+    def predicate(path: str, module: nn.Module) -> bool | dict:
+        if not hasattr(module, "to_quantized"):
+            return False
+        if f"{path}.scales" not in tensors:
+            return False
+        layer_spec = spec.for_module(path)
+        if layer_spec is None:
+            return False
+        bits, group_size = layer_spec
+        return {"bits": bits, "group_size": group_size}
+
+    nn.quantize(model, group_size=spec.group_size, bits=spec.bits, class_predicate=predicate)
+
+
+def check_tensors(
+    model: Model, tensors: dict[str, mx.array], origin: dict[str, Path], checkpoint: Path
+) -> None:
+    expected = dict(tree_flatten(model.parameters()))
+    for name in list(tensors):
+        if name.endswith(_IGNORED_SUFFIXES):
+            del tensors[name]
+        elif name == "lm_head.weight" and model.config.tie_word_embeddings:
+            # Some exports save the tied head anyway; it is the embedding.
+            del tensors[name]
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise WeightsError(f"{checkpoint}: missing tensor(s) {shown}")
+    unexpected = sorted(set(tensors) - set(expected))
+    if unexpected:
+        name = unexpected[0]
+        raise WeightsError(
+            f"{origin[name]}: unexpected tensor {name}"
+            + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
+        )
+    for name, want in expected.items():
+        got = tensors[name]
+        if got.shape != want.shape:
+            raise WeightsError(
+                f"{origin[name]}: tensor {name} has shape {tuple(got.shape)}, "
+                f"expected {tuple(want.shape)} from config.json"
+            )
+
+
+def choose_compute_dtype(config: ModelConfig, tensors: dict[str, mx.array]) -> mx.Dtype:
+    """Activation precision for this device.
+
+    Measured with MLX 0.32 on a CPU: quantized matmul runs ~9x faster with float32 activations
+    than with bfloat16 (dense bf16 is on par with float32), and the stored bf16 scales can stay as
+    they are, so weights cost no extra memory. Metal and CUDA want 16-bit activations.
+    """
+    on_cpu = mx.default_device() == mx.cpu
+    if config.quantization is not None:
+        scales = next((t for n, t in tensors.items() if n.endswith(".scales")), None)
+        if on_cpu:
+            return mx.float32
+        return scales.dtype if scales is not None else mx.bfloat16
+    weight = tensors.get("model.embed_tokens.weight")
+    return weight.dtype if weight is not None else mx.bfloat16
+
+
+def load_model(checkpoint: str | Path, dtype: mx.Dtype | None = None) -> Model:
+    """Build a Model from a checkpoint directory; ``dtype`` forces one float precision throughout."""
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_dir():
+        raise WeightsError(f"{checkpoint}: not a directory")
+    config = ModelConfig.from_file(checkpoint / "config.json")
+    tensors, origin = read_tensors(weight_files(checkpoint))
+    compute_dtype = dtype or choose_compute_dtype(config, tensors)
+    model = Model(config, compute_dtype=compute_dtype)
+    if config.quantization is not None:
+        apply_quantization(model, config.quantization, tensors)
+    check_tensors(model, tensors, origin, checkpoint)
+
+    def cast(name: str, array: mx.array) -> mx.array:
+        if not mx.issubdtype(array.dtype, mx.floating):
+            return array  # packed quantized weights
+        if dtype is not None:
+            return array.astype(dtype)
+        if name.endswith((".scales", ".biases")) or array.ndim == 2:
+            return array  # stored precision: no second copy of the big tensors
+        return array.astype(compute_dtype)  # norms: tiny, and must match the activations
+
+    model.load_weights([(n, cast(n, a)) for n, a in tensors.items()], strict=True)
+    try:
+        mx.eval(model.parameters())
+    except Exception as exc:  # a file cut short surfaces only when its data is read
+        files = ", ".join(sorted({str(p) for p in origin.values()}))
+        raise WeightsError(f"cannot read tensor data from {files} ({exc})") from None
+    model.eval()
+    return model

@@ -1,0 +1,48 @@
+"""Shared fixtures: the real Llama 3 tokenizer file and tiny generated checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlx_model.tiny import make_tiny_checkpoint
+
+
+def meta_tokenizer_model() -> Path:
+    import llama_models.llama3
+
+    return Path(llama_models.llama3.__file__).parent / "tokenizer.model"
+
+
+@pytest.fixture(scope="session")
+def tokenizer_model_path() -> Path:
+    return meta_tokenizer_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_bf16(tmp_path_factory, tokenizer_model_path) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bf16"), tokenizer_model_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_f32(tmp_path_factory, tokenizer_model_path) -> Path:
+    import mlx.core as mx
+
+    return make_tiny_checkpoint(
+        tmp_path_factory.mktemp("tiny-f32"), tokenizer_model_path, dtype=mx.float32
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_4bit(tmp_path_factory, tokenizer_model_path) -> Path:
+    return make_tiny_checkpoint(
+        tmp_path_factory.mktemp("tiny-4bit"), tokenizer_model_path, quant_bits=4
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_8bit(tmp_path_factory, tokenizer_model_path) -> Path:
+    return make_tiny_checkpoint(
+        tmp_path_factory.mktemp("tiny-8bit"), tokenizer_model_path, quant_bits=8
+    )
