@@ -251,7 +251,9 @@ def _tool_call(out: _SegmentList, index: int, message: Mapping[str, Any]) -> Non
             '{"type": "function", "function": {"name": str, "arguments": dict}}.'
         )
     if "arguments" not in function:
-        raise ValueError(f"Message {index}: the tool call to {function['name']!r} has no arguments.")
+        raise ValueError(
+            f"Message {index}: the tool call to {function['name']!r} has no arguments."
+        )
     arguments = _to_json(function["arguments"], f"the arguments of message {index}")
     _header(out, "assistant")
     out.text(f'{{"name": "{function["name"]}", "parameters": {arguments}}}')

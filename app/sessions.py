@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,14 +93,30 @@ class _CorruptDatabase(Exception):
     pass
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    """True for an SQLite file, and for a missing or empty one (SQLite starts those fresh)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+    except OSError:
+        return True  # missing, or unreadable: then SQLite's own error says which
+    return head == b"" or head == _SQLITE_HEADER
+
+
 def _fts_query(text: str) -> str | None:
     """User text -> an FTS5 query that cannot be a syntax error.
 
     Every whitespace-separated term becomes a quoted string (quotes doubled), so AND/OR/NEAR,
     parentheses, colons and stray quotes are plain text; each is a prefix match so results appear
     while typing. Terms with no letters or digits would be empty phrases and are dropped.
+    Unassigned and private-use characters count as control here too (category C*).
     """
-    terms = [t for t in text.split() if any(ch.isalnum() for ch in t)]
+    # Control characters (NUL above all: it ends the string inside SQLite) become spaces.
+    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    terms = [t for t in cleaned.split() if any(ch.isalnum() for ch in t)]
     if not terms:
         return None
     return " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
@@ -135,6 +152,10 @@ class SessionStore:
             ) from exc
         recovered_from = None
         try:
+            if not _has_sqlite_header(path):
+                # Checked before SQLite opens it: closing a connection to a non-database
+                # deletes its -wal/-shm, which we want to keep with the moved file.
+                raise _CorruptDatabase(path)
             conn = cls._connect(path)
         except (sqlite3.DatabaseError, _CorruptDatabase) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _is_corruption(exc):

@@ -10,6 +10,9 @@ one of a few shapes; `parse_tool_calls` reads them all and treats anything else 
   brave_search.call(query="llama")                              Llama 3.1 built-in tool form
   any of these after a leading <|python_tag|>
 
+Bare code after <|python_tag|> (Llama 3.1's code interpreter) is not a call here: this app
+offers no code execution.
+
 Tools run only after the user approved the call: `ToolRegistry.execute` does not ask, the UI
 does, guided by `Tool.requires_approval`. `execute` never raises; every failure becomes an
 error result the model reads, so it can correct itself.
@@ -66,7 +69,8 @@ class ToolError(Exception):
 
 # ---- parsing -----------------------------------------------------------------------------------
 
-_NAME = re.compile(r"[A-Za-z_][\w.\-]*")
+_NAME = re.compile(r"[A-Za-z_][\w.\-]*")  # what a call may name; unknown names fail later
+_TOOL_NAME = re.compile(r"[A-Za-z_]\w*")
 _FUNCTION_TAG = re.compile(r"<function=([A-Za-z_][\w.\-]*)>")
 _JSON_CALL_KEYS = frozenset({"name", "parameters", "arguments", "type"})
 # Errors from reading untrusted text with json/ast; anything of these means "not a call".
@@ -103,8 +107,13 @@ def _parse_pythonic(body: str) -> list[ToolCall] | None:
         return None  # cheap reject before building an AST
     node = ast.parse(body, mode="eval").body
     if isinstance(node, ast.List) and node.elts:
-        calls = [_pythonic_call(element, builtin=False) for element in node.elts]
-        return None if None in calls else calls  # type: ignore[return-value]
+        calls = []
+        for element in node.elts:
+            call = _pythonic_call(element, builtin=False)
+            if call is None:
+                return None  # one malformed call spoils the list
+            calls.append(call)
+        return calls
     call = _pythonic_call(node, builtin=True)
     return None if call is None else [call]
 
@@ -238,10 +247,12 @@ class Tool:
     requires_approval: bool = True
 
     def __post_init__(self) -> None:
-        if not _NAME.fullmatch(self.name):
+        if not _TOOL_NAME.fullmatch(self.name):
             raise ValueError(f"Tool name {self.name!r} must be letters, digits and underscores.")
         if self.parameters.get("type") != "object":
-            raise ValueError(f"Tool {self.name!r}: parameters must be a JSON schema of type object.")
+            raise ValueError(
+                f"Tool {self.name!r}: parameters must be a JSON schema of type object."
+            )
 
     def spec(self) -> dict[str, Any]:
         """The description the chat template shows the model."""
@@ -331,11 +342,14 @@ def check_arguments(schema: Mapping[str, Any], arguments: Any) -> dict[str, Any]
     if not isinstance(arguments, dict):
         raise ToolError(f"Arguments must be an object, got {type(arguments).__name__}.")
     properties: Mapping[str, Any] = schema.get("properties", {})
-    missing = [name for name in schema.get("required", []) if name not in arguments]
+    required = schema.get("required", [])
+    missing = [name for name in required if name not in arguments]
     if missing:
         raise ToolError(f"Missing required argument(s): {', '.join(missing)}.")
     checked: dict[str, Any] = {}
     for name, value in arguments.items():
+        if value is None and name in properties and name not in required:
+            continue  # models write `"timezone": null` for "not given"
         if name not in properties:
             if schema.get("additionalProperties", False) is True:
                 checked[name] = value
@@ -373,7 +387,9 @@ def _as_json_type(type_name: str, value: Any) -> Any:
     if python_types is None:
         return value  # a type this checker does not know: let the tool judge
     # bool is an int in Python but not a number in JSON.
-    if isinstance(value, python_types) and not (isinstance(value, bool) and bool not in python_types):
+    if isinstance(value, python_types) and not (
+        isinstance(value, bool) and bool not in python_types
+    ):
         return value
     if isinstance(value, str):
         text = value.strip()
@@ -412,7 +428,7 @@ def datetime_tool(clock: Callable[[], datetime] | None = None) -> Tool:
         if zone_name:
             try:
                 local = moment.astimezone(ZoneInfo(zone_name))
-            except (ZoneInfoNotFoundError, ValueError) as error:
+            except (ZoneInfoNotFoundError, ValueError, OSError) as error:
                 raise ToolError(
                     f"Unknown time zone {zone_name!r}; use an IANA name like 'Europe/Paris'."
                 ) from error
@@ -460,9 +476,18 @@ _UNARY_OPERATORS: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.UAdd: operator.pos,
     ast.USub: operator.neg,
 }
+
+
+def _round(number: Any, digits: Any = None) -> Any:
+    # round(5, -10**9) would build 10**(10**9) inside Python.
+    if digits is not None and (not isinstance(digits, int) or abs(digits) > 1_000):
+        raise ToolError("round() takes a whole number of digits between -1000 and 1000.")
+    return round(number, digits)
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": abs,
-    "round": round,
+    "round": _round,
     "min": min,
     "max": max,
     "sqrt": math.sqrt,
@@ -501,8 +526,6 @@ def calculate(expression: str) -> int | float:
         raise ToolError("The result is too large.") from error
     except (ValueError, TypeError) as error:
         raise ToolError(f"Cannot compute {expression!r}: {error}.") from error
-    if isinstance(result, complex):
-        raise ToolError("The result is not a real number.")
     if isinstance(result, float) and not math.isfinite(result):
         raise ToolError("The result is too large (not a finite number).")
     return result
@@ -553,6 +576,8 @@ def _refuse_huge(op: ast.operator, left: Any, right: Any) -> None:
 def _bounded(value: Any) -> Any:
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise ToolError(f"The result would have more than {MAX_INT_BITS} bits; refusing.")
+    if isinstance(value, complex):  # (-8) ** 0.5 in Python
+        raise ToolError("The result is not a real number.")
     return value
 
 
@@ -612,16 +637,33 @@ def read_text_file(
         raise ToolError("No folders are allowed for reading; the user can allow one in settings.")
     if "\x00" in path:
         raise ToolError("The path contains a NUL character.")
-    requested = Path(path).expanduser()
-    if not requested.is_absolute():
-        requested = roots[0] / requested
     try:
+        requested = Path(path).expanduser()
+        if not requested.is_absolute():
+            requested = roots[0] / requested
         resolved = requested.resolve()
-    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python 3.11)
+    except (OSError, RuntimeError) as error:  # RuntimeError: "~nobody", or a symlink loop
         raise ToolError(f"Cannot resolve {path!r}: {error}") from error
     if not any(resolved.is_relative_to(root) for root in roots):
         folders = ", ".join(str(root) for root in roots)
         raise ToolError(f"{path!r} is outside the folders the user allowed ({folders}).")
+    try:
+        data = _read_bytes(path, resolved, max_bytes)
+    except OSError as error:
+        raise ToolError(f"Cannot read {path!r}: {error.strerror or error}.") from error
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ToolError(
+            f"{path!r} is not UTF-8 text (invalid byte at offset {error.start}); "
+            "only UTF-8 text files can be read."
+        ) from error
+    if "\x00" in text:
+        raise ToolError(f"{path!r} looks like a binary file (it contains NUL bytes).")
+    return {"path": str(resolved), "content": text.removeprefix("\ufeff")}
+
+
+def _read_bytes(path: str, resolved: Path, max_bytes: int) -> bytes:
     if not resolved.exists():
         raise ToolError(f"There is no file {path!r}.")
     if resolved.is_dir():
@@ -635,16 +677,7 @@ def read_text_file(
         data = file.read(max_bytes + 1)
     if len(data) > max_bytes:  # the file grew after the size check
         raise ToolError(f"{path!r} is larger than {max_bytes:,} bytes.")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ToolError(
-            f"{path!r} is not UTF-8 text (invalid byte at offset {error.start}); "
-            "only UTF-8 text files can be read."
-        ) from error
-    if "\x00" in text:
-        raise ToolError(f"{path!r} looks like a binary file (it contains NUL bytes).")
-    return {"path": str(resolved), "content": text.removeprefix("\ufeff")}
+    return data
 
 
 def read_text_file_tool(

@@ -17,29 +17,24 @@ from .config import RopeScaling
 
 
 def rope_periods(head_dim: int, theta: float, scaling: RopeScaling | None) -> mx.array:
-    """Per-pair rotation periods (1 / inverse frequency) in the form ``mx.fast.rope`` takes."""
-    exponents = [2 * i / head_dim for i in range(head_dim // 2)]
-    periods = [theta**e for e in exponents]
-    if scaling is not None:
-        periods = [_scale_period(p, scaling) for p in periods]
-    return mx.array(periods, dtype=mx.float32)
+    """Per-pair rotation periods (1 / inverse frequency) in the form ``mx.fast.rope`` takes.
 
-
-def _scale_period(period: float, s: RopeScaling) -> float:
-    # Computed in float64 Python arithmetic so the result matches transformers' float32 tensors
-    # after rounding, rather than accumulating float32 error of our own.
-    wavelen = 2 * math.pi * period
+    Computed in float32 in the same order as transformers and mlx-lm, so all three round alike.
+    """
+    periods = theta ** (mx.arange(0, head_dim, 2, dtype=mx.float32) / head_dim)
+    if scaling is None:
+        return periods
+    s = scaling
     low_freq_wavelen = s.original_max_position_embeddings / s.low_freq_factor
     high_freq_wavelen = s.original_max_position_embeddings / s.high_freq_factor
-    if wavelen < high_freq_wavelen:
-        return period
-    if wavelen > low_freq_wavelen:
-        return period * s.factor
-    smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (
+    wavelens = 2 * math.pi * periods
+    scaled = mx.where(wavelens > low_freq_wavelen, periods * s.factor, periods)
+    is_medium = (wavelens > high_freq_wavelen) & (wavelens < low_freq_wavelen)
+    smooth = (s.original_max_position_embeddings / wavelens - s.low_freq_factor) / (
         s.high_freq_factor - s.low_freq_factor
     )
-    inv_freq = 1.0 / period
-    return 1.0 / ((1 - smooth) * inv_freq / s.factor + smooth * inv_freq)
+    smoothed = scaled / ((1 - smooth) / s.factor + smooth)
+    return mx.where(is_medium, smoothed, scaled)
 
 
 class Llama3RoPE(nn.Module):

@@ -124,13 +124,13 @@ class Tokenizer:
     def from_tiktoken_file(cls, path: str | Path) -> Tokenizer:
         """Read Meta's `tokenizer.model` (one "<base64 token> <rank>" per line)."""
         path = Path(path)
-        return cls(_read_tiktoken_ranks(path), name=path.name)
+        return cls(_read_tiktoken_ranks(path), name=str(path))
 
     @classmethod
     def from_tokenizer_json(cls, path: str | Path) -> Tokenizer:
         """Read a Hugging Face byte-level BPE `tokenizer.json` of a Llama 3 checkpoint."""
         path = Path(path)
-        return cls(_read_tokenizer_json_ranks(path), name=path.name)
+        return cls(_read_tokenizer_json_ranks(path), name=str(path))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> Tokenizer:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 from datetime import date
-from pathlib import Path
 from itertools import pairwise
+from pathlib import Path
 
-import llama_models.llama3.tokenizer
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +18,6 @@ from app.chat_template import Segment, encode_prompt, format_date, render, rende
 from mlx_model.tokenizer import LLAMA_3_2_CHAT_TEMPLATE as TEMPLATE  # Meta's, verbatim
 from mlx_model.tokenizer import Tokenizer
 
-META_MODEL = Path(llama_models.llama3.tokenizer.__file__).parent / "tokenizer.model"
 DATE = "09 Mar 2026"
 
 WEATHER = {
@@ -262,8 +260,8 @@ class MetaAdapter:
 
 
 @pytest.fixture(scope="module")
-def meta() -> MetaTokenizer:
-    return MetaTokenizer(META_MODEL)
+def meta(tokenizer_model_path: Path) -> MetaTokenizer:
+    return MetaTokenizer(tokenizer_model_path)
 
 
 @pytest.mark.parametrize("name", sorted(set(CONVERSATIONS) - {"special-looking text"}))
@@ -273,15 +271,15 @@ def test_segment_encoding_equals_whole_string_encoding(
 ) -> None:
     tools = [WEATHER, CALCULATOR] if with_tools else None
     messages = CONVERSATIONS[name]
-    whole = meta.encode(
-        ours(messages, tools=tools), bos=False, eos=False, allowed_special="all"
-    )
+    whole = meta.encode(ours(messages, tools=tools), bos=False, eos=False, allowed_special="all")
     assert encode_prompt(MetaAdapter(meta), messages, tools=tools, date_string=DATE) == whole
     assert whole[0] == meta.special_tokens["<|begin_of_text|>"]
 
 
-def test_project_tokenizer_gives_the_same_prompt_ids(meta: MetaTokenizer) -> None:
-    tokenizer = Tokenizer.from_tiktoken_file(META_MODEL)
+def test_project_tokenizer_gives_the_same_prompt_ids(
+    meta: MetaTokenizer, tokenizer_model_path: Path
+) -> None:
+    tokenizer = Tokenizer.from_tiktoken_file(tokenizer_model_path)
     messages = CONVERSATIONS["tool round trip"] + CONVERSATIONS["special-looking text"]
     kwargs = {"tools": [WEATHER], "date_string": DATE}
     assert encode_prompt(tokenizer, messages, **kwargs) == encode_prompt(
@@ -338,7 +336,10 @@ def test_random_conversations_match_official_template(
 ) -> None:
     messages = [] if system is None else [{"role": "system", "content": system}]
     messages += [{"role": "user", "content": first}, *turns]
-    messages += [tool_call("lookup", {"query": first, "n": 3}), {"role": "ipython", "content": result}]
+    messages += [
+        tool_call("lookup", {"query": first, "n": 3}),
+        {"role": "ipython", "content": result},
+    ]
     kwargs = {
         "tools": [WEATHER] if with_tools else None,
         "add_generation_prompt": add_generation_prompt,

@@ -330,6 +330,20 @@ def test_json_specials_are_taken_by_id_not_by_name(tmp_path: Path) -> None:
     assert loaded.encode("hello world") == tiny.encode("hello world")
 
 
+def test_json_specials_listed_in_the_vocab_too_stay_special(tmp_path: Path) -> None:
+    tiny = Tokenizer(tiny_ranks())
+    path = tmp_path / "tokenizer.json"
+    write_tokenizer_json(tiny, path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["model"]["vocab"].update({e["content"]: e["id"] for e in data["added_tokens"]})
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    loaded = Tokenizer.from_tokenizer_json(path)
+
+    assert loaded.mergeable_ranks() == tiny.mergeable_ranks()
+    assert loaded.encode("<|eot_id|>") == tiny.encode("<|eot_id|>")
+
+
 def test_json_without_llama_special_tokens_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "tokenizer.json"
     write_tokenizer_json(Tokenizer(tiny_ranks()), path)
