@@ -192,9 +192,10 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "sessions.db") -> list[
             )
             # PRAGMA takes no parameters; version is our own int.
             conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         applied.append(name)
     return applied

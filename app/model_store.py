@@ -537,18 +537,22 @@ def check_fit(
         f"(+ {_gb(estimate.working_bytes)} working memory); {machine} has "
         f"{_installed(total_memory_bytes)}, of which about {_gb(usable)} can go to the model."
     )
-    advice = []
     per_token = estimate.kv_bytes / estimate.context_tokens if estimate.context_tokens else 0
     room = usable - estimate.weights_bytes - estimate.working_bytes
-    if per_token and room > 0:
-        advice.append(f"a context limit of at most {_context(int(room / per_token))}")
+    if room <= 0:  # no context length helps: only smaller weights can
+        if estimate.quant_bits == 4:
+            return message + " The model does not fit on this machine even without context."
+        return message + " The weights alone do not fit: use the 4-bit model."
+    advice = []
+    if per_token:
+        fitting = int(room / per_token)
+        fitting -= fitting % 1024 if fitting >= 1024 else 0  # a round number of K
+        advice.append(f"a context limit of at most {_context(fitting)}")
     if estimate.kv_bits is None:
         advice.append("an 8-bit KV cache")
     if estimate.quant_bits != 4:
         advice.append("the 4-bit model")
-    if advice:
-        message += " Try " + ", or ".join(advice) + "."
-    return message
+    return message + " Try " + ", or ".join(advice) + "."
 
 
 def _gb(n: float) -> str:

@@ -166,7 +166,11 @@ class SessionStore:
             recovered_from = move_aside(path, "corrupt", companions=("-wal", "-shm", "-journal"))
             conn = cls._connect(path)
         store = cls(conn, path, recovered_from)
-        store.mark_interrupted()
+        try:
+            store.mark_interrupted()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @staticmethod
@@ -208,10 +212,12 @@ class SessionStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # Also after a failed COMMIT (e.g. busy), so the next BEGIN starts clean.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

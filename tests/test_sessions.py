@@ -111,7 +111,7 @@ def test_add_message_is_committed_before_it_returns(store: SessionStore, db_path
     assert row.fetchone() == ("hello", "complete")
 
 
-def test_add_message_checks_role_status_and_parent(store: SessionStore) -> None:
+def test_add_message_checks_role_status_and_parent(store: SessionStore, db_path: Path) -> None:
     session = new_session(store)
     other = new_session(store)
     foreign = store.add_message(other.id, "user", "elsewhere")
@@ -121,9 +121,8 @@ def test_add_message_checks_role_status_and_parent(store: SessionStore) -> None:
         store.add_message(session.id, "user", "x", status="done")
     with pytest.raises(NotFoundError):
         store.add_message(session.id, "user", "x", parent_id=foreign.id)
-    with pytest.raises(sqlite3.IntegrityError):
-        raw = store._conn  # the CHECK constraint guards writers that bypass the API too
-        raw.execute(
+    with pytest.raises(sqlite3.IntegrityError):  # the schema guards writers that bypass the API
+        raw_connect(db_path).execute(
             "INSERT INTO messages (session_id, role, content, status, created_at, seq)"
             " VALUES (?, 'user', '', 'bogus', '', 99)",
             (session.id,),

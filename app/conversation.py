@@ -1,0 +1,259 @@
+"""A conversation with the model: messages in, prompt tokens out, answers streamed back.
+
+Each turn renders the WHOLE history with the Llama 3.2 template and encodes it; the KV cache
+keeps its longest common prefix with those tokens and only the rest is prefilled. (Templating
+only the newest message, as some chat loops do, drifts from what the model was trained on.)
+The template date is fixed when the conversation starts, so tomorrow's re-render of the same
+history yields the same tokens and the cache stays valid.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import mlx_model
+from app.chat_template import encode_prompt, format_date
+from app.events import (
+    ContextTrimmed,
+    Event,
+    PrefillProgress,
+    TextDelta,
+    ToolCallRequested,
+    ToolResultReady,
+    TurnFinished,
+    TurnStats,
+)
+from app.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
+
+MAX_TOOL_ROUNDS = 4
+DECLINED = "The user declined to run this tool."
+
+Emit = Callable[[Event], None]
+Approve = Callable[[ToolCall], bool]
+
+
+class ContextOverflowError(ValueError):
+    """Even the newest user turn alone does not fit the context limit."""
+
+
+@dataclass
+class ChatMessage:
+    role: str  # "user" | "assistant" | "ipython"
+    content: Any
+    tool_calls: list[dict] | None = None
+    status: str = "complete"  # "complete" | "stopped" | "error" | "interrupted" | "streaming"
+    id: int | None = None  # row id once saved
+
+    def to_template(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+        return message
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    sampling: mlx_model.SamplingParams = field(default_factory=mlx_model.SamplingParams)
+    max_tokens: int = 1024
+    context_limit: int = 8192
+
+
+class Conversation:
+    def __init__(
+        self,
+        model: mlx_model.Model,
+        tokenizer: mlx_model.Tokenizer,
+        *,
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        tools: ToolRegistry | None = None,
+        date_string: str | None = None,
+        messages: list[ChatMessage] | None = None,
+        cache: mlx_model.KVCache | None = None,
+        kv_bits: int | None = None,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.system_prompt = system_prompt
+        self.settings = settings or GenerationSettings()
+        self.tools = tools
+        self.date_string = date_string or format_date(date.today())
+        self.messages: list[ChatMessage] = list(messages or [])
+        self.cache = cache if cache is not None else model.make_cache(kv_bits=kv_bits)
+        # Index of the first message the model still sees; older turns were dropped to fit.
+        self.window_start = 0
+        self.last_stats = TurnStats()
+
+    # -- editing the history ---------------------------------------------------------------
+
+    def add_user(self, text: str) -> ChatMessage:
+        message = ChatMessage("user", text)
+        self.messages.append(message)
+        return message
+
+    def last_user_index(self) -> int:
+        for i in range(len(self.messages) - 1, -1, -1):
+            if self.messages[i].role == "user":
+                return i
+        raise ValueError("the conversation has no user message")
+
+    def drop_answer(self) -> list[ChatMessage]:
+        """Remove everything after the last user message (for regenerate); returns it."""
+        cut = self.last_user_index() + 1
+        removed, self.messages = self.messages[cut:], self.messages[:cut]
+        return removed
+
+    def edit_last_user(self, text: str) -> ChatMessage:
+        """Replace the last user message (and the answer to it) with ``text``."""
+        cut = self.last_user_index()
+        self.messages = self.messages[:cut]
+        self.window_start = min(self.window_start, cut)
+        return self.add_user(text)
+
+    # -- prompt ------------------------------------------------------------------------------
+
+    def template_messages(self, start: int | None = None) -> list[dict[str, Any]]:
+        first = self.window_start if start is None else start
+        rendered = [m.to_template() for m in self.messages[first:]]
+        return [{"role": "system", "content": self.system_prompt}, *rendered]
+
+    def encode(self, start: int | None = None, add_generation_prompt: bool = True) -> list[int]:
+        return encode_prompt(
+            self.tokenizer,
+            self.template_messages(start),
+            tools=self.tools.specs() if self.tools else None,
+            add_generation_prompt=add_generation_prompt,
+            date_string=self.date_string,
+        )
+
+    def fit_prompt(self) -> tuple[list[int], int]:
+        """Prompt ids that leave room for ``max_tokens``; drops the oldest turns if needed.
+
+        Returns (ids, number of messages dropped now). The system prompt and the newest user
+        turn are never dropped.
+        """
+        limit = self.settings.context_limit
+        budget = limit - self.settings.max_tokens
+        last_user = self.last_user_index()
+        start = min(self.window_start, last_user)
+        dropped = 0
+        while True:
+            ids = self.encode(start)
+            if len(ids) <= budget:
+                break
+            later_users = [
+                i for i in range(start + 1, last_user + 1) if self.messages[i].role == "user"
+            ]
+            if not later_users:
+                raise ContextOverflowError(
+                    f"the newest message needs {len(ids)} prompt tokens plus {self.settings.max_tokens}"
+                    f" for the answer, more than the context limit of {limit} tokens; shorten it, "
+                    "lower max tokens, or raise the context limit"
+                )
+            dropped += later_users[0] - start
+            start = later_users[0]
+        self.window_start = start
+        return ids, dropped
+
+    def context_used(self) -> int:
+        return self.cache.length
+
+    # -- generating --------------------------------------------------------------------------
+
+    def respond(
+        self,
+        emit: Emit,
+        *,
+        cancel: threading.Event | None = None,
+        approve: Approve | None = None,
+    ) -> TurnFinished:
+        """Answer the last user message, running approved tool calls, and emit events as it goes."""
+        cancel = cancel or threading.Event()
+        text = ""
+        for _ in range(MAX_TOOL_ROUNDS + 1):
+            try:
+                ids, dropped = self.fit_prompt()
+            except ContextOverflowError as exc:
+                return self._finish(emit, "error", "", error=str(exc))
+            if dropped:
+                emit(ContextTrimmed(dropped, len(ids), self.settings.context_limit))
+            finish, text, stats = self._stream(ids, emit, cancel)
+            calls = parse_tool_calls(text) if self.tools and finish == "stop" else []
+            if not calls:
+                status = {"stop": "complete", "length": "complete", "cancelled": "stopped"}[finish]
+                self.messages.append(ChatMessage("assistant", text, status=status))
+                return self._finish(emit, finish, text, stats=stats)
+            for call in calls:
+                # The template takes one call per assistant message: one message + result each.
+                self.messages.append(ChatMessage("assistant", "", tool_calls=[_call_dict(call)]))
+                emit(ToolCallRequested(call))
+                approved = approve(call) if approve is not None else False
+                if approved:
+                    result = self.tools.execute(call)
+                else:
+                    result = ToolResult(call.name, DECLINED, is_error=True)
+                self.messages.append(ChatMessage("ipython", result.content))
+                emit(ToolResultReady(result, approved))
+            if cancel.is_set():
+                return self._finish(emit, "cancelled", "", stats=stats)
+        return self._finish(
+            emit, "error", text, error=f"stopped after {MAX_TOOL_ROUNDS} rounds of tool calls"
+        )
+
+    def _stream(
+        self, ids: list[int], emit: Emit, cancel: threading.Event
+    ) -> tuple[str, str, TurnStats]:
+        parts: list[str] = []
+        final = None
+        for event in mlx_model.stream_generate(
+            self.model,
+            self.tokenizer,
+            ids,
+            cache=self.cache,
+            sampling=self.settings.sampling,
+            max_tokens=self.settings.max_tokens,
+            cancel=cancel,
+            on_prefill_progress=lambda done, total: emit(PrefillProgress(done, total)),
+        ):
+            if event.text:
+                parts.append(event.text)
+                emit(TextDelta(event.text))
+            final = event
+        s = final.stats
+        stats = TurnStats(
+            prompt_tokens=s.prompt_tokens,
+            cached_tokens=s.cached_tokens,
+            generation_tokens=s.generation_tokens,
+            ttft_s=s.ttft_s,
+            prompt_tps=s.prompt_tps,
+            generation_tps=s.generation_tps,
+            peak_memory_gb=s.peak_memory_gb,
+            context_used=self.cache.length,
+            context_limit=self.settings.context_limit,
+        )
+        self.last_stats = stats
+        return final.finish_reason, "".join(parts), stats
+
+    def _finish(
+        self,
+        emit: Emit,
+        reason: str,
+        text: str,
+        *,
+        stats: TurnStats | None = None,
+        error: str | None = None,
+    ) -> TurnFinished:
+        stats = stats or replace(
+            self.last_stats, context_used=self.cache.length, context_limit=self.settings.context_limit
+        )
+        finished = TurnFinished(reason, text, stats, error)
+        emit(finished)
+        return finished
+
+
+def _call_dict(call: ToolCall) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": call.name, "arguments": call.arguments}}

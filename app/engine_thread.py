@@ -1,0 +1,50 @@
+"""The one thread that runs every MLX call.
+
+MLX streams belong to the thread that created them (mlx >= 0.31 fails with "no Stream in
+current thread" otherwise), so loading, prefill, decoding, quant switches and cache saves all
+run here, one job at a time, in submission order. Front ends never block on it: they submit a
+job and get events back through a callback.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class EngineThread:
+    def __init__(self, name: str = "llama-chat-engine"):
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        self._jobs.put((lambda: fn(*args, **kwargs), future))
+        return future
+
+    def is_current(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Finish the queued jobs, then stop the thread."""
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)

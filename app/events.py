@@ -1,0 +1,125 @@
+"""What the core tells a front end (the TUI, the one-shot CLI) while it works.
+
+Plain dataclasses, emitted from the engine thread through a callback; a front end hands them
+to its own thread (Textual: ``App.call_from_thread``) before touching any widget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.tools import ToolCall, ToolResult
+
+
+@dataclass(frozen=True)
+class ModelLoading:
+    quant: str
+    source: str
+
+
+@dataclass(frozen=True)
+class DownloadProgressEvent:
+    quant: str
+    filename: str
+    bytes_done: int
+    bytes_total: int
+    rate_bps: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    quant: str
+    path: Path
+    load_s: float
+    weights_gb: float
+    demo: bool = False
+
+
+@dataclass(frozen=True)
+class ModelLoadFailed:
+    quant: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read (a recovered database, a settings problem)."""
+
+    message: str
+    severity: str = "information"  # "information" | "warning" | "error"
+
+
+@dataclass(frozen=True)
+class PrefillProgress:
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ContextTrimmed:
+    dropped_messages: int
+    prompt_tokens: int
+    context_limit: int
+
+
+@dataclass(frozen=True)
+class ToolCallRequested:
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolResultReady:
+    result: ToolResult
+    approved: bool
+
+
+@dataclass(frozen=True)
+class SummaryProgress:
+    stage: str  # "map" | "reduce"
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class TurnStats:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    generation_tokens: int = 0
+    ttft_s: float = 0.0
+    prompt_tps: float = 0.0
+    generation_tps: float = 0.0
+    peak_memory_gb: float = 0.0
+    context_used: int = 0
+    context_limit: int = 0
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    finish_reason: str  # "stop" | "length" | "cancelled" | "error"
+    text: str
+    stats: TurnStats = field(default_factory=TurnStats)
+    error: str | None = None
+
+
+Event = (
+    ModelLoading
+    | DownloadProgressEvent
+    | ModelLoaded
+    | ModelLoadFailed
+    | Notice
+    | PrefillProgress
+    | TextDelta
+    | ContextTrimmed
+    | ToolCallRequested
+    | ToolResultReady
+    | SummaryProgress
+    | TurnStats
+    | TurnFinished
+)
