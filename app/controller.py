@@ -27,7 +27,7 @@ from mlx.utils import tree_flatten
 import mlx_model
 from app.cache_store import CacheStore
 from app.conversation import ChatMessage, Conversation, GenerationSettings
-from app.demo import DEMO_LABEL, ensure_demo_checkpoint
+from app.demo import DEMO_LABEL
 from app.engine_thread import EngineThread
 from app.events import (
     DownloadProgressEvent,
@@ -41,8 +41,9 @@ from app.events import (
     ToolResultReady,
     TurnFinished,
 )
+from app.checkpoint import resolve_checkpoint
 from app.model_store import (
-    ModelStore,
+    DownloadProgress,
     ModelStoreError,
     check_fit,
     machine_memory_bytes,
@@ -82,7 +83,7 @@ class ChatController:
         on_event: Callable[[Event | SessionOpened | TurnStarted], None],
         *,
         store: SessionStore | None = None,
-        model_dir: Path | None = None,
+        model_dir: Path | str | None = None,
         demo: bool = False,
         offline: bool = False,
         tools_enabled: bool = True,
@@ -96,7 +97,7 @@ class ChatController:
         self.demo = demo
         self.offline = offline
         self.tools_enabled = tools_enabled
-        self.engine = EngineThread()
+        self.engine = EngineThread.shared()
         self.cancel = threading.Event()
         self.approver: Approver | None = None
         # Engine-thread state: touched only by jobs running there.
@@ -149,8 +150,15 @@ class ChatController:
     def close(self) -> None:
         """Stop any answer, save the KV cache, and stop the engine thread."""
         self.cancel.set()
-        self.engine.submit(self._save_cache)
-        self.engine.shutdown(timeout=30)
+        self.engine.submit(self._close).result(timeout=60)
+
+    def _close(self) -> None:
+        self._save_cache()
+        # Drop the weights now; the engine thread outlives this controller.
+        self.conversation = None
+        self.model = None
+        self.tokenizer = None
+        mx.clear_cache()
 
     def last_answer(self) -> str:
         conversation = self.conversation
@@ -166,21 +174,22 @@ class ChatController:
     def _emit(self, event: Any) -> None:
         self.on_event(event)
 
-    def _checkpoint_for(self, quant: str) -> Path:
-        if self.demo:
-            return ensure_demo_checkpoint(self.paths.cache_dir)
-        if self.model_dir is not None:
-            return self.model_dir
-        store = ModelStore(self.settings, offline=self.offline)
-        if not store.missing_files(quant):
-            return store.resolve(quant)
-
-        def progress(p) -> None:
+    def _checkpoint_for(self, quant: str) -> tuple[Path, str]:
+        def progress(p: DownloadProgress) -> None:
             self._emit(DownloadProgressEvent(
                 quant, p.filename, p.bytes_done, p.bytes_total, p.rate_bps, p.eta_s
             ))
 
-        return store.download(quant, progress, cancel=self.cancel)
+        return resolve_checkpoint(
+            self.settings,
+            quant,
+            cache_dir=self.paths.cache_dir,
+            model=self.model_dir,
+            demo=self.demo,
+            offline=self.offline,
+            on_progress=progress,
+            cancel=self.cancel,
+        )
 
     def _label(self, quant: str) -> str:
         if self.demo:
@@ -194,7 +203,7 @@ class ChatController:
         self._emit(ModelLoading(quant, self._label(quant)))
         started = time.perf_counter()
         try:
-            path = self._checkpoint_for(quant)
+            path, model_id = self._checkpoint_for(quant)
             config = mlx_model.ModelConfig.from_file(path / "config.json")
             bits = config.quantization.bits if config.quantization else None
             estimate = memory_needed(config, bits, self.settings.context_limit, self.settings.kv_bits)
@@ -213,9 +222,7 @@ class ChatController:
             self._emit(ModelLoadFailed(quant, str(exc)))
             return False
         self.model, self.tokenizer, self.quant = model, tokenizer, quant
-        self.model_id = "demo" if self.demo else (
-            str(path.resolve()) if self.model_dir else ModelStore(self.settings).model_id(quant)
-        )
+        self.model_id = model_id
         weights_gb = sum(v.nbytes for _, v in tree_flatten(model.parameters())) / 1e9
         self._emit(ModelLoaded(quant, path, time.perf_counter() - started, weights_gb, self.demo))
         if self.conversation is not None:

@@ -4,6 +4,10 @@ MLX streams belong to the thread that created them (mlx >= 0.31 fails with "no S
 current thread" otherwise), so loading, prefill, decoding, quant switches and cache saves all
 run here, one job at a time, in submission order. Front ends never block on it: they submit a
 job and get events back through a callback.
+
+There is one such thread per process and it lives as long as the process: with MLX 0.32, a
+thread that ran MLX work and then ended can abort the interpreter at exit ("terminate called
+without an active exception"), so the thread is a daemon that is never stopped.
 """
 
 from __future__ import annotations
@@ -16,12 +20,24 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+_shared: EngineThread | None = None
+_shared_lock = threading.Lock()
+
 
 class EngineThread:
     def __init__(self, name: str = "llama-chat-engine"):
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    @classmethod
+    def shared(cls) -> EngineThread:
+        """The process's engine thread, started on first use."""
+        global _shared
+        with _shared_lock:
+            if _shared is None:
+                _shared = cls()
+            return _shared
 
     def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
@@ -31,17 +47,9 @@ class EngineThread:
     def is_current(self) -> bool:
         return threading.current_thread() is self._thread
 
-    def shutdown(self, timeout: float | None = None) -> None:
-        """Finish the queued jobs, then stop the thread."""
-        self._jobs.put(None)
-        self._thread.join(timeout)
-
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            fn, future = job
+            fn, future = self._jobs.get()
             if not future.set_running_or_notify_cancel():
                 continue
             try:

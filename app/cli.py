@@ -1,0 +1,329 @@
+"""``llama-chat``: the TUI by default; ``-p`` (or text on stdin) answers once and exits.
+
+    llama-chat                                  open the chat app
+    llama-chat --demo                           the app on a tiny random model (no download)
+    llama-chat -p "Draft a polite reminder"     stream one answer to stdout
+    cat notes.txt | llama-chat -p "Summarise"   the piped text is the document
+    llama-chat --summarize report.txt           map-reduce summary of a long file
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+from app.settings import QUANT_LEVELS, Settings, load_settings
+
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llama-chat",
+        description="Chat with Llama 3.2 3B Instruct on this machine, offline.",
+    )
+    parser.add_argument("-p", "--prompt", help="answer this prompt once and exit")
+    parser.add_argument("--model", help="checkpoint directory or hub repo id")
+    parser.add_argument("--quant", choices=QUANT_LEVELS, help="model precision (default: setting)")
+    parser.add_argument("--system", help="system prompt for this run")
+    parser.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
+    parser.add_argument("--temp", type=float, help="sampling temperature (0: greedy)")
+    parser.add_argument("--top-p", type=float, help="nucleus sampling threshold")
+    parser.add_argument("--seed", type=int, help="random seed for a repeatable answer")
+    parser.add_argument("--context-limit", type=_positive_int, help="context window in tokens")
+    parser.add_argument("--summarize", metavar="FILE", help="summarise FILE (any length)")
+    parser.add_argument("--tools", action="store_true", help="offer tools; ask before each run")
+    parser.add_argument("--allow-tools", action="store_true", help="offer tools; run without asking")
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    parser.add_argument("--demo", action="store_true",
+                        help="tiny random-weight model: try the app with no download")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print stats to stderr")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from app.paths import AppPaths
+
+    paths = AppPaths.from_env()
+    settings, warnings = load_settings(paths.settings_file)
+    settings = _with_overrides(settings, args)
+    piped = not sys.stdin.isatty()
+    if args.prompt is None and args.summarize is None and not piped:
+        from app.tui.app import run_tui
+
+        return run_tui(
+            settings,
+            paths,
+            demo=args.demo,
+            model_dir=args.model,
+            offline=args.offline,
+            settings_warnings=warnings,
+        )
+    for warning in warnings:
+        print(f"llama-chat: settings: {warning}", file=sys.stderr)
+    try:
+        return _one_shot(args, settings, paths, piped)
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
+    from dataclasses import replace
+
+    from app.settings import validate_setting
+
+    changes = {
+        "quant": args.quant,
+        "system_prompt": args.system,
+        "max_tokens": args.max_tokens,
+        "temperature": args.temp,
+        "top_p": args.top_p,
+        "seed": args.seed,
+        "context_limit": args.context_limit,
+    }
+    checked = {}
+    for key, value in changes.items():
+        if value is None:
+            continue
+        try:
+            checked[key] = validate_setting(key, value)
+        except ValueError as exc:
+            raise SystemExit(f"llama-chat: {exc}") from None
+    if args.offline:
+        checked["offline"] = True
+    return replace(settings, **checked)
+
+
+def _fail(message: str) -> int:
+    print(f"llama-chat: {message}", file=sys.stderr)
+    return 1
+
+
+def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) -> int:
+    document = None
+    if args.summarize is not None:
+        try:
+            document = Path(args.summarize).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"cannot read {args.summarize}: {getattr(exc, 'strerror', None) or exc}")
+    elif piped:
+        try:
+            document = sys.stdin.read()
+        except UnicodeDecodeError:
+            return _fail("the text on standard input is not UTF-8")
+        if args.prompt is None:
+            document, args.prompt = None, document
+    if not (args.prompt or "").strip() and document is None:
+        return _fail("the prompt is empty")
+
+    import mlx_model
+    from app.checkpoint import resolve_checkpoint
+    from app.model_store import ModelStoreError, check_fit, machine_memory_bytes, memory_needed
+
+    progress = _ProgressLine()
+    try:
+        checkpoint, _ = resolve_checkpoint(
+            settings,
+            settings.quant,
+            cache_dir=paths.ensure().cache_dir,
+            model=args.model,
+            demo=args.demo,
+            offline=settings.offline,
+            on_progress=progress.update,
+        )
+        config = mlx_model.ModelConfig.from_file(checkpoint / "config.json")
+        bits = config.quantization.bits if config.quantization else None
+        problem = check_fit(
+            memory_needed(config, bits, settings.context_limit, settings.kv_bits),
+            machine_memory_bytes(),
+        )
+        if problem:
+            return _fail(problem)
+        model, tokenizer = mlx_model.load(checkpoint)
+    except (OSError, ValueError, ModelStoreError) as exc:
+        return _fail(str(exc))
+    finally:
+        progress.done()
+    if args.demo:
+        print("llama-chat: demo model (random weights): the text is meaningless", file=sys.stderr)
+    return _answer(args, settings, model, tokenizer, document)
+
+
+def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
+    from app.conversation import Conversation, GenerationSettings
+    from app.events import ContextTrimmed, SummaryProgress, TextDelta, ToolCallRequested, TurnFinished
+    from app.summarize import DOCUMENT_PROMPT, count_tokens, summarize
+    from app.tools import default_registry
+    from mlx_model import SamplingParams
+
+    generation = GenerationSettings(
+        sampling=SamplingParams(
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+            min_p=settings.min_p,
+            repetition_penalty=settings.repetition_penalty,
+            seed=settings.seed,
+        ),
+        max_tokens=settings.max_tokens,
+        context_limit=settings.context_limit,
+    )
+    cancel = threading.Event()
+    out = _Output(hold_tool_calls=args.tools or args.allow_tools)
+
+    def emit(event) -> None:
+        if isinstance(event, TextDelta):
+            out.write(event.text)
+        elif isinstance(event, ToolCallRequested):
+            out.drop_held()
+            print(f"[tool] {event.call.name}({event.call.arguments})", file=sys.stderr)
+        elif isinstance(event, SummaryProgress):
+            print(f"[{event.stage} {event.done}/{event.total}]", file=sys.stderr)
+        elif isinstance(event, ContextTrimmed):
+            print(f"[dropped {event.dropped_messages} old messages to fit]", file=sys.stderr)
+        elif isinstance(event, TurnFinished):
+            out.flush()
+
+    try:
+        if document is not None and (args.summarize is not None or count_tokens(
+            tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
+        ) > settings.context_limit - settings.max_tokens - 256):
+            if args.summarize is None:
+                print("[document longer than the context: summarising it in parts]",
+                      file=sys.stderr)
+            finished = summarize(
+                model, tokenizer, document,
+                instruction=args.prompt or "Write a concise summary of the whole document.",
+                system_prompt=settings.system_prompt, settings=generation, emit=emit,
+                cancel=cancel,
+            )
+        else:
+            text = args.prompt
+            if document is not None:
+                text = DOCUMENT_PROMPT.format(text=document.strip(), instruction=args.prompt)
+            tools = None
+            if args.tools or args.allow_tools:
+                tools = default_registry([Path(p).expanduser() for p in settings.allowed_folders])
+            conversation = Conversation(
+                model, tokenizer, system_prompt=settings.system_prompt, settings=generation,
+                tools=tools,
+            )
+            conversation.add_user(text)
+            finished = conversation.respond(
+                emit, cancel=cancel, approve=_approver(args.allow_tools)
+            )
+    except KeyboardInterrupt:
+        cancel.set()
+        out.flush()
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        print("llama-chat: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not out.ended_with_newline:
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    if args.verbose:
+        s = finished.stats
+        print(
+            f"[{finished.finish_reason}] prompt {s.prompt_tokens} tok ({s.cached_tokens} cached) "
+            f"at {s.prompt_tps:.1f} tok/s, first token {s.ttft_s:.2f}s, "
+            f"{s.generation_tokens} tok at {s.generation_tps:.1f} tok/s, "
+            f"peak memory {s.peak_memory_gb:.2f} GB",
+            file=sys.stderr,
+        )
+    if finished.finish_reason == "error":
+        return _fail(finished.error or "generation failed")
+    return 0
+
+
+def _approver(allow_all: bool):
+    def approve(call) -> bool:
+        if allow_all:
+            return True
+        try:
+            with open("/dev/tty", "r+", encoding="utf-8") as tty:
+                tty.write(f"Run tool {call.name} with {call.arguments}? [y/N] ")
+                tty.flush()
+                return tty.readline().strip().lower() in ("y", "yes")
+        except OSError:
+            return False  # no terminal to ask: never run a tool unasked
+
+    return approve
+
+
+class _Output:
+    """Streams the answer to stdout; holds back text that may turn out to be a tool call."""
+
+    def __init__(self, hold_tool_calls: bool):
+        self.hold_tool_calls = hold_tool_calls
+        self.held: list[str] | None = [] if hold_tool_calls else None
+        self.ended_with_newline = True
+
+    def write(self, text: str) -> None:
+        if self.held is not None:
+            self.held.append(text)
+            start = "".join(self.held).lstrip()
+            if not start:
+                return
+            if start[0] in "{[<":
+                return  # looks like a call: wait for the end of the message
+            text, self.held = "".join(self.held), None
+        self._emit(text)
+
+    def drop_held(self) -> None:
+        self.held = [] if self.hold_tool_calls else None
+
+    def flush(self) -> None:
+        if self.held:
+            self._emit("".join(self.held))
+        self.held = [] if self.hold_tool_calls else None
+        sys.stdout.flush()
+
+    def _emit(self, text: str) -> None:
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            self.ended_with_newline = text.endswith("\n")
+
+
+class _ProgressLine:
+    """A one-line download progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self):
+        self.shown = False
+        self.enabled = sys.stderr.isatty() and not os.environ.get("CI")
+
+    def update(self, p) -> None:
+        if not self.enabled:
+            return
+        total = max(p.bytes_total, 1)
+        width = 30
+        filled = int(width * p.bytes_done / total)
+        eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "?"
+        sys.stderr.write(
+            f"\rdownloading [{'#' * filled}{'.' * (width - filled)}] "
+            f"{p.bytes_done / 1e9:.2f}/{total / 1e9:.2f} GB {p.rate_bps / 1e6:.1f} MB/s ETA {eta}  "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Summarising a document longer than the context: map-reduce over token-sized chunks.
+
+The document is cut on paragraph boundaries (then lines, sentences, and as a last resort token
+windows) into chunks that fit the context with room for the instructions and the answer. Each
+chunk is summarised on its own (map); the summaries are then summarised together (reduce),
+recursively while they still do not fit. Only the final answer streams as text; the earlier
+stages report progress.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+import mlx_model
+from app.conversation import Conversation, GenerationSettings
+from app.events import Event, SummaryProgress, TextDelta, TurnFinished
+
+MAP_PROMPT = (
+    "Here is part {index} of {total} of a longer document.\n\n<document_part>\n{text}\n"
+    "</document_part>\n\nSummarise this part in a few sentences, keeping names, numbers and "
+    "conclusions."
+)
+REDUCE_PROMPT = (
+    "Here are summaries of consecutive parts of one document.\n\n<summaries>\n{text}\n"
+    "</summaries>\n\n{instruction}"
+)
+DOCUMENT_PROMPT = "<document>\n{text}\n</document>\n\n{instruction}"
+PROMPT_MARGIN = 64  # the template's headers, the date line, rounding
+
+Emit = Callable[[Event], None]
+
+
+def count_tokens(tokenizer: mlx_model.Tokenizer, text: str) -> int:
+    return len(tokenizer.encode(text))
+
+
+def split_for_context(tokenizer: mlx_model.Tokenizer, text: str, budget: int) -> list[str]:
+    """Chunks of ``text``, each at most ``budget`` tokens, cut at the largest boundary that fits."""
+    if budget < 16:
+        raise ValueError(f"a chunk budget of {budget} tokens is too small to summarise anything")
+    pieces = _pieces(tokenizer, text.strip(), budget, level=0)
+    chunks: list[str] = []
+    current: list[str] = []
+    current_tokens = 0
+    for piece, tokens in pieces:
+        if current and current_tokens + tokens > budget:
+            chunks.append("\n\n".join(current))
+            current, current_tokens = [], 0
+        current.append(piece)
+        current_tokens += tokens + 1  # the joining blank line
+    if current:
+        chunks.append("\n\n".join(current))
+    return chunks
+
+
+_SEPARATORS = (r"\n\s*\n", r"\n", r"(?<=[.!?。])\s+")
+
+
+def _pieces(
+    tokenizer: mlx_model.Tokenizer, text: str, budget: int, level: int
+) -> list[tuple[str, int]]:
+    if not text:
+        return []
+    tokens = count_tokens(tokenizer, text)
+    if tokens <= budget:
+        return [(text, tokens)]
+    if level < len(_SEPARATORS):
+        parts = [p.strip() for p in re.split(_SEPARATORS[level], text) if p.strip()]
+        if len(parts) > 1:
+            out: list[tuple[str, int]] = []
+            for part in parts:
+                out.extend(_pieces(tokenizer, part, budget, level))
+            return out
+        return _pieces(tokenizer, text, budget, level + 1)
+    ids = tokenizer.encode(text)
+    return [
+        (tokenizer.decode(ids[i : i + budget]), len(ids[i : i + budget]))
+        for i in range(0, len(ids), budget)
+    ]
+
+
+def summarize(
+    model: mlx_model.Model,
+    tokenizer: mlx_model.Tokenizer,
+    document: str,
+    *,
+    instruction: str = "Write a concise summary of the whole document.",
+    system_prompt: str = "",
+    settings: GenerationSettings | None = None,
+    emit: Emit,
+    cancel: threading.Event | None = None,
+    date_string: str | None = None,
+) -> TurnFinished:
+    settings = settings or GenerationSettings()
+    cancel = cancel or threading.Event()
+    cache = model.make_cache()  # shared: every stage starts with the same system prompt
+
+    def conversation(text: str) -> Conversation:
+        c = Conversation(
+            model,
+            tokenizer,
+            system_prompt=system_prompt,
+            settings=settings,
+            date_string=date_string,
+            cache=cache,
+        )
+        c.add_user(text)
+        return c
+
+    overhead = len(conversation("").encode()) + PROMPT_MARGIN
+    budget = settings.context_limit - settings.max_tokens - overhead
+
+    def fits(template: str, text: str) -> bool:
+        prompt = template.format(text=text, instruction=instruction, index=1, total=1)
+        return count_tokens(tokenizer, prompt) <= budget
+
+    text = document
+    if fits(DOCUMENT_PROMPT, text):
+        final = DOCUMENT_PROMPT.format(text=text, instruction=instruction)
+        return conversation(final).respond(emit, cancel=cancel)
+
+    template_tokens = count_tokens(tokenizer, MAP_PROMPT.format(index=99, total=99, text=""))
+    while True:
+        chunks = split_for_context(tokenizer, text, budget - template_tokens)
+        summaries = []
+        for i, chunk in enumerate(chunks, start=1):
+            emit(SummaryProgress("map", i - 1, len(chunks)))
+            finished = conversation(
+                MAP_PROMPT.format(index=i, total=len(chunks), text=chunk)
+            ).respond(_quiet(emit), cancel=cancel)
+            if finished.finish_reason in ("cancelled", "error"):
+                emit(finished)
+                return finished
+            summaries.append(f"Part {i}: {finished.text.strip()}")
+        emit(SummaryProgress("map", len(chunks), len(chunks)))
+        text = "\n\n".join(summaries)
+        if fits(REDUCE_PROMPT, text) or len(chunks) == 1:
+            break
+    emit(SummaryProgress("reduce", 0, 1))
+    return conversation(REDUCE_PROMPT.format(text=text, instruction=instruction)).respond(
+        emit, cancel=cancel
+    )
+
+
+def _quiet(emit: Emit) -> Emit:
+    """Intermediate summaries are not the answer: keep their text and turn ends to ourselves."""
+
+    def inner(event: Event) -> None:
+        if not isinstance(event, TextDelta | TurnFinished):
+            emit(event)
+
+    return inner
