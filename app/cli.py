@@ -20,8 +20,13 @@ from app.settings import QUANT_LEVELS, Settings, load_settings
 EXIT_INTERRUPTED = 130
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not a usage dump
+        self.exit(2, f"llama-chat: {message} (see llama-chat --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="llama-chat",
         description="Chat with Llama 3.2 3B Instruct on this machine, offline.",
     )
@@ -124,9 +129,11 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
             document = sys.stdin.read()
         except UnicodeDecodeError:
             return _fail("the text on standard input is not UTF-8")
-        if args.prompt is None:
+        if not document.strip():
+            document = None  # an empty pipe (or /dev/null) is no document
+        elif args.prompt is None:
             document, args.prompt = None, document
-    if not (args.prompt or "").strip() and document is None:
+    if not (args.prompt or "").strip() and document is None and args.summarize is None:
         return _fail("the prompt is empty")
 
     import mlx_model
