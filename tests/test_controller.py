@@ -1,0 +1,162 @@
+"""The chat controller: one engine thread, answers committed as they stream, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from app.controller import ChatController, SessionOpened
+from app.events import ModelLoaded, TextDelta, TurnFinished
+from app.paths import AppPaths
+from app.sessions import SessionStore
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def make_controller(events, *, max_tokens=12, **kwargs) -> ChatController:
+    settings = Settings(max_tokens=max_tokens, temperature=0.0)
+    controller = ChatController(settings, AppPaths.from_env(), events.append, demo=True, **kwargs)
+    assert controller.load_model().result(timeout=120)
+    return controller
+
+
+def test_messages_are_committed_and_the_session_comes_back(home):
+    events = []
+    controller = make_controller(events)
+    first = controller.send("Hello there").result(timeout=120)
+    assert first.finish_reason in ("stop", "length")
+    controller.send("And again").result(timeout=120)
+    session_id = controller.session_id
+    controller.close()
+    assert any(isinstance(e, ModelLoaded) and e.demo for e in events)
+
+    store = SessionStore.open(AppPaths.from_env().sessions_db)
+    path = store.active_path(session_id)
+    assert [m.role for m in path] == ["user", "assistant", "user", "assistant"]
+    assert [m.status for m in path] == ["complete"] * 4
+    assert path[1].content == first.text
+    assert store.get_session(session_id).title == "Hello there"
+
+    # A new controller (a restart) opens it with its saved KV cache: only new tokens prefill.
+    events2 = []
+    again = make_controller(events2)
+    again.open_session(session_id).result(timeout=60)
+    opened = [e for e in events2 if isinstance(e, SessionOpened)][-1]
+    assert [m.content for m in opened.messages] == [m.content for m in path]
+    assert opened.cached_tokens > 0
+    third = again.send("Third").result(timeout=120)
+    assert third.stats.cached_tokens >= opened.cached_tokens - 1
+    again.close()
+
+
+def test_stop_keeps_the_partial_answer_marked_stopped(home):
+    events = []
+    controller = make_controller(events, max_tokens=5000)
+
+    def stop_after_some(event):
+        events.append(event)
+        if isinstance(event, TextDelta) and sum(isinstance(e, TextDelta) for e in events) == 8:
+            controller.stop()
+
+    controller.on_event = stop_after_some
+    finished = controller.send("Keep talking").result(timeout=120)
+    assert finished.finish_reason == "cancelled"
+    streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
+    store = controller.store
+    answer = store.active_path(controller.session_id)[-1]
+    assert answer.status == "stopped" and answer.content == streamed
+    controller.close()
+
+
+def test_regenerate_keeps_the_old_answer_as_a_branch(home):
+    events = []
+    controller = make_controller(events)
+    controller.send("Pick a word").result(timeout=120)
+    controller.regenerate().result(timeout=120)
+    store = controller.store
+    path = store.active_path(controller.session_id)
+    assert [m.role for m in path] == ["user", "assistant"]
+    siblings = store.siblings(path[-1].id)
+    assert len(siblings) == 2  # the first answer is still there
+    controller.close()
+
+
+def test_quant_switch_keeps_the_conversation(home):
+    events = []
+    controller = make_controller(events)
+    controller.send("Remember me").result(timeout=120)
+    assert controller.load_model("8bit").result(timeout=120)
+    assert [m.content for m in controller.conversation.messages][0] == "Remember me"
+    finished = controller.send("Still there?").result(timeout=120)
+    assert finished.finish_reason in ("stop", "length")
+    assert len(controller.store.active_path(controller.session_id)) == 4
+    controller.close()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from app.controller import ChatController
+    from app.paths import AppPaths
+    from app.settings import Settings
+
+    c = ChatController(Settings(max_tokens=100000, context_limit=131072), AppPaths.from_env(),
+                       lambda e: None, demo=True)
+    c.load_model().result()
+    c.send("Write forever").result()
+    """
+)
+
+
+def test_kill_9_mid_answer_leaves_the_partial_answer_marked_interrupted(home):
+    # An earlier, finished chat that must come through intact.
+    events = []
+    controller = make_controller(events)
+    controller.send("An earlier chat").result(timeout=120)
+    earlier = controller.session_id
+    earlier_path = [(m.role, m.content, m.status) for m in controller.store.active_path(earlier)]
+    controller.close()
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER], cwd=ROOT, env={**os.environ},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    db = AppPaths.from_env().sessions_db
+    deadline = time.monotonic() + 120
+    partial = ""
+    while time.monotonic() < deadline and len(partial) < 40:
+        time.sleep(0.3)
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                "SELECT content FROM messages WHERE role='assistant' AND status='streaming'"
+            ).fetchone()
+        partial = row[0] if row else ""
+    assert partial, proc.stderr.read() if proc.poll() is not None else "no streaming answer"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    store = SessionStore.open(db)
+    assert store.list_sessions()[0].id != earlier
+    latest = store.list_sessions()[0].id
+    answer = store.active_path(latest)[-1]
+    assert answer.status == "interrupted"
+    assert answer.content.startswith(partial)
+    assert [(m.role, m.content, m.status) for m in store.active_path(earlier)] == earlier_path
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert isinstance(events[-1], TurnFinished)
