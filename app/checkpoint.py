@@ -56,7 +56,9 @@ def _repo_snapshot(repo: str, offline: bool) -> Path:
 
     try:
         return Path(
-            snapshot_download(repo, allow_patterns=list(DOWNLOAD_PATTERNS), local_files_only=offline)
+            snapshot_download(
+                repo, allow_patterns=list(DOWNLOAD_PATTERNS), local_files_only=offline
+            )
         )
     except LocalEntryNotFoundError:
         raise ModelNotAvailableError(

@@ -1,10 +1,10 @@
 """``llama-chat``: the TUI by default; ``-p`` (or text on stdin) answers once and exits.
 
-    llama-chat                                  open the chat app
-    llama-chat --demo                           the app on a tiny random model (no download)
-    llama-chat -p "Draft a polite reminder"     stream one answer to stdout
-    cat notes.txt | llama-chat -p "Summarise"   the piped text is the document
-    llama-chat --summarize report.txt           map-reduce summary of a long file
+llama-chat                                  open the chat app
+llama-chat --demo                           the app on a tiny random model (no download)
+llama-chat -p "Draft a polite reminder"     stream one answer to stdout
+cat notes.txt | llama-chat -p "Summarise"   the piped text is the document
+llama-chat --summarize report.txt           map-reduce summary of a long file
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--context-limit", type=_positive_int, help="context window in tokens")
     parser.add_argument("--summarize", metavar="FILE", help="summarise FILE (any length)")
     parser.add_argument("--tools", action="store_true", help="offer tools; ask before each run")
-    parser.add_argument("--allow-tools", action="store_true", help="offer tools; run without asking")
+    parser.add_argument(
+        "--allow-tools", action="store_true", help="offer tools; run without asking"
+    )
     parser.add_argument("--offline", action="store_true", help="never use the network")
-    parser.add_argument("--demo", action="store_true",
-                        help="tiny random-weight model: try the app with no download")
+    parser.add_argument(
+        "--demo", action="store_true", help="tiny random-weight model: try the app with no download"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print stats to stderr")
     return parser
 
@@ -171,7 +174,13 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
     from app.conversation import Conversation, GenerationSettings
-    from app.events import ContextTrimmed, SummaryProgress, TextDelta, ToolCallRequested, TurnFinished
+    from app.events import (
+        ContextTrimmed,
+        SummaryProgress,
+        TextDelta,
+        ToolCallRequested,
+        TurnFinished,
+    )
     from app.summarize import DOCUMENT_PROMPT, count_tokens, summarize
     from app.tools import default_registry
     from mlx_model import SamplingParams
@@ -205,16 +214,25 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
             out.flush()
 
     try:
-        if document is not None and (args.summarize is not None or count_tokens(
-            tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
-        ) > settings.context_limit - settings.max_tokens - 256):
+        if document is not None and (
+            args.summarize is not None
+            or count_tokens(
+                tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
+            )
+            > settings.context_limit - settings.max_tokens - 256
+        ):
             if args.summarize is None:
-                print("[document longer than the context: summarising it in parts]",
-                      file=sys.stderr)
+                print(
+                    "[document longer than the context: summarising it in parts]", file=sys.stderr
+                )
             finished = summarize(
-                model, tokenizer, document,
+                model,
+                tokenizer,
+                document,
                 instruction=args.prompt or "Write a concise summary of the whole document.",
-                system_prompt=settings.system_prompt, settings=generation, emit=emit,
+                system_prompt=settings.system_prompt,
+                settings=generation,
+                emit=emit,
                 cancel=cancel,
             )
         else:
@@ -225,7 +243,10 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
             if args.tools or args.allow_tools:
                 tools = default_registry([Path(p).expanduser() for p in settings.allowed_folders])
             conversation = Conversation(
-                model, tokenizer, system_prompt=settings.system_prompt, settings=generation,
+                model,
+                tokenizer,
+                system_prompt=settings.system_prompt,
+                settings=generation,
                 tools=tools,
             )
             conversation.add_user(text)

@@ -26,6 +26,7 @@ from mlx.utils import tree_flatten
 
 import mlx_model
 from app.cache_store import CacheStore
+from app.checkpoint import resolve_checkpoint
 from app.conversation import ChatMessage, Conversation, GenerationSettings
 from app.demo import DEMO_LABEL
 from app.engine_thread import EngineThread
@@ -41,7 +42,6 @@ from app.events import (
     ToolResultReady,
     TurnFinished,
 )
-from app.checkpoint import resolve_checkpoint
 from app.model_store import (
     DownloadProgress,
     ModelStoreError,
@@ -109,11 +109,13 @@ class ChatController:
         self.session_id: int | None = None
         self.always_allowed: set[str] = set()
         if self.store.recovered_from is not None:
-            self._emit(Notice(
-                f"The saved chats database could not be read; it was moved to "
-                f"{self.store.recovered_from} and a new one was started.",
-                "warning",
-            ))
+            self._emit(
+                Notice(
+                    f"The saved chats database could not be read; it was moved to "
+                    f"{self.store.recovered_from} and a new one was started.",
+                    "warning",
+                )
+            )
 
     # -- public API (any thread) ------------------------------------------------------------
 
@@ -176,9 +178,11 @@ class ChatController:
 
     def _checkpoint_for(self, quant: str) -> tuple[Path, str]:
         def progress(p: DownloadProgress) -> None:
-            self._emit(DownloadProgressEvent(
-                quant, p.filename, p.bytes_done, p.bytes_total, p.rate_bps, p.eta_s
-            ))
+            self._emit(
+                DownloadProgressEvent(
+                    quant, p.filename, p.bytes_done, p.bytes_total, p.rate_bps, p.eta_s
+                )
+            )
 
         return resolve_checkpoint(
             self.settings,
@@ -206,7 +210,9 @@ class ChatController:
             path, model_id = self._checkpoint_for(quant)
             config = mlx_model.ModelConfig.from_file(path / "config.json")
             bits = config.quantization.bits if config.quantization else None
-            estimate = memory_needed(config, bits, self.settings.context_limit, self.settings.kv_bits)
+            estimate = memory_needed(
+                config, bits, self.settings.context_limit, self.settings.kv_bits
+            )
             problem = check_fit(estimate, machine_memory_bytes())
             if problem:
                 raise ValueError(problem)
@@ -319,7 +325,8 @@ class ChatController:
             return
         try:
             self.cache_store.save(
-                self.session_id, {"model_id": self.model_id, "quant": self.quant},
+                self.session_id,
+                {"model_id": self.model_id, "quant": self.quant},
                 conversation.cache,
             )
         except OSError as exc:  # a full disk must not take the chat with it
@@ -418,8 +425,10 @@ class ChatController:
             finished.finish_reason, "error"
         )
         saved = streaming.finalise(status)
-        if saved is not None and conversation.messages and conversation.messages[-1].role == (
-            "assistant"
+        if (
+            saved is not None
+            and conversation.messages
+            and conversation.messages[-1].role == ("assistant")
         ):
             conversation.messages[-1].id = saved
         return finished
@@ -455,7 +464,10 @@ class _StreamingAnswer:
         self.parts.append(delta)
         if self.message_id is None:
             self.message_id = self.store.add_message(
-                self.session_id, "assistant", self.text, parent_id=self.parent_id,
+                self.session_id,
+                "assistant",
+                self.text,
+                parent_id=self.parent_id,
                 status="streaming",
             ).id
             self.last_save = time.monotonic()
@@ -464,8 +476,9 @@ class _StreamingAnswer:
             self.last_save = time.monotonic()
 
     def finish_tool_call(self, call: ToolCall) -> None:
-        tool_calls = [{"type": "function", "function": {"name": call.name,
-                                                        "arguments": call.arguments}}]
+        tool_calls = [
+            {"type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+        ]
         if self.message_id is not None:
             # The streamed JSON becomes a tool-call message (content empty, call structured).
             self.parent_id = self.store.update_message(
@@ -531,5 +544,3 @@ def _session_settings(settings: Settings) -> dict[str, Any]:
         "max_tokens": settings.max_tokens,
         "seed": settings.seed,
     }
-
-

@@ -150,8 +150,9 @@ class Conversation:
             ]
             if not later_users:
                 raise ContextOverflowError(
-                    f"the newest message needs {len(ids)} prompt tokens plus {self.settings.max_tokens}"
-                    f" for the answer, more than the context limit of {limit} tokens; shorten it, "
+                    f"the newest message needs {len(ids)} prompt tokens plus "
+                    f"{self.settings.max_tokens} for the answer, more than the context limit of "
+                    f"{limit} tokens; shorten it, "
                     "lower max tokens, or raise the context limit"
                 )
             dropped += later_users[0] - start
@@ -248,7 +249,9 @@ class Conversation:
         error: str | None = None,
     ) -> TurnFinished:
         stats = stats or replace(
-            self.last_stats, context_used=self.cache.length, context_limit=self.settings.context_limit
+            self.last_stats,
+            context_used=self.cache.length,
+            context_limit=self.settings.context_limit,
         )
         finished = TurnFinished(reason, text, stats, error)
         emit(finished)

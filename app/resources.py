@@ -16,4 +16,6 @@ def asset_path(name: str) -> Path:
         if (folder / name).exists():
             return folder / name
     searched = ", ".join(str(folder) for folder in _CANDIDATES)
-    raise FileNotFoundError(f"asset {name!r} not found (looked in {searched}); reinstall llama-chat")
+    raise FileNotFoundError(
+        f"asset {name!r} not found (looked in {searched}); reinstall llama-chat"
+    )

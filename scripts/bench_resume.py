@@ -70,8 +70,14 @@ def main() -> int:
         settings = GenerationSettings(max_tokens=16, context_limit=args.tokens * 2)
 
         def conversation(cache=None) -> Conversation:
-            return Conversation(model, tokenizer, settings=settings, date_string="1 Jan 2026",
-                                messages=list(history), cache=cache)
+            return Conversation(
+                model,
+                tokenizer,
+                settings=settings,
+                date_string="1 Jan 2026",
+                messages=list(history),
+                cache=cache,
+            )
 
         warm = conversation()
         ids = warm.encode(add_generation_prompt=False)
@@ -91,7 +97,9 @@ def main() -> int:
     print(f"chat history: {len(ids)} tokens; saved cache reused for {cached} of them")
     print("| path | first token (s) |")
     print("|---|---|")
-    print(f"| resume from saved cache (load {load_s:.3f} s + new turn) | {load_s + resumed_s:.3f} |")
+    print(
+        f"| resume from saved cache (load {load_s:.3f} s + new turn) | {load_s + resumed_s:.3f} |"
+    )
     print(f"| prefill the whole history again | {fresh_s:.3f} |")
     print(f"speed-up: {fresh_s / (load_s + resumed_s):.1f}x")
     return 0

@@ -45,4 +45,4 @@ def chain_for(tokens: list[int], after: int) -> dict[int, int]:
     sequence = [after, *tokens]
     if len(set(sequence)) != len(sequence):
         raise ValueError("a scripted sequence needs distinct tokens")
-    return dict(zip(sequence, sequence[1:]))
+    return dict(zip(sequence, sequence[1:], strict=False))

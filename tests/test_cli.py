@@ -23,7 +23,10 @@ def run_cli(args, home: Path, stdin: str | None = None, timeout: float = 120):
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         input=stdin if stdin is not None else "",
-        capture_output=True, text=True, env=env, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
         cwd=Path(__file__).resolve().parent.parent,
     )
 
@@ -31,13 +34,13 @@ def run_cli(args, home: Path, stdin: str | None = None, timeout: float = 120):
 def engine_answer(path: Path, user_text: str, max_tokens: int) -> str:
     model, tokenizer = mlx_model.load(path)
     conversation = Conversation(
-        model, tokenizer, system_prompt=SYSTEM,
+        model,
+        tokenizer,
+        system_prompt=SYSTEM,
         settings=GenerationSettings(mlx_model.SamplingParams(), max_tokens=max_tokens),
     )
     conversation.add_user(user_text)
-    _, text, _ = mlx_model.generate(
-        model, tokenizer, conversation.encode(), max_tokens=max_tokens
-    )
+    _, text, _ = mlx_model.generate(model, tokenizer, conversation.encode(), max_tokens=max_tokens)
     return text
 
 
@@ -48,8 +51,19 @@ def printed(answer: str) -> str:
 
 def test_one_shot_greedy_output_equals_the_engine_on_the_rendered_prompt(tiny_4bit, tmp_path):
     result = run_cli(
-        ["--model", str(tiny_4bit), "-p", "Write a haiku", "--system", SYSTEM, "--temp", "0",
-         "--max-tokens", "24"], tmp_path,
+        [
+            "--model",
+            str(tiny_4bit),
+            "-p",
+            "Write a haiku",
+            "--system",
+            SYSTEM,
+            "--temp",
+            "0",
+            "--max-tokens",
+            "24",
+        ],
+        tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == printed(engine_answer(tiny_4bit, "Write a haiku", 24))
@@ -58,8 +72,20 @@ def test_one_shot_greedy_output_equals_the_engine_on_the_rendered_prompt(tiny_4b
 def test_piped_text_becomes_the_document(tiny_4bit, tmp_path):
     document = "Quarterly notes.\n\nSales rose by 4%. Costs fell."
     result = run_cli(
-        ["--model", str(tiny_4bit), "-p", "Summarise", "--system", SYSTEM, "--temp", "0",
-         "--max-tokens", "12"], tmp_path, stdin=document,
+        [
+            "--model",
+            str(tiny_4bit),
+            "-p",
+            "Summarise",
+            "--system",
+            SYSTEM,
+            "--temp",
+            "0",
+            "--max-tokens",
+            "12",
+        ],
+        tmp_path,
+        stdin=document,
     )
     assert result.returncode == 0, result.stderr
     expected = engine_answer(
@@ -76,11 +102,23 @@ def test_verbose_prints_stats_to_stderr_only(tiny_4bit, tmp_path):
 
 def test_summarize_a_file_longer_than_the_context(tiny_4bit, tmp_path):
     long_file = tmp_path / "long.txt"
-    long_file.write_text("\n\n".join(f"Paragraph {i}. " + "Words go here. " * 30
-                                     for i in range(12)))
+    long_file.write_text(
+        "\n\n".join(f"Paragraph {i}. " + "Words go here. " * 30 for i in range(12))
+    )
     result = run_cli(
-        ["--model", str(tiny_4bit), "--summarize", str(long_file), "--context-limit", "512",
-         "--max-tokens", "16", "--temp", "0"], tmp_path,
+        [
+            "--model",
+            str(tiny_4bit),
+            "--summarize",
+            str(long_file),
+            "--context-limit",
+            "512",
+            "--max-tokens",
+            "16",
+            "--temp",
+            "0",
+        ],
+        tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert "[map " in result.stderr and "[reduce" in result.stderr
@@ -109,10 +147,25 @@ def test_bad_input_is_one_clear_line_and_no_traceback(args, message, tmp_path):
 def test_ctrl_c_stops_cleanly_with_the_partial_answer_kept(tiny_4bit, tmp_path):
     env = {**os.environ, "LLAMA_CHAT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "--model", str(tiny_4bit), "-p", "Go on",
-         "--max-tokens", "100000", "--context-limit", "131072"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=env, cwd=Path(__file__).resolve().parent.parent,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "--model",
+            str(tiny_4bit),
+            "-p",
+            "Go on",
+            "--max-tokens",
+            "100000",
+            "--context-limit",
+            "131072",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     first = proc.stdout.read(20)  # the answer is streaming
     time.sleep(0.5)

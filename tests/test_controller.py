@@ -133,8 +133,11 @@ def test_kill_9_mid_answer_leaves_the_partial_answer_marked_interrupted(home):
     controller.close()
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER], cwd=ROOT, env={**os.environ},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-c", WRITER],
+        cwd=ROOT,
+        env={**os.environ},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     db = AppPaths.from_env().sessions_db
     deadline = time.monotonic() + 120

@@ -26,7 +26,11 @@ def new_conversation(engine, **kwargs) -> Conversation:
     model, tokenizer = engine
     settings = kwargs.pop("settings", GenerationSettings(sampling=GREEDY, max_tokens=12))
     return Conversation(
-        model, tokenizer, system_prompt="You are terse.", settings=settings, date_string=DATE,
+        model,
+        tokenizer,
+        system_prompt="You are terse.",
+        settings=settings,
+        date_string=DATE,
         **kwargs,
     )
 
@@ -39,11 +43,6 @@ def test_second_turn_prefills_only_the_new_tokens(engine):
     prompt = conversation.encode()
     second = conversation.respond(lambda e: None)
     # Whatever the first turn left in the cache and the new prompt share is not prefilled again.
-    shared = 0
-    for a, b in zip(conversation.cache.tokens, prompt):
-        if a != b:
-            break
-        shared += 1
     assert second.stats.prompt_tokens == len(prompt)
     assert second.stats.cached_tokens >= first.stats.prompt_tokens
     prefilled = second.stats.prompt_tokens - second.stats.cached_tokens
@@ -83,7 +82,9 @@ def test_edit_last_message_reuses_the_prefix_before_it(engine):
     conversation.respond(lambda e: None)
     conversation.edit_last_user("Second question, edited")
     assert [m.content for m in conversation.messages if m.role == "user"] == [
-        "First question", "Second question, edited"]
+        "First question",
+        "Second question, edited",
+    ]
     prompt = conversation.encode()
     finished = conversation.respond(lambda e: None)
     model, tokenizer = engine
@@ -100,9 +101,7 @@ def test_prompt_is_the_official_template_encoded(engine, tokenizer_model_path):
     rendered_ids = conversation.encode()
     meta = MetaTokenizer(tokenizer_model_path)
     model, tokenizer = engine
-    expected = encode_prompt(
-        tokenizer, conversation.template_messages(), date_string=DATE
-    )
+    expected = encode_prompt(tokenizer, conversation.template_messages(), date_string=DATE)
     assert rendered_ids == expected
     # The typed marker stays text: exactly one eot (closing the system turn) before the user's.
     assert rendered_ids.count(meta.special_tokens["<|eot_id|>"]) == 2
@@ -162,7 +161,8 @@ def calculator_engine(tmp_path_factory, tokenizer_model_path):
     call = tokenizer.encode('[calculator(expression="6*7")]')
     header_end = tokenizer.encode("\n\n")[0]  # the last token of every assistant header
     path = make_scripted_checkpoint(
-        tmp_path_factory.mktemp("scripted"), tokenizer_model_path,
+        tmp_path_factory.mktemp("scripted"),
+        tokenizer_model_path,
         chain_for([*call, tokenizer.eot_id], header_end),
     )
     return mlx_model.load(path)
@@ -171,7 +171,8 @@ def calculator_engine(tmp_path_factory, tokenizer_model_path):
 def test_approved_tool_call_runs_and_its_result_goes_back_as_ipython(calculator_engine, tmp_path):
     asked = []
     conversation = new_conversation(
-        calculator_engine, tools=default_registry([tmp_path]),
+        calculator_engine,
+        tools=default_registry([tmp_path]),
         settings=GenerationSettings(sampling=GREEDY, max_tokens=20),
     )
     conversation.add_user("What is six times seven?")
@@ -190,7 +191,8 @@ def test_approved_tool_call_runs_and_its_result_goes_back_as_ipython(calculator_
 
 def test_declined_tool_call_is_not_run_and_the_model_is_told(calculator_engine, tmp_path):
     conversation = new_conversation(
-        calculator_engine, tools=default_registry([tmp_path]),
+        calculator_engine,
+        tools=default_registry([tmp_path]),
         settings=GenerationSettings(sampling=GREEDY, max_tokens=20),
     )
     conversation.add_user("What is six times seven?")

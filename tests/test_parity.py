@@ -101,9 +101,7 @@ def mlx_lm_greedy(path, prompt: list[int], n: int, dtype) -> list[int]:
 
 def our_greedy(path, prompt: list[int], n: int, dtype) -> list[int]:
     model, tokenizer = mlx_model.load(path, dtype=dtype)
-    tokens, _, final = mlx_model.generate(
-        model, tokenizer, prompt, max_tokens=n, stop_ids=[]
-    )
+    tokens, _, final = mlx_model.generate(model, tokenizer, prompt, max_tokens=n, stop_ids=[])
     assert final.finish_reason == "length"
     return tokens
 
@@ -167,8 +165,10 @@ def test_our_quantization_equals_mlx_lm_quantization(tiny_bf16, tmp_path):
         assert mx.array_equal(ours[name], theirs[name]), name
     ours_cfg = json.loads((tmp_path / "ours" / "config.json").read_text())["quantization"]
     theirs_cfg = json.loads((tmp_path / "theirs" / "config.json").read_text())["quantization"]
-    assert ours_cfg["bits"] == theirs_cfg["bits"] and ours_cfg["group_size"] == theirs_cfg[
-        "group_size"]
+    assert (
+        ours_cfg["bits"] == theirs_cfg["bits"]
+        and ours_cfg["group_size"] == theirs_cfg["group_size"]
+    )
 
 
 def test_4bit_with_8bit_embedding_is_closer_to_bf16(tiny_bf16, tmp_path):
@@ -188,8 +188,13 @@ def test_4bit_with_8bit_embedding_is_closer_to_bf16(tiny_bf16, tmp_path):
 def test_tiny_checkpoint_layout_is_like_mlx_community(tokenizer_model_path, tmp_path):
     path = make_tiny_checkpoint(tmp_path / "c", tokenizer_model_path, quant_bits=4)
     names = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-            "original/tokenizer.model"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "original/tokenizer.model",
+    } <= names
     config = json.loads((path / "config.json").read_text())
     assert config["quantization"]["bits"] == 4 and config["vocab_size"] == 128256
     tensors = mx.load(str(path / "model.safetensors"))

@@ -16,8 +16,9 @@ def tokenizer(tokenizer_model_path):
 
 
 def test_chunks_fit_the_budget_and_keep_every_paragraph(tokenizer):
-    paragraphs = [f"Paragraph {i}: " + "the quick brown fox jumps. " * (i % 7 + 1)
-                  for i in range(40)]
+    paragraphs = [
+        f"Paragraph {i}: " + "the quick brown fox jumps. " * (i % 7 + 1) for i in range(40)
+    ]
     text = "\n\n".join(paragraphs)
     chunks = split_for_context(tokenizer, text, budget=120)
     assert len(chunks) > 1
@@ -54,6 +55,7 @@ def test_long_document_is_mapped_then_reduced_with_progress(tiny_4bit):
 def test_short_document_is_answered_in_one_pass(tiny_4bit):
     model, tok = mlx_model.load(tiny_4bit)
     events = []
-    summarize(model, tok, "A short note.", settings=GenerationSettings(max_tokens=8),
-              emit=events.append)
+    summarize(
+        model, tok, "A short note.", settings=GenerationSettings(max_tokens=8), emit=events.append
+    )
     assert not any(isinstance(e, SummaryProgress) for e in events)
