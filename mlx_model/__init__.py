@@ -7,12 +7,23 @@ from pathlib import Path
 import mlx.core as mx
 
 from .config import ConfigError, ModelConfig, QuantSpec
-from .generate import GenerationEvent, GenerationStats, generate, prefill, stream_generate
 from .kv_cache import CacheFileError, KVCache
 from .llama import Model
 from .sampling import Sampler, SamplingParams
 from .tokenizer import StreamingDetokenizer, Tokenizer, TokenizerFileError
 from .weights import WeightsError, load_model
+
+
+_GENERATE_NAMES = ("GenerationEvent", "GenerationStats", "generate_all", "prefill", "stream_generate")
+
+
+def __getattr__(name: str):
+    # Imported on first use, so `python -m mlx_model.generate` runs that module exactly once.
+    if name in _GENERATE_NAMES:
+        from . import generate
+
+        return getattr(generate, name)
+    raise AttributeError(f"module 'mlx_model' has no attribute {name!r}")
 
 
 def load(path: str | Path, *, dtype: mx.Dtype | None = None) -> tuple[Model, Tokenizer]:
@@ -44,7 +55,7 @@ __all__ = [
     "Tokenizer",
     "TokenizerFileError",
     "WeightsError",
-    "generate",
+    "generate_all",
     "load",
     "load_model",
     "prefill",

@@ -179,7 +179,7 @@ def _finish(stats: GenerationStats, cache: KVCache) -> GenerationStats:
     return stats
 
 
-def generate(
+def generate_all(
     model: Model, tokenizer: Tokenizer, prompt_ids: list[int], **kwargs
 ) -> tuple[list[int], str, GenerationEvent]:
     """Run ``stream_generate`` to the end: (token ids, text, final event)."""

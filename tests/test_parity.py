@@ -101,7 +101,7 @@ def mlx_lm_greedy(path, prompt: list[int], n: int, dtype) -> list[int]:
 
 def our_greedy(path, prompt: list[int], n: int, dtype) -> list[int]:
     model, tokenizer = mlx_model.load(path, dtype=dtype)
-    tokens, _, final = mlx_model.generate(model, tokenizer, prompt, max_tokens=n, stop_ids=[])
+    tokens, _, final = mlx_model.generate_all(model, tokenizer, prompt, max_tokens=n, stop_ids=[])
     assert final.finish_reason == "length"
     return tokens
 
