@@ -71,9 +71,12 @@ def prefill(
     keep = min(cache.common_prefix(prompt_ids), len(prompt_ids) - 1)
     cache.trim_to(keep)
     todo = prompt_ids[keep:]
+    # Every token but the last only needs its K/V: evaluating just the cache lets MLX skip the
+    # rest of the graph (the last layer's MLP, the final norm) for those positions.
+    body, last = todo[:-1], todo[-1:]
     done = 0
-    while len(todo) - done > step:
-        chunk = todo[done : done + step]
+    while done < len(body):
+        chunk = body[done : done + step]
         model.hidden(mx.array(chunk, dtype=mx.int32)[None], cache)
         mx.eval(cache.state())
         cache.tokens.extend(chunk)
@@ -82,9 +85,8 @@ def prefill(
             on_progress(done, len(todo))
         if cancel is not None and cancel.is_set():
             return None
-    chunk = todo[done:]
-    logits = model.last_logits(mx.array(chunk, dtype=mx.int32)[None], cache)
-    cache.tokens.extend(chunk)
+    logits = model.last_logits(mx.array(last, dtype=mx.int32)[None], cache)
+    cache.tokens.extend(last)
     return logits
 
 

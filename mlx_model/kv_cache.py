@@ -230,15 +230,24 @@ class KVCache:
                         part.shape[2] != length
                     ):
                         raise CacheFileError(f"{path}: layer {i} has shape {part.shape}")
-                if kv_bits is None and parts[0].shape[3] != cfg.head_dim:
-                    raise CacheFileError(f"{path}: layer {i} head_dim {parts[0].shape[3]} "
-                                         f"!= {cfg.head_dim}")
+                if [part.shape[3] for part in parts] != _part_widths(cfg.head_dim, kv_bits):
+                    raise CacheFileError(f"{path}: layer {i} was saved for another head_dim "
+                                         f"(widths {[p.shape[3] for p in parts]}, model has "
+                                         f"head_dim {cfg.head_dim})")
                 layer.set_arrays(parts, length)
         except (KeyError, ValueError, TypeError) as exc:
             raise CacheFileError(f"{path}: malformed cache file ({exc!r})") from None
         cache._length = length
         cache.tokens = list(tokens)
         return cache, meta
+
+
+def _part_widths(head_dim: int, kv_bits: int | None) -> list[int]:
+    """Last-axis widths of one layer's saved arrays: K, V, or packed K, scales, biases, V, ..."""
+    if kv_bits is None:
+        return [head_dim, head_dim]
+    groups = head_dim // KV_GROUP_SIZE
+    return [head_dim * kv_bits // 32, groups, groups] * 2
 
 
 def tokens_hash(tokens: list[int]) -> str:

@@ -40,7 +40,9 @@ def weight_files(checkpoint: Path) -> list[Path]:
         names = sorted(set(weight_map.values()))
         missing = [n for n in names if not (checkpoint / n).is_file()]
         if missing:
-            raise WeightsError(f"{index_path}: names shard(s) that do not exist: {', '.join(missing)}")
+            raise WeightsError(
+                f"{index_path}: names shard(s) that do not exist: {', '.join(missing)}"
+            )
         return [checkpoint / n for n in names]
     single = checkpoint / SINGLE_FILE
     if single.is_file():
@@ -97,8 +99,10 @@ def check_tensors(
             del tensors[name]
     missing = sorted(set(expected) - set(tensors))
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise WeightsError(f"{checkpoint}: missing tensor(s) {shown}")
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        shown = ", ".join(missing[:5]) + more
+        searched = ", ".join(sorted({p.name for p in origin.values()})) or "its safetensors files"
+        raise WeightsError(f"{checkpoint}: missing tensor(s) {shown} (not in {searched})")
     unexpected = sorted(set(tensors) - set(expected))
     if unexpected:
         name = unexpected[0]
@@ -133,7 +137,7 @@ def choose_compute_dtype(config: ModelConfig, tensors: dict[str, mx.array]) -> m
 
 
 def load_model(checkpoint: str | Path, dtype: mx.Dtype | None = None) -> Model:
-    """Build a Model from a checkpoint directory; ``dtype`` forces one float precision throughout."""
+    """Build a Model from a checkpoint directory; ``dtype`` forces one float precision."""
     checkpoint = Path(checkpoint)
     if not checkpoint.is_dir():
         raise WeightsError(f"{checkpoint}: not a directory")

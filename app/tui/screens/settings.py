@@ -1,0 +1,286 @@
+"""The settings form: model precision, sampling, prompts, context and memory, tools, theme.
+
+Every field is checked with ``validate_setting`` as it is typed and its error shown under it;
+the memory needed for the chosen precision, context limit and KV-cache bits is recomputed live,
+and a combination that will not fit in this machine's memory cannot be saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Switch, TextArea
+
+from app.model_store import QUANT_BITS, check_fit, machine_memory_bytes, memory_needed
+from app.settings import QUANT_LEVELS, Settings, SettingError, validate_setting
+from mlx_model import ModelConfig
+
+
+@dataclass(frozen=True)
+class SettingsResult:
+    settings: Settings
+    session_system_prompt: str | None
+    """The open chat's own system prompt when it was changed, else None."""
+
+
+def _optional_int(text: str) -> int | None:
+    return int(text) if text.strip() else None
+
+
+# Typed fields: (setting, label, hint, how to read the text box).
+NUMBER_FIELDS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
+    ("temperature", "Temperature", "0 always picks the likeliest token; up to 2", float),
+    ("top_p", "Top-p", "keep the likeliest tokens adding up to this probability (0-1]", float),
+    ("top_k", "Top-k", "keep only the k likeliest tokens; 0 is off", int),
+    ("min_p", "Min-p", "drop tokens below this fraction of the top one; 0 is off", float),
+    ("repetition_penalty", "Repetition penalty", "1.0 is off", float),
+    ("max_tokens", "Max tokens", "longest answer, in tokens", int),
+    ("seed", "Seed", "a whole number for repeatable answers; empty for random", _optional_int),
+)
+KV_CHOICES: tuple[tuple[str, str], ...] = (("16-bit (full precision)", "16"), ("8-bit", "8"))
+
+
+def memory_check(
+    config: ModelConfig, quant: str, context_limit: int, kv_bits: int | None
+) -> tuple[str, str | None]:
+    """(what it needs, in words; the reason it will not fit or None)."""
+    estimate = memory_needed(config, QUANT_BITS[quant], context_limit, kv_bits)
+    total = machine_memory_bytes()
+    summary = (
+        f"{quant} at {context_limit:,} tokens needs about {estimate.total / 1e9:.2f} GB: "
+        f"weights {estimate.weights_bytes / 1e9:.2f} GB + KV cache "
+        f"{estimate.kv_bytes / 1e9:.2f} GB + working {estimate.working_bytes / 1e9:.2f} GB "
+        f"(this machine has {total / 1e9:.0f} GB)."
+    )
+    return summary, check_fit(estimate, total)
+
+
+class SettingsScreen(ModalScreen[SettingsResult | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="settings.save", tooltip="Save and apply"),
+        Binding("escape", "cancel", "Cancel", id="settings.cancel", tooltip="Close, keep old"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model_config: ModelConfig,
+        session_system_prompt: str | None,
+        themes: Iterable[str],
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.settings = settings
+        self.model_config = model_config
+        self.session_system_prompt = session_system_prompt
+        self.themes = sorted(set(themes) | {settings.theme})
+        self.errors: dict[str, str] = {}
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        with Vertical(classes="dialog", id="settings"):
+            yield Label("Settings", classes="dialog-question")
+            with VerticalScroll(id="settings-form"):
+                yield from self._section("Model")
+                yield from self._field(
+                    "quant",
+                    "Precision",
+                    "switching reloads the model and keeps the chat",
+                    Select([(q, q) for q in QUANT_LEVELS], value=s.quant, allow_blank=False,
+                           id="quant"),
+                )
+                yield from self._section("Sampling")
+                for key, label, hint, _ in NUMBER_FIELDS:
+                    value = getattr(s, key)
+                    yield from self._field(
+                        key, label, hint, Input("" if value is None else str(value), id=key)
+                    )
+                yield from self._section("System prompt")
+                if self.session_system_prompt is not None:
+                    yield from self._field(
+                        "session_system_prompt",
+                        "This chat",
+                        "changing it re-reads the chat with the new instructions",
+                        TextArea(self.session_system_prompt, id="session_system_prompt",
+                                 soft_wrap=True, tab_behavior="focus"),
+                    )
+                yield from self._field(
+                    "system_prompt",
+                    "New chats",
+                    "the default for chats started from now on",
+                    TextArea(s.system_prompt, id="system_prompt", soft_wrap=True,
+                             tab_behavior="focus"),
+                )
+                yield from self._section("Context and memory")
+                yield from self._field(
+                    "context_limit", "Context limit", "tokens kept in the conversation",
+                    Input(str(s.context_limit), id="context_limit"),
+                )
+                yield from self._field(
+                    "kv_bits", "KV cache", "8-bit halves the cache's memory",
+                    Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False,
+                           id="kv_bits"),
+                )
+                yield Label("", id="memory-fit")
+                yield from self._section("Privacy and tools")
+                with Horizontal(classes="switch-row"):
+                    yield Switch(s.offline, id="offline")
+                    yield Label("Offline: never contact the Hugging Face Hub")
+                yield from self._field(
+                    "allowed_folders",
+                    "Folders tools may read",
+                    "one per line; the file tools touch nothing else",
+                    TextArea("\n".join(s.allowed_folders), id="allowed_folders",
+                             tab_behavior="focus"),
+                )
+                yield from self._section("Look")
+                yield from self._field(
+                    "theme", "Theme", "",
+                    Select([(t, t) for t in self.themes], value=s.theme, allow_blank=False,
+                           id="theme"),
+                )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    @staticmethod
+    def _section(title: str) -> ComposeResult:
+        yield Label(title, classes="settings-section")
+
+    @staticmethod
+    def _field(key: str, label: str, hint: str, widget: Any) -> ComposeResult:
+        with Horizontal(classes="settings-field"):
+            with Vertical(classes="settings-label"):
+                yield Label(label)
+                if hint:
+                    yield Label(hint, classes="settings-hint")
+            with Vertical(classes="settings-input"):
+                yield widget
+                yield Label("", id=f"{key}-error", classes="field-error")
+
+    def on_mount(self) -> None:
+        self._check_memory()
+        self.query_one("#quant", Select).focus()
+
+    # -- live checks --------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self._read(event.input.id)
+        if event.input.id == "context_limit":
+            self._check_memory()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        if event.select.id in ("quant", "kv_bits"):
+            self._check_memory()
+
+    @on(TextArea.Changed, "#allowed_folders")
+    def _folders_changed(self) -> None:
+        self._read("allowed_folders")
+
+    def _show_error(self, key: str, message: str | None) -> None:
+        if message:
+            self.errors[key] = message
+        else:
+            self.errors.pop(key, None)
+        labels = self.query(f"#{key}-error")
+        if labels:
+            labels.first(Label).update(Text(message or ""))
+
+    def _read(self, key: str) -> Any:
+        """The field's validated value; records (and shows) the error and returns None if bad."""
+        try:
+            value = self._raw(key)
+            value = validate_setting(key, value)
+        except SettingError as exc:
+            self._show_error(key, f"Expected {exc.expected}.")
+            return None
+        except ValueError as exc:
+            self._show_error(key, str(exc))
+            return None
+        self._show_error(key, None)
+        return value
+
+    def _raw(self, key: str) -> Any:
+        parsers = {k: parse for k, _, _, parse in NUMBER_FIELDS} | {"context_limit": int}
+        if key in parsers:
+            text = self.query_one(f"#{key}", Input).value.strip()
+            try:
+                return parsers[key](text)
+            except ValueError:
+                kind = "a whole number" if parsers[key] is not float else "a number"
+                raise ValueError(f"“{text}” is not {kind}.") from None
+        if key in ("quant", "theme"):
+            return self.query_one(f"#{key}", Select).value
+        if key == "kv_bits":
+            return None if self.query_one("#kv_bits", Select).value == "16" else 8
+        if key == "system_prompt":
+            return self.query_one("#system_prompt", TextArea).text
+        if key == "offline":
+            return self.query_one("#offline", Switch).value
+        if key == "allowed_folders":
+            lines = self.query_one("#allowed_folders", TextArea).text.splitlines()
+            folders = [line.strip() for line in lines if line.strip()]
+            for folder in folders:
+                if not Path(folder).expanduser().is_dir():
+                    raise ValueError(f"{folder} is not a folder on this computer.")
+            return folders
+        raise KeyError(key)
+
+    def _check_memory(self) -> bool:
+        """Show what the model needs at these settings; False if it will not fit."""
+        label = self.query_one("#memory-fit", Label)
+        quant, context, kv_bits = (self._read(k) for k in ("quant", "context_limit", "kv_bits"))
+        if quant is None or context is None:
+            label.update("Memory: fix the fields above to see what the model needs.")
+            return False
+        summary, problem = memory_check(self.model_config, quant, context, kv_bits)
+        label.update(Text(problem or f"Memory: {summary}"))
+        label.set_class(problem is not None, "-problem")
+        self._show_error("memory", problem)
+        return problem is None
+
+    # -- result -------------------------------------------------------------------------------
+
+    def collect(self) -> SettingsResult | None:
+        """The new settings, or None (with every problem shown) if any field is bad."""
+        keys = [k for k, _, _, _ in NUMBER_FIELDS] + [
+            "quant", "system_prompt", "context_limit", "kv_bits", "offline",
+            "allowed_folders", "theme",
+        ]
+        values = {key: self._read(key) for key in keys}
+        fits = self._check_memory()
+        if self.errors or not fits:
+            return None
+        session_prompt = None
+        if self.session_system_prompt is not None:
+            text = self.query_one("#session_system_prompt", TextArea).text
+            if text != self.session_system_prompt:
+                session_prompt = text
+        return SettingsResult(dataclasses.replace(self.settings, **values), session_prompt)
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        result = self.collect()
+        if result is None:
+            self.notify("Some settings need fixing (see the red notes).", severity="error")
+            return
+        self.dismiss(result)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

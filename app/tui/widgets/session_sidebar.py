@@ -1,0 +1,141 @@
+"""Saved chats, most recent first, with search as you type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Button, Input, Label, ListItem, ListView
+
+from app.sessions import SessionInfo, SessionStore
+
+# Control characters cannot appear in chat text, so they mark search hits unambiguously.
+_HIT_START, _HIT_END = "\x02", "\x03"
+
+
+class SessionItem(ListItem):
+    def __init__(self, session: SessionInfo, snippet: str | None = None) -> None:
+        self.session = session
+        self.snippet = snippet
+        children = [Label(Text(session.title), classes="session-title")]
+        if snippet:
+            children.append(Label(_highlighted(snippet), classes="session-snippet"))
+        super().__init__(*children)
+
+
+class SessionSidebar(Vertical):
+    """The list of saved chats. Asks the chat screen to act through messages."""
+
+    BINDINGS = [
+        Binding("r", "rename", "Rename", id="sidebar.rename", tooltip="Rename this chat"),
+        Binding(
+            "delete,d", "delete", "Delete", id="sidebar.delete", tooltip="Delete this chat"
+        ),
+        Binding(
+            "e", "export", "Export", id="sidebar.export", tooltip="Export to Markdown or JSON"
+        ),
+    ]
+
+    @dataclass
+    class Open(Message):
+        session_id: int
+
+    @dataclass
+    class Rename(Message):
+        session_id: int
+
+    @dataclass
+    class Delete(Message):
+        session_id: int
+
+    @dataclass
+    class Export(Message):
+        session_id: int
+
+    class NewChat(Message):
+        pass
+
+    def __init__(self, store: SessionStore, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.current_id: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Button("+ New chat", id="new-chat", compact=True)
+        yield Input(placeholder="Search chats", id="session-search")
+        yield ListView(id="session-list")
+
+    async def on_mount(self) -> None:
+        await self.reload()
+
+    @property
+    def items(self) -> list[SessionItem]:
+        return list(self.query_one(ListView).query_children(SessionItem))
+
+    async def reload(self, current_id: int | None = None) -> None:
+        """Rebuild the list from the store: search hits if a query is typed, else recent chats."""
+        if current_id is not None:
+            self.current_id = current_id
+        query = self.query_one("#session-search", Input).value
+        if query.strip():
+            found = self.store.search(query, highlight=(_HIT_START, _HIT_END))
+        else:
+            found = [(session, None) for session in self.store.list_sessions()]
+        list_view = self.query_one(ListView)
+        await list_view.clear()
+        await list_view.extend(SessionItem(s, snippet) for s, snippet in found)
+        for index, (session, _) in enumerate(found):
+            if session.id == self.current_id:
+                list_view.index = index
+                break
+
+    def highlighted_session(self) -> int | None:
+        item = self.query_one(ListView).highlighted_child
+        return item.session.id if isinstance(item, SessionItem) else None
+
+    @on(Input.Changed, "#session-search")
+    async def _search(self) -> None:
+        await self.reload()
+
+    @on(Input.Submitted, "#session-search")
+    def _to_results(self) -> None:
+        self.query_one(ListView).focus()
+
+    @on(ListView.Selected)
+    def _open(self, event: ListView.Selected) -> None:
+        if isinstance(event.item, SessionItem):
+            self.post_message(self.Open(event.item.session.id))
+
+    @on(Button.Pressed, "#new-chat")
+    def _new(self) -> None:
+        self.post_message(self.NewChat())
+
+    def _act(self, message_type: type[Message]) -> None:
+        session_id = self.highlighted_session()
+        if session_id is None:
+            self.notify("Select a chat first.", severity="warning")
+            return
+        self.post_message(message_type(session_id))
+
+    def action_rename(self) -> None:
+        self._act(self.Rename)
+
+    def action_delete(self) -> None:
+        self._act(self.Delete)
+
+    def action_export(self) -> None:
+        self._act(self.Export)
+
+
+def _highlighted(snippet: str) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    bold = False
+    for part in snippet.replace(_HIT_END, _HIT_START).split(_HIT_START):
+        text.append(" ".join(part.split()), style="bold reverse" if bold else "")
+        bold = not bold
+    return text

@@ -1,0 +1,97 @@
+"""One line under the chat: model, context used, speed, memory; load progress when loading."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, ProgressBar
+
+from app.events import DownloadProgressEvent, TurnStats
+
+
+class StatusBar(Horizontal):
+    """Shows what the engine is doing. Every method is called on the UI thread."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model_text = ""
+        self.context_text = ""
+        self.speed_text = ""
+        self.activity_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="status-model")
+        yield Label("", id="status-activity")
+        yield ProgressBar(id="status-progress", show_eta=False, show_percentage=True)
+        yield Label("", id="status-context")
+        yield ProgressBar(id="context-bar", show_eta=False, show_percentage=False)
+        yield Label("", id="status-speed")
+
+    def on_mount(self) -> None:
+        self.query_one("#status-progress").display = False
+        self.set_context(0, 0)
+
+    # -- model --------------------------------------------------------------------------------
+
+    def model_loading(self, label: str) -> None:
+        self._set_model(f"loading {label}…", demo=False)
+        self._progress(total=None)
+
+    def download_progress(self, event: DownloadProgressEvent) -> None:
+        done, total = event.bytes_done / 1e9, max(event.bytes_total, 1) / 1e9
+        eta = f", {event.eta_s:.0f} s left" if event.eta_s is not None else ""
+        self.set_activity(
+            f"downloading {event.quant}: {done:.2f}/{total:.2f} GB at "
+            f"{event.rate_bps / 1e6:.1f} MB/s{eta}"
+        )
+        self._progress(total=max(event.bytes_total, 1), progress=event.bytes_done)
+
+    def model_loaded(self, label: str, *, demo: bool) -> None:
+        self._set_model(label, demo=demo)
+        self._progress(hide=True)
+        self.set_activity("")
+
+    def model_failed(self, quant: str) -> None:
+        self._set_model(f"no model ({quant} failed to load)", demo=False, failed=True)
+        self._progress(hide=True)
+        self.set_activity("")
+
+    def _set_model(self, text: str, *, demo: bool, failed: bool = False) -> None:
+        self.model_text = text
+        label = self.query_one("#status-model", Label)
+        label.update(Text(text))
+        label.set_class(demo, "-demo")
+        label.set_class(failed, "-failed")
+
+    def _progress(
+        self, *, total: float | None = None, progress: float = 0, hide: bool = False
+    ) -> None:
+        bar = self.query_one("#status-progress", ProgressBar)
+        bar.display = not hide
+        if not hide:
+            bar.update(total=total, progress=progress)
+
+    # -- turns --------------------------------------------------------------------------------
+
+    def set_activity(self, text: str) -> None:
+        self.activity_text = text
+        self.query_one("#status-activity", Label).update(Text(text))
+
+    def prefill(self, done: int, total: int) -> None:
+        self.set_activity(f"reading prompt {done}/{total}")
+
+    def set_context(self, used: int, limit: int) -> None:
+        self.context_text = f"ctx {used:,}/{limit:,}" if limit else "ctx –"
+        self.query_one("#status-context", Label).update(self.context_text)
+        bar = self.query_one("#context-bar", ProgressBar)
+        bar.update(total=max(limit, 1), progress=min(used, max(limit, 1)))
+
+    def turn_stats(self, stats: TurnStats) -> None:
+        self.speed_text = (
+            f"TTFT {stats.ttft_s:.2f}s · {stats.generation_tps:.1f} tok/s · "
+            f"peak {stats.peak_memory_gb:.2f} GB"
+        )
+        self.query_one("#status-speed", Label).update(self.speed_text)
+        if stats.context_limit:
+            self.set_context(stats.context_used, stats.context_limit)
