@@ -40,7 +40,9 @@ def engine_answer(path: Path, user_text: str, max_tokens: int) -> str:
         settings=GenerationSettings(mlx_model.SamplingParams(), max_tokens=max_tokens),
     )
     conversation.add_user(user_text)
-    _, text, _ = mlx_model.generate_all(model, tokenizer, conversation.encode(), max_tokens=max_tokens)
+    _, text, _ = mlx_model.generate_all(
+        model, tokenizer, conversation.encode(), max_tokens=max_tokens
+    )
     return text
 
 

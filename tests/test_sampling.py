@@ -1,4 +1,8 @@
-"""Sampling against transformers' logits processors, plus seeding and the sampled distribution."""
+"""Sampling against transformers' logits processors, plus seeding and the sampled distribution.
+
+Each filter is checked on its own against its transformers twin, then the whole chain through
+the public Sampler.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The Textual terminal app: what ``llama-chat`` opens when run without ``-p``."""

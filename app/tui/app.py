@@ -24,7 +24,7 @@ from textual.screen import Screen
 
 from app.controller import ChatController
 from app.events import ModelLoaded, ModelLoadFailed
-from app.model_store import HUB_REPOS, QUANT_BITS, ModelStore, memory_needed
+from app.model_store import HUB_REPOS, QUANT_BITS, ModelStore, ModelStoreError, memory_needed
 from app.paths import AppPaths
 from app.resources import asset_path
 from app.settings import Settings, save_settings
@@ -43,8 +43,14 @@ class LlamaChatApp(App[str | None]):
     TITLE = "llama-chat"
     COMMANDS = App.COMMANDS | {SessionPicker}
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True,
-                tooltip="Quit (the chat is saved, and so is its KV cache for a fast resume)"),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            id="quit",
+            priority=True,
+            tooltip="Quit (the chat is saved, and so is its KV cache for a fast resume)",
+        ),
     ]
 
     def __init__(
@@ -70,8 +76,12 @@ class LlamaChatApp(App[str | None]):
         """Config of the loaded model (for the settings screen's memory check)."""
         self._early_events: list[Any] = []
         self.controller = ChatController(
-            settings, paths, self._early_events.append,
-            model_dir=model_dir, demo=demo, offline=offline,
+            settings,
+            paths,
+            self._early_events.append,
+            model_dir=model_dir,
+            demo=demo,
+            offline=offline,
         )
         self.controller.on_event = self._post_engine_event
         self.controller.approver = self._ask_approval
@@ -93,8 +103,9 @@ class LlamaChatApp(App[str | None]):
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
-            self.notify(f"Unknown theme {self.settings.theme!r}; using the default.",
-                        severity="warning")
+            self.notify(
+                f"Unknown theme {self.settings.theme!r}; using the default.", severity="warning"
+            )
         for warning in self.settings_warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=15)
         for event in self._early_events:
@@ -112,8 +123,12 @@ class LlamaChatApp(App[str | None]):
     def _missing_default_model(self) -> list[str]:
         if self.demo or self.model_dir is not None:
             return []
-        store = ModelStore(self.settings, offline=self.offline)
-        return store.missing_files(self.settings.quant)
+        try:
+            return ModelStore(self.settings, offline=self.offline).missing_files(
+                self.settings.quant
+            )
+        except (OSError, ModelStoreError):
+            return []  # let the load itself fail and say why
 
     # -- engine bridge (engine thread -> UI thread) ---------------------------------------
 
@@ -165,7 +180,7 @@ class LlamaChatApp(App[str | None]):
 
     def model_label(self, event: ModelLoaded) -> str:
         if event.demo:
-            return f"demo model · {event.quant} · random weights: meaningless text"
+            return f"DEMO {event.quant} · random weights: meaningless text"
         if self.model_dir is not None:
             return f"{Path(self.model_dir).name} · {event.quant}"
         return f"Llama 3.2 3B Instruct · {event.quant}"
@@ -175,15 +190,13 @@ class LlamaChatApp(App[str | None]):
             self.model_config = ModelConfig.from_file(event.path / "config.json")
         except (OSError, ValueError):
             self.model_config = None
-        self.notify(f"Model ready ({event.weights_gb:.2f} GB, loaded in {event.load_s:.1f} s).")
 
     def model_failed(self, event: ModelLoadFailed) -> None:
         missing = self._missing_default_model()
         if missing:
             self.show_welcome(event.message)
         else:
-            self.notify(event.message, title="The model did not load", severity="error",
-                        timeout=30)
+            self.notify(event.message, title="The model did not load", severity="error", timeout=30)
 
     def reference_config(self) -> ModelConfig:
         """The loaded model's config, or Llama 3.2 3B's shape before one is loaded."""
@@ -200,8 +213,7 @@ class LlamaChatApp(App[str | None]):
         quant = "4bit"
         size = memory_needed(self.reference_config(), QUANT_BITS[quant], 0, None).weights_bytes
         choice = await self.push_screen_wait(
-            WelcomeScreen(quant=quant, repo=HUB_REPOS[quant], download_gb=size / 1e9,
-                          reason=reason)
+            WelcomeScreen(quant=quant, repo=HUB_REPOS[quant], download_gb=size / 1e9, reason=reason)
         )
         if choice.action == "quit":
             await self.action_quit()
@@ -260,15 +272,18 @@ class LlamaChatApp(App[str | None]):
         try:
             save_settings(settings, self.paths.settings_file)
         except OSError as exc:
-            self.notify(f"Could not save {self.paths.settings_file}: {exc.strerror}. "
-                        "The new settings apply until you quit.", severity="error")
+            self.notify(
+                f"Could not save {self.paths.settings_file}: {exc.strerror}. "
+                "The new settings apply until you quit.",
+                severity="error",
+            )
         self.settings = settings
         self.controller.apply_settings(settings)
 
     # -- saved chats ----------------------------------------------------------------------
 
     def open_session(self, session_id: int) -> None:
-        if not self.chat._refuse_while_busy():
+        if not self.chat.refuse_while_busy():
             self.controller.open_session(session_id)
 
     @work(group="sessions")
@@ -377,8 +392,13 @@ def create_app(
     export_dir: Path | None = None,
 ) -> LlamaChatApp:
     return LlamaChatApp(
-        settings, paths, demo=demo, model_dir=model_dir, offline=offline,
-        settings_warnings=settings_warnings, export_dir=export_dir,
+        settings,
+        paths,
+        demo=demo,
+        model_dir=model_dir,
+        offline=offline,
+        settings_warnings=settings_warnings,
+        export_dir=export_dir,
     )
 
 
@@ -393,8 +413,14 @@ def run_tui(
 ) -> int:
     """Run the app until the user quits; returns the exit status."""
     while True:
-        app = create_app(settings, paths, demo=demo, model_dir=model_dir, offline=offline,
-                         settings_warnings=settings_warnings)
+        app = create_app(
+            settings,
+            paths,
+            demo=demo,
+            model_dir=model_dir,
+            offline=offline,
+            settings_warnings=settings_warnings,
+        )
         result = app.run()
         if result != RESTART_WITH_DEMO:
             return app.return_code or 0

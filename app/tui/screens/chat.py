@@ -33,8 +33,12 @@ from app.events import (
     TurnStats,
 )
 from app.sessions import NotFoundError
-from app.tui.widgets.message import AssistantMessage, ToolCallMessage, ToolResultMessage
-from app.tui.widgets.message import UserMessage
+from app.tui.widgets.message import (
+    AssistantMessage,
+    ToolCallMessage,
+    ToolResultMessage,
+    UserMessage,
+)
 from app.tui.widgets.message_list import MessageList
 from app.tui.widgets.prompt_input import PromptInput
 from app.tui.widgets.session_sidebar import SessionSidebar
@@ -56,18 +60,42 @@ class ChatScreen(Screen[None]):
             tooltip="Stop the answer being written; what it wrote so far is kept",
             priority=True,
         ),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate",
-                tooltip="Write the last answer again (the old one is kept as a branch)"),
-        Binding("ctrl+e", "edit_last", "Edit last", id="edit_last",
-                tooltip="Edit your last message and answer it again"),
-        Binding("ctrl+n", "new_session", "New chat", id="new_session",
-                tooltip="Start a new chat"),
-        Binding("ctrl+y", "copy_last", "Copy answer", id="copy_last",
-                tooltip="Copy the last answer to the clipboard"),
-        Binding("ctrl+b", "toggle_sidebar", "Chats", id="toggle_sidebar",
-                tooltip="Show or hide the list of saved chats"),
-        Binding("ctrl+s", "settings", "Settings", id="settings",
-                tooltip="Model precision, sampling, system prompt, memory, theme"),
+        Binding(
+            "ctrl+r",
+            "regenerate",
+            "Regenerate",
+            id="regenerate",
+            tooltip="Write the last answer again (the old one is kept as a branch)",
+        ),
+        Binding(
+            "ctrl+l",
+            "edit_last",
+            "Edit last",
+            id="edit_last",
+            tooltip="Edit your last message and answer it again",
+        ),
+        Binding("ctrl+n", "new_session", "New chat", id="new_session", tooltip="Start a new chat"),
+        Binding(
+            "ctrl+o",
+            "copy_last",
+            "Copy answer",
+            id="copy_last",
+            tooltip="Copy the last answer to the clipboard",
+        ),
+        Binding(
+            "ctrl+b",
+            "toggle_sidebar",
+            "Chats",
+            id="toggle_sidebar",
+            tooltip="Show or hide the list of saved chats",
+        ),
+        Binding(
+            "ctrl+s",
+            "settings",
+            "Settings",
+            id="settings",
+            tooltip="Model precision, sampling, system prompt, memory, theme",
+        ),
         Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show every key"),
     ]
 
@@ -85,14 +113,17 @@ class ChatScreen(Screen[None]):
         """The next send replaces the last user message (Ctrl+E)."""
         self.answer: AssistantMessage | None = None
         """The answer widget receiving text now."""
+        self.turns_done = 0
+        """How many send/regenerate/edit jobs have ended (whatever their outcome)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield SessionSidebar(self.app.controller.store, id="sidebar")
             with Vertical(id="chat"):
                 yield MessageList(id="messages")
-                yield Label("Editing your last message. Enter sends it, Esc cancels.",
-                            id="editing-hint")
+                yield Label(
+                    "Editing your last message. Enter sends it, Esc cancels.", id="editing-hint"
+                )
                 yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield Footer()
@@ -157,7 +188,7 @@ class ChatScreen(Screen[None]):
         self._set_editing(True)
 
     def action_new_session(self) -> None:
-        if self._refuse_while_busy():
+        if self.refuse_while_busy():
             return
         self.app.controller.new_session()
 
@@ -206,10 +237,11 @@ class ChatScreen(Screen[None]):
 
     # -- sending ------------------------------------------------------------------------------
 
-    def _refuse_while_busy(self) -> bool:
+    def refuse_while_busy(self) -> bool:
         if self.busy:
-            self.notify("An answer is being written. Press Esc to stop it first.",
-                        severity="warning")
+            self.notify(
+                "An answer is being written. Press Esc to stop it first.", severity="warning"
+            )
         return self.busy
 
     def _require_session(self) -> bool:
@@ -219,12 +251,11 @@ class ChatScreen(Screen[None]):
         return True
 
     def _can_start(self) -> bool:
-        if self._refuse_while_busy():
+        if self.refuse_while_busy():
             return False
         if self.model_state != "ready":
             why = "is still loading" if self.model_state == "loading" else "did not load"
-            self.notify(f"The model {why}; your message is kept in the box.",
-                        severity="warning")
+            self.notify(f"The model {why}; your message is kept in the box.", severity="warning")
             return False
         return True
 
@@ -271,6 +302,7 @@ class ChatScreen(Screen[None]):
             await self.messages.show_stored(self.app.controller.store.active_path(self.session_id))
         self.busy = False
         self.answer = None
+        self.turns_done += 1
         if self.status.activity_text in ("thinking…", "stopping…"):
             self.status.set_activity("")
         self.refresh_bindings()
@@ -308,7 +340,7 @@ class ChatScreen(Screen[None]):
         self.answer = None
         self._set_editing(False)
         await self.messages.show_stored(event.messages)
-        self.prompt.history = [m.content for m in event.messages if m.role == "user"]
+        self.prompt.prompt_history = [m.content for m in event.messages if m.role == "user"]
         limit = self.app.controller.settings.context_limit
         self.status.set_context(event.cached_tokens, limit)
         await self.sidebar.reload(self.session_id)
@@ -372,7 +404,7 @@ class ChatScreen(Screen[None]):
 
     @on(SessionSidebar.Open)
     def _open_session(self, event: SessionSidebar.Open) -> None:
-        if self._refuse_while_busy():
+        if self.refuse_while_busy():
             return
         self.app.controller.open_session(event.session_id)
 
@@ -386,7 +418,7 @@ class ChatScreen(Screen[None]):
 
     @on(SessionSidebar.Delete)
     def _delete(self, event: SessionSidebar.Delete) -> None:
-        if event.session_id == self.session_id and self._refuse_while_busy():
+        if event.session_id == self.session_id and self.refuse_while_busy():
             return
         self.app.delete_session(event.session_id)
 

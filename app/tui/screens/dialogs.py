@@ -80,8 +80,9 @@ class ExportDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(f"Export “{self.chat_title}” to {self.folder}"),
-                        classes="dialog-question")
+            yield Label(
+                Text(f"Export “{self.chat_title}” to {self.folder}"), classes="dialog-question"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Markdown", id="markdown", variant="primary")
                 yield Button("JSON", id="json")

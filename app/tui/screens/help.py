@@ -8,14 +8,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable, Footer, Label
 
-INPUT_KEYS: tuple[tuple[str, str], ...] = (
-    ("enter", "Send the message"),
-    ("shift+enter / ctrl+j", "New line in the message"),
-    ("up", "Bring back the last message (when the box is empty)"),
-    ("ctrl+p", "Command palette: every action, and open any chat by name"),
+INPUT_KEYS: tuple[Binding, ...] = (
+    Binding("enter", "", "Send the message"),
+    Binding("shift+enter,ctrl+j", "", "New line in the message"),
+    Binding("up", "", "Bring back the last message (when the box is empty)"),
+    Binding("ctrl+p", "", "Command palette: every action, and open any chat by name"),
 )
+"""Keys of the message box and the app that are not screen bindings."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -30,15 +31,13 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys", classes="dialog-question")
             yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
             yield Label("Escape closes this help.", classes="dialog-hint")
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("Key", "Action")
-        for binding in self.bindings:
-            description = binding.tooltip or binding.description
-            table.add_row(self._keys(binding), description)
-        for key, description in INPUT_KEYS:
-            table.add_row(key, description)
+        for binding in [*self.bindings, *INPUT_KEYS]:
+            table.add_row(self._keys(binding), binding.tooltip or binding.description)
         table.focus()
 
     def _keys(self, binding: Binding) -> str:

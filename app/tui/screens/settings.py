@@ -19,10 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Switch, TextArea
+from textual.widgets import Button, Footer, Input, Label, Select, Switch, TextArea
 
 from app.model_store import QUANT_BITS, check_fit, machine_memory_bytes, memory_needed
-from app.settings import QUANT_LEVELS, Settings, SettingError, validate_setting
+from app.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
 from mlx_model import ModelConfig
 
 
@@ -98,8 +98,9 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     "quant",
                     "Precision",
                     "switching reloads the model and keeps the chat",
-                    Select([(q, q) for q in QUANT_LEVELS], value=s.quant, allow_blank=False,
-                           id="quant"),
+                    Select(
+                        [(q, q) for q in QUANT_LEVELS], value=s.quant, allow_blank=False, id="quant"
+                    ),
                 )
                 yield from self._section("Sampling")
                 for key, label, hint, _ in NUMBER_FIELDS:
@@ -113,25 +114,33 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                         "session_system_prompt",
                         "This chat",
                         "changing it re-reads the chat with the new instructions",
-                        TextArea(self.session_system_prompt, id="session_system_prompt",
-                                 soft_wrap=True, tab_behavior="focus"),
+                        TextArea(
+                            self.session_system_prompt,
+                            id="session_system_prompt",
+                            soft_wrap=True,
+                            tab_behavior="focus",
+                        ),
                     )
                 yield from self._field(
                     "system_prompt",
                     "New chats",
                     "the default for chats started from now on",
-                    TextArea(s.system_prompt, id="system_prompt", soft_wrap=True,
-                             tab_behavior="focus"),
+                    TextArea(
+                        s.system_prompt, id="system_prompt", soft_wrap=True, tab_behavior="focus"
+                    ),
                 )
                 yield from self._section("Context and memory")
                 yield from self._field(
-                    "context_limit", "Context limit", "tokens kept in the conversation",
+                    "context_limit",
+                    "Context limit",
+                    "tokens kept in the conversation",
                     Input(str(s.context_limit), id="context_limit"),
                 )
                 yield from self._field(
-                    "kv_bits", "KV cache", "8-bit halves the cache's memory",
-                    Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False,
-                           id="kv_bits"),
+                    "kv_bits",
+                    "KV cache",
+                    "8-bit halves the cache's memory",
+                    Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False, id="kv_bits"),
                 )
                 yield Label("", id="memory-fit")
                 yield from self._section("Privacy and tools")
@@ -142,18 +151,23 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     "allowed_folders",
                     "Folders tools may read",
                     "one per line; the file tools touch nothing else",
-                    TextArea("\n".join(s.allowed_folders), id="allowed_folders",
-                             tab_behavior="focus"),
+                    TextArea(
+                        "\n".join(s.allowed_folders), id="allowed_folders", tab_behavior="focus"
+                    ),
                 )
                 yield from self._section("Look")
                 yield from self._field(
-                    "theme", "Theme", "",
-                    Select([(t, t) for t in self.themes], value=s.theme, allow_blank=False,
-                           id="theme"),
+                    "theme",
+                    "Theme",
+                    "",
+                    Select(
+                        [(t, t) for t in self.themes], value=s.theme, allow_blank=False, id="theme"
+                    ),
                 )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     @staticmethod
     def _section(title: str) -> ComposeResult:
@@ -259,8 +273,13 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
     def collect(self) -> SettingsResult | None:
         """The new settings, or None (with every problem shown) if any field is bad."""
         keys = [k for k, _, _, _ in NUMBER_FIELDS] + [
-            "quant", "system_prompt", "context_limit", "kv_bits", "offline",
-            "allowed_folders", "theme",
+            "quant",
+            "system_prompt",
+            "context_limit",
+            "kv_bits",
+            "offline",
+            "allowed_folders",
+            "theme",
         ]
         values = {key: self._read(key) for key in keys}
         fits = self._check_memory()

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from app.tools import ToolCall
 
@@ -39,14 +39,17 @@ class ToolApprovalScreen(ModalScreen[str | bool]):
     def compose(self) -> ComposeResult:
         arguments = json.dumps(self.call.arguments, indent=2, ensure_ascii=False)
         with Vertical(classes="dialog", id="tool-approval"):
-            yield Label(Text.assemble("The model wants to run ", (self.call.name, "bold"),
-                                      ":"), classes="dialog-question")
+            yield Label(
+                Text.assemble("The model wants to run ", (self.call.name, "bold"), ":"),
+                classes="dialog-question",
+            )
             with VerticalScroll(id="tool-arguments"):
                 yield Static(Text(arguments))
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Allow once", id="once", variant="primary")
                 yield Button("Always for this chat", id="always", variant="warning")
                 yield Button("Deny", id="deny", variant="error")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#deny", Button).focus()  # the safe choice is the default one

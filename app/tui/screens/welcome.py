@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Footer, Input, Label
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,9 @@ class WelcomeScreen(ModalScreen[WelcomeChoice]):
                 yield Input(placeholder="/path/to/Llama-3.2-3B-Instruct-4bit", id="folder")
                 yield Button("Use folder", id="use-folder")
             yield Label("", id="folder-error", classes="field-error")
-            yield Button(
-                "Try the demo (tiny random model: the text is meaningless)", id="demo"
-            )
+            yield Button("Try the demo (tiny random model: the text is meaningless)", id="demo")
             yield Button("Quit", id="quit")
+        yield Footer()
 
     @on(Button.Pressed, "#download")
     def _download(self) -> None:

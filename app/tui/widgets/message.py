@@ -96,8 +96,9 @@ class ToolCallMessage(Static):
     """A tool call the model asked for, in one line: ``name(arg=value, ...)``."""
 
     def __init__(self, name: str, arguments: dict[str, Any]) -> None:
-        super().__init__(Text.assemble(("⚙ ", "bold"), format_call(name, arguments)),
-                         classes="message tool-call")
+        super().__init__(
+            Text.assemble(("⚙ ", "bold"), format_call(name, arguments)), classes="message tool-call"
+        )
         self.call_name = name
         self.arguments = arguments
 
@@ -119,6 +120,7 @@ class ToolResultMessage(Static):
 
 
 def format_call(name: str, arguments: dict[str, Any]) -> str:
-    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in
-                     arguments.items())
+    args = ", ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items()
+    )
     return f"{name}({args})"

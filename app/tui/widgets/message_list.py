@@ -28,7 +28,7 @@ class MessageList(VerticalScroll):
         widgets = [w for m in messages for w in widgets_for(m)]
         if widgets:
             await self.mount_all(widgets)
-        self.scroll_end(animate=False, immediate=True)
+        self.anchor()  # show the latest messages, also once the layout has settled
 
     async def add(self, widget: Widget) -> None:
         await self.mount(widget)
@@ -71,4 +71,3 @@ def widgets_for(message: StoredMessage) -> list[Widget]:
             AssistantMessage(message.content, status=message.status, message_id=message.id)
         )
     return shown
-

@@ -35,7 +35,7 @@ class PromptInput(TextArea):
             highlight_cursor_line=False,
             placeholder="Message Llama. Enter sends, Shift+Enter or Ctrl+J for a new line",
         )
-        self.history: list[str] = []
+        self.prompt_history: list[str] = []
         """Prompts sent in this chat, oldest first; Up in an empty box brings back the last."""
 
     async def _on_key(self, event: events.Key) -> None:
@@ -50,10 +50,10 @@ class PromptInput(TextArea):
             event.prevent_default()
             self.insert("\n")
             return
-        if event.key == "up" and not self.text and self.history:
+        if event.key == "up" and not self.text and self.prompt_history:
             event.stop()
             event.prevent_default()
-            self.set_text(self.history[-1])
+            self.set_text(self.prompt_history[-1])
             return
         await super()._on_key(event)
 
@@ -63,5 +63,5 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
 
     def remember(self, text: str) -> None:
-        if not self.history or self.history[-1] != text:
-            self.history.append(text)
+        if not self.prompt_history or self.prompt_history[-1] != text:
+            self.prompt_history.append(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -33,12 +34,8 @@ class SessionSidebar(Vertical):
 
     BINDINGS = [
         Binding("r", "rename", "Rename", id="sidebar.rename", tooltip="Rename this chat"),
-        Binding(
-            "delete,d", "delete", "Delete", id="sidebar.delete", tooltip="Delete this chat"
-        ),
-        Binding(
-            "e", "export", "Export", id="sidebar.export", tooltip="Export to Markdown or JSON"
-        ),
+        Binding("delete,d", "delete", "Delete", id="sidebar.delete", tooltip="Delete this chat"),
+        Binding("e", "export", "Export", id="sidebar.export", tooltip="Export to Markdown or JSON"),
     ]
 
     @dataclass
@@ -89,10 +86,9 @@ class SessionSidebar(Vertical):
         list_view = self.query_one(ListView)
         await list_view.clear()
         await list_view.extend(SessionItem(s, snippet) for s, snippet in found)
-        for index, (session, _) in enumerate(found):
-            if session.id == self.current_id:
-                list_view.index = index
-                break
+        ids = [session.id for session, _ in found]
+        if ids:
+            list_view.index = ids.index(self.current_id) if self.current_id in ids else 0
 
     def highlighted_session(self) -> int | None:
         item = self.query_one(ListView).highlighted_child
@@ -136,6 +132,6 @@ def _highlighted(snippet: str) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     bold = False
     for part in snippet.replace(_HIT_END, _HIT_START).split(_HIT_START):
-        text.append(" ".join(part.split()), style="bold reverse" if bold else "")
+        text.append(re.sub(r"\s+", " ", part), style="bold reverse" if bold else "")
         bold = not bold
     return text

@@ -22,14 +22,15 @@ class StatusBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="status-model")
-        yield Label("", id="status-activity")
         yield ProgressBar(id="status-progress", show_eta=False, show_percentage=True)
+        # What is happening now ("writing…"); the last turn's speed when nothing is.
+        yield Label("", id="status-info")
         yield Label("", id="status-context")
         yield ProgressBar(id="context-bar", show_eta=False, show_percentage=False)
-        yield Label("", id="status-speed")
 
     def on_mount(self) -> None:
         self.query_one("#status-progress").display = False
+        self._set_model("no model loaded yet", demo=False)
         self.set_context(0, 0)
 
     # -- model --------------------------------------------------------------------------------
@@ -76,7 +77,12 @@ class StatusBar(Horizontal):
 
     def set_activity(self, text: str) -> None:
         self.activity_text = text
-        self.query_one("#status-activity", Label).update(Text(text))
+        self._show_info()
+
+    def _show_info(self) -> None:
+        info = self.query_one("#status-info", Label)
+        info.update(Text(self.activity_text or self.speed_text, no_wrap=True, overflow="ellipsis"))
+        info.set_class(bool(self.activity_text), "-activity")
 
     def prefill(self, done: int, total: int) -> None:
         self.set_activity(f"reading prompt {done}/{total}")
@@ -90,8 +96,8 @@ class StatusBar(Horizontal):
     def turn_stats(self, stats: TurnStats) -> None:
         self.speed_text = (
             f"TTFT {stats.ttft_s:.2f}s · {stats.generation_tps:.1f} tok/s · "
-            f"peak {stats.peak_memory_gb:.2f} GB"
+            f"{stats.peak_memory_gb:.2f} GB peak"
         )
-        self.query_one("#status-speed", Label).update(self.speed_text)
+        self._show_info()
         if stats.context_limit:
             self.set_context(stats.context_used, stats.context_limit)

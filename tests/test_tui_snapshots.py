@@ -1,0 +1,171 @@
+"""What the main screens look like, compared with approved SVG snapshots.
+
+Nothing random or time-dependent reaches the screen: chats are written into the store before
+the app starts (no generated text), notifications are cleared, cursors do not blink, and the
+memory check sees a fixed 16 GB machine. Update the baselines with ``--snapshot-update`` after
+checking the new pictures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+import app.tui.screens.settings as settings_screen
+from app.demo import ensure_demo_checkpoint
+from app.paths import AppPaths
+from app.sessions import SessionStore
+from app.tools import ToolCall
+from app.tui.app import LlamaChatApp
+from app.tui.screens.help import HelpScreen
+from app.tui.screens.settings import SettingsScreen
+from app.tui.screens.tool_approval import ToolApprovalScreen
+from tests.test_tui import make_app, model_ready, on_screen, seed_chat, wait_for
+
+SIZE = (110, 36)
+TALL = (110, 84)  # the whole settings form, memory check included
+
+ANSWER = """Here is a loaf plan:
+
+1. Mix **500 g** flour with 350 g water.
+2. Rest, fold, shape.
+
+```python
+def hydration(flour_g: float, water_g: float) -> float:
+    return water_g / flour_g
+```"""
+
+
+@pytest.fixture(scope="module")
+def demo_checkpoint(tmp_path_factory) -> Path:
+    return ensure_demo_checkpoint(tmp_path_factory.mktemp("demo-cache"))
+
+
+@pytest.fixture
+def paths(tmp_path, monkeypatch, demo_checkpoint) -> AppPaths:
+    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path / "home"))
+    paths = AppPaths.from_env().ensure()
+    (paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
+    return paths
+
+
+@pytest.fixture
+def chats(paths: AppPaths) -> dict[str, int]:
+    ids = {
+        "lisbon": seed_chat(
+            paths, "Weekend in Lisbon", [("user", "Plan it"), ("assistant", "Day 1: Alfama")]
+        ),
+        "bread": seed_chat(
+            paths,
+            "Sourdough hydration",
+            [
+                ("user", "How wet should my dough be? Use *stars* and [b]tags[/b] literally"),
+                ("assistant", ANSWER),
+            ],
+        ),
+    }
+    store = SessionStore.open(paths.sessions_db)
+    last = store.active_path(ids["bread"])[-1].id
+    follow_up = store.add_message(ids["bread"], "user", "And in percent?", parent_id=last)
+    store.add_message(
+        ids["bread"], "assistant", "About 70", parent_id=follow_up.id, status="stopped"
+    )
+    store.close()
+    return ids
+
+
+@pytest.fixture(autouse=True)
+def fixed_machine(monkeypatch) -> None:
+    monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 16 * 10**9)
+
+
+async def settle(pilot: Pilot) -> None:
+    """No blinking cursors, no notifications: the picture depends only on the state."""
+    app: LlamaChatApp = pilot.app
+    for widget in app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
+    for widget in app.chat.query("Input, TextArea"):
+        widget.cursor_blink = False
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def open_chat(pilot: Pilot, session_id: int) -> None:
+    app: LlamaChatApp = pilot.app
+    await model_ready(pilot)
+    app.controller.open_session(session_id)
+    await wait_for(pilot, lambda: app.chat.session_id == session_id, "the chat to open")
+    await wait_for(pilot, lambda: len(app.chat.messages.children) >= 4, "its messages")
+
+
+def test_chat_with_messages(snap_compare, paths, chats):
+    async def run_before(pilot: Pilot) -> None:
+        await open_chat(pilot, chats["bread"])
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SIZE)
+
+
+def test_settings(snap_compare, paths, chats):
+    async def run_before(pilot: Pilot) -> None:
+        await open_chat(pilot, chats["bread"])
+        await pilot.press("ctrl+s")
+        await on_screen(pilot, SettingsScreen, "settings")
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=TALL)
+
+
+def test_settings_with_errors(snap_compare, paths, monkeypatch):
+    monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 4 * 10**8)
+
+    async def run_before(pilot: Pilot) -> None:
+        await model_ready(pilot)
+        await pilot.press("ctrl+s")
+        await on_screen(pilot, SettingsScreen, "settings")
+        screen = pilot.app.screen
+        screen.query_one("#temperature", Input).value = "warm"
+        screen.query_one("#top_p", Input).value = "0"
+        screen.query_one("#context_limit", Input).value = "131072"
+        screen.query_one("#kv_bits").value = "8"
+        screen.query_one("#temperature", Input).focus()
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=TALL)
+
+
+def test_help(snap_compare, paths):
+    async def run_before(pilot: Pilot) -> None:
+        await model_ready(pilot)
+        await pilot.press("f1")
+        await on_screen(pilot, HelpScreen, "help")
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SIZE)
+
+
+def test_sidebar_search(snap_compare, paths, chats):
+    async def run_before(pilot: Pilot) -> None:
+        app: LlamaChatApp = pilot.app
+        await model_ready(pilot)
+        app.chat.sidebar.query_one("#session-search", Input).focus()
+        await pilot.press(*"dough")
+        await wait_for(pilot, lambda: len(app.chat.sidebar.items) == 1, "the search")
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SIZE)
+
+
+def test_tool_approval(snap_compare, paths):
+    async def run_before(pilot: Pilot) -> None:
+        app: LlamaChatApp = pilot.app
+        await model_ready(pilot)
+        call = ToolCall("read_text_file", {"path": "~/notes/todo.txt", "max_chars": 2000})
+        app.push_screen(ToolApprovalScreen(call))
+        await on_screen(pilot, ToolApprovalScreen, "the approval dialog")
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SIZE)
