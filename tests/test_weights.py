@@ -190,3 +190,28 @@ def test_loading_does_not_hold_two_copies_of_the_weights(tokenizer_model_path, t
     weight_bytes = sum(a.nbytes for a in params(model).values())
     assert weight_bytes > 130e6
     assert peak < 1.3 * weight_bytes, (peak / 1e6, weight_bytes / 1e6)
+
+
+def test_layer_by_layer_random_checkpoint_loads_in_ours_and_mlx_lm(tokenizer_model_path, tmp_path):
+    # scripts/make_tiny_model.py writes big random checkpoints one shard per layer; the
+    # benchmark runs both engines on them.
+    import importlib.util
+
+    from mlx_lm.utils import load_model as lm_load_model
+
+    from mlx_model.tiny import TINY_SHAPE
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_tiny_model.py"
+    spec = importlib.util.spec_from_file_location("make_tiny_model", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = module.write_sharded_random_checkpoint(
+        tmp_path / "sharded", tokenizer_model_path, shape=TINY_SHAPE
+    )
+    index = json.loads((path / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) == TINY_SHAPE["num_hidden_layers"] + 1
+    ours = load_model(path, dtype=mx.float32)
+    theirs, _ = lm_load_model(path)
+    theirs.set_dtype(mx.float32)
+    tokens = mx.array([[128000, 791, 4062, 14198, 39935]])
+    assert mx.allclose(ours(tokens), theirs(tokens), atol=1e-4).item()
