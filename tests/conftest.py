@@ -46,3 +46,22 @@ def tiny_8bit(tmp_path_factory, tokenizer_model_path) -> Path:
     return make_tiny_checkpoint(
         tmp_path_factory.mktemp("tiny-8bit"), tokenizer_model_path, quant_bits=8
     )
+
+
+@pytest.fixture(scope="session")
+def demo_checkpoint(tmp_path_factory) -> Path:
+    from app.demo import ensure_demo_checkpoint
+
+    # Built once (a few seconds); every app home below links to it.
+    return ensure_demo_checkpoint(tmp_path_factory.mktemp("demo-cache"))
+
+
+@pytest.fixture
+def paths(tmp_path, monkeypatch, demo_checkpoint):
+    """An app home in tmp_path (LLAMA_CHAT_HOME) whose demo checkpoint is already built."""
+    from app.paths import AppPaths
+
+    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path / "home"))
+    app_paths = AppPaths.from_env().ensure()
+    (app_paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
+    return app_paths

@@ -18,7 +18,6 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ListView, Select
 
-from app.demo import ensure_demo_checkpoint
 from app.events import TextDelta
 from app.paths import AppPaths
 from app.sessions import SessionStore
@@ -46,18 +45,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
-def demo_checkpoint(tmp_path_factory) -> Path:
-    # Built once per module (a few seconds); every app home links to it.
-    return ensure_demo_checkpoint(tmp_path_factory.mktemp("demo-cache"))
-
-
-@pytest.fixture
-def paths(tmp_path, monkeypatch, demo_checkpoint) -> AppPaths:
-    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path / "home"))
-    paths = AppPaths.from_env().ensure()
-    (paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
-    return paths
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ checking the new pictures.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 import app.tui.screens.settings as settings_screen
-from app.demo import ensure_demo_checkpoint
 from app.paths import AppPaths
 from app.sessions import SessionStore
 from app.tools import ToolCall
@@ -39,17 +36,6 @@ def hydration(flour_g: float, water_g: float) -> float:
 ```"""
 
 
-@pytest.fixture(scope="module")
-def demo_checkpoint(tmp_path_factory) -> Path:
-    return ensure_demo_checkpoint(tmp_path_factory.mktemp("demo-cache"))
-
-
-@pytest.fixture
-def paths(tmp_path, monkeypatch, demo_checkpoint) -> AppPaths:
-    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path / "home"))
-    paths = AppPaths.from_env().ensure()
-    (paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
-    return paths
 
 
 @pytest.fixture
