@@ -13,8 +13,13 @@ from .sampling import Sampler, SamplingParams
 from .tokenizer import StreamingDetokenizer, Tokenizer, TokenizerFileError
 from .weights import WeightsError, load_model
 
-
-_GENERATE_NAMES = ("GenerationEvent", "GenerationStats", "generate_all", "prefill", "stream_generate")
+_GENERATE_NAMES = (
+    "GenerationEvent",
+    "GenerationStats",
+    "generate_all",
+    "prefill",
+    "stream_generate",
+)
 
 
 def __getattr__(name: str):
@@ -34,9 +39,9 @@ def load(path: str | Path, *, dtype: mx.Dtype | None = None) -> tuple[Model, Tok
     model = load_model(path, dtype=dtype)
     tokenizer = Tokenizer.from_pretrained(path)
     if model.config.eos_token_ids:
-        tokenizer.eos_token_ids = list(dict.fromkeys(
-            [*model.config.eos_token_ids, tokenizer.eot_id]
-        ))
+        tokenizer.eos_token_ids = list(
+            dict.fromkeys([*model.config.eos_token_ids, tokenizer.eot_id])
+        )
     return model, tokenizer
 
 

@@ -126,9 +126,11 @@ class ModelConfig:
             raise ConfigError(f"{source}: head_dim must be even for RoPE, got {head_dim}")
 
         rope_theta, rope_scaling = _read_rope(data, source)
-        eos = _int_list(data.get("eos_token_id"), "eos_token_id", source) if (
-            data.get("eos_token_id") is not None
-        ) else ()
+        eos = (
+            _int_list(data.get("eos_token_id"), "eos_token_id", source)
+            if (data.get("eos_token_id") is not None)
+            else ()
+        )
         bos = data.get("bos_token_id")
         if bos is not None and not isinstance(bos, int):
             raise ConfigError(f"{source}: bos_token_id must be an integer, got {bos!r}")
@@ -193,7 +195,9 @@ class _Reader:
 def _int_list(value: Any, key: str, source: str) -> tuple[int, ...]:
     items = value if isinstance(value, list) else [value]
     if not items or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise ConfigError(f"{source}: {key} must be an integer or a list of integers, got {value!r}")
+        raise ConfigError(
+            f"{source}: {key} must be an integer or a list of integers, got {value!r}"
+        )
     return tuple(items)
 
 
@@ -252,7 +256,9 @@ def _read_quantization(data: dict[str, Any], source: str) -> QuantSpec | None:
         if value is False:
             overrides[key] = None
         elif isinstance(value, dict):
-            _check_quant(value.get("bits"), value.get("group_size"), f"{source}: quantization.{key}")
+            _check_quant(
+                value.get("bits"), value.get("group_size"), f"{source}: quantization.{key}"
+            )
             overrides[key] = (value["bits"], value["group_size"])
     return QuantSpec(bits=bits, group_size=group_size, overrides=overrides)
 

@@ -243,16 +243,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     stats = final.stats
     if args.json:
-        print(json.dumps({
-            "prompt_tokens": stats.prompt_tokens,
-            "tokens": tokens,
-            "text": "".join(parts),
-            "finish_reason": final.finish_reason,
-            "prompt_tps": stats.prompt_tps,
-            "generation_tps": stats.generation_tps,
-            "ttft_s": stats.ttft_s,
-            "peak_memory_gb": stats.peak_memory_gb,
-        }))
+        print(
+            json.dumps(
+                {
+                    "prompt_tokens": stats.prompt_tokens,
+                    "tokens": tokens,
+                    "text": "".join(parts),
+                    "finish_reason": final.finish_reason,
+                    "prompt_tps": stats.prompt_tps,
+                    "generation_tps": stats.generation_tps,
+                    "ttft_s": stats.ttft_s,
+                    "peak_memory_gb": stats.peak_memory_gb,
+                }
+            )
+        )
     else:
         print()
         print(json.dumps(asdict(stats)), file=sys.stderr)

@@ -62,8 +62,16 @@ class _LayerKV:
         else:
             packed = head_dim * self.bits // 32
             groups = head_dim // KV_GROUP_SIZE
-            fresh_k = (empty(packed, mx.uint32), empty(groups, like.dtype), empty(groups, like.dtype))
-            fresh_v = (empty(packed, mx.uint32), empty(groups, like.dtype), empty(groups, like.dtype))
+            fresh_k = (
+                empty(packed, mx.uint32),
+                empty(groups, like.dtype),
+                empty(groups, like.dtype),
+            )
+            fresh_v = (
+                empty(packed, mx.uint32),
+                empty(groups, like.dtype),
+                empty(groups, like.dtype),
+            )
         self.keys = grown(self.keys, fresh_k)
         self.values = grown(self.values, fresh_v)
         self.capacity = new_capacity
@@ -167,7 +175,7 @@ class KVCache:
 
     def common_prefix(self, token_ids: list[int]) -> int:
         n = 0
-        for held, wanted in zip(self.tokens, token_ids):
+        for held, wanted in zip(self.tokens, token_ids, strict=False):
             if held != wanted:
                 break
             n += 1
@@ -203,7 +211,7 @@ class KVCache:
 
     @classmethod
     def load(cls, path: str | Path, model: Model) -> tuple[KVCache, dict[str, str]]:
-        """Read a cache saved by ``save``; anything stale, foreign or corrupt raises CacheFileError."""
+        """Read a file written by ``save``; stale, foreign or corrupt ones raise CacheFileError."""
         try:
             arrays, meta = mx.load(str(path), return_metadata=True)
         except Exception as exc:  # mx.load raises several types for truncated or foreign files
@@ -219,21 +227,26 @@ class KVCache:
             if tokens_hash(tokens) != meta["tokens_sha256"] or len(tokens) != length:
                 raise CacheFileError(f"{path}: token list does not match its hash")
             if num_layers != cfg.num_hidden_layers:
-                raise CacheFileError(f"{path}: saved for {num_layers} layers, model has "
-                                     f"{cfg.num_hidden_layers}")
+                raise CacheFileError(
+                    f"{path}: saved for {num_layers} layers, model has {cfg.num_hidden_layers}"
+                )
             cache = cls(num_layers, kv_bits)
             per_layer = 2 if kv_bits is None else 6
             for i, layer in enumerate(cache.layers):
                 parts = [arrays[f"layer.{i}.{j}"] for j in range(per_layer)]
                 for part in parts:
-                    if part.shape[0] != 1 or part.shape[1] != cfg.num_key_value_heads or (
-                        part.shape[2] != length
+                    if (
+                        part.shape[0] != 1
+                        or part.shape[1] != cfg.num_key_value_heads
+                        or (part.shape[2] != length)
                     ):
                         raise CacheFileError(f"{path}: layer {i} has shape {part.shape}")
                 if [part.shape[3] for part in parts] != _part_widths(cfg.head_dim, kv_bits):
-                    raise CacheFileError(f"{path}: layer {i} was saved for another head_dim "
-                                         f"(widths {[p.shape[3] for p in parts]}, model has "
-                                         f"head_dim {cfg.head_dim})")
+                    raise CacheFileError(
+                        f"{path}: layer {i} was saved for another head_dim "
+                        f"(widths {[p.shape[3] for p in parts]}, model has "
+                        f"head_dim {cfg.head_dim})"
+                    )
                 layer.set_arrays(parts, length)
         except (KeyError, ValueError, TypeError) as exc:
             raise CacheFileError(f"{path}: malformed cache file ({exc!r})") from None

@@ -92,8 +92,13 @@ def make_tiny_checkpoint(
     mx.random.seed(seed)
     model = Model(config, compute_dtype=dtype)
     params = [
-        (name, (mx.random.normal(p.shape) * (1.0 if "norm" in name else 0.02) + (
-            1.0 if "norm" in name else 0.0)).astype(dtype))
+        (
+            name,
+            (
+                mx.random.normal(p.shape) * (1.0 if "norm" in name else 0.02)
+                + (1.0 if "norm" in name else 0.0)
+            ).astype(dtype),
+        )
         for name, p in tree_flatten(model.parameters())
     ]
     model.load_weights(params)
@@ -114,5 +119,3 @@ def make_tiny_checkpoint(
     write_tokenizer_json(Tokenizer.from_tiktoken_file(tokenizer_model), out / "tokenizer.json")
     write_tokenizer_config(out / "tokenizer_config.json")
     return out
-
-
