@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -224,15 +224,8 @@ class Conversation:
                 parts.append(event.text)
                 emit(TextDelta(event.text))
             final = event
-        s = final.stats
         stats = TurnStats(
-            prompt_tokens=s.prompt_tokens,
-            cached_tokens=s.cached_tokens,
-            generation_tokens=s.generation_tokens,
-            ttft_s=s.ttft_s,
-            prompt_tps=s.prompt_tps,
-            generation_tps=s.generation_tps,
-            peak_memory_gb=s.peak_memory_gb,
+            **asdict(final.stats),
             context_used=self.cache.length,
             context_limit=self.settings.context_limit,
         )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.tools import ToolCall, ToolResult
+from mlx_model.generate import GenerationStats
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,10 @@ class SummaryProgress:
     total: int
 
 
-@dataclass(frozen=True)
-class TurnStats:
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    generation_tokens: int = 0
-    ttft_s: float = 0.0
-    prompt_tps: float = 0.0
-    generation_tps: float = 0.0
-    peak_memory_gb: float = 0.0
+@dataclass
+class TurnStats(GenerationStats):
+    """The engine's numbers for one turn, plus how full the context is after it."""
+
     context_used: int = 0
     context_limit: int = 0
 

@@ -605,9 +605,15 @@ async def test_welcome_screen_offers_download_folder_or_demo(
         assert "4bit" in label and "1.8 GB" in label
         app.screen.query_one("#folder", Input).value = str(tmp_path / "nowhere")
         await pilot.click("#use-folder")
-        assert "is not a folder" in str(app.screen.query_one("#folder-error").render())
+        await wait_for(
+            pilot,
+            lambda: "is not a folder" in str(app.screen.query_one("#folder-error").render()),
+            "the folder error",
+        )
         assert app.controller.model is None  # nothing was loaded or downloaded unasked
         await pilot.click("#demo")
+        # The choice is acted on by a worker: wait for it rather than for a fixed time.
+        await wait_for(pilot, lambda: app.return_value is not None, "the app to exit")
     assert app.return_value == RESTART_WITH_DEMO
 
 

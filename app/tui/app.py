@@ -381,25 +381,8 @@ class LlamaChatApp(App[str | None]):
         await self.shutdown()
 
 
-def create_app(
-    settings: Settings,
-    paths: AppPaths,
-    *,
-    demo: bool = False,
-    model_dir: Path | None = None,
-    offline: bool = False,
-    settings_warnings: Iterable[str] = (),
-    export_dir: Path | None = None,
-) -> LlamaChatApp:
-    return LlamaChatApp(
-        settings,
-        paths,
-        demo=demo,
-        model_dir=model_dir,
-        offline=offline,
-        settings_warnings=settings_warnings,
-        export_dir=export_dir,
-    )
+# The app factory: tests and run_tui build the app the same way.
+create_app = LlamaChatApp
 
 
 def run_tui(
