@@ -183,20 +183,8 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
     )
     from app.summarize import DOCUMENT_PROMPT, count_tokens, summarize
     from app.tools import default_registry
-    from mlx_model import SamplingParams
 
-    generation = GenerationSettings(
-        sampling=SamplingParams(
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            top_k=settings.top_k,
-            min_p=settings.min_p,
-            repetition_penalty=settings.repetition_penalty,
-            seed=settings.seed,
-        ),
-        max_tokens=settings.max_tokens,
-        context_limit=settings.context_limit,
-    )
+    generation = GenerationSettings.from_settings(settings)
     cancel = threading.Event()
     out = _Output(hold_tool_calls=args.tools or args.allow_tools)
 

@@ -247,26 +247,11 @@ class ChatController:
             self.model,
             self.tokenizer,
             system_prompt=system_prompt,
-            settings=self._generation_settings(),
+            settings=GenerationSettings.from_settings(self.settings),
             tools=self._tools(),
             date_string=date_string,
             messages=messages,
             kv_bits=self.settings.kv_bits,
-        )
-
-    def _generation_settings(self) -> GenerationSettings:
-        s = self.settings
-        return GenerationSettings(
-            sampling=mlx_model.SamplingParams(
-                temperature=s.temperature,
-                top_p=s.top_p,
-                top_k=s.top_k,
-                min_p=s.min_p,
-                repetition_penalty=s.repetition_penalty,
-                seed=s.seed,
-            ),
-            max_tokens=s.max_tokens,
-            context_limit=s.context_limit,
         )
 
     def _tools(self) -> ToolRegistry | None:
@@ -336,7 +321,7 @@ class ChatController:
         self.settings = settings
         self.cache_store.budget_bytes = int(settings.cache_budget_gb * 1e9)
         if self.conversation is not None:
-            self.conversation.settings = self._generation_settings()
+            self.conversation.settings = GenerationSettings.from_settings(self.settings)
             self.conversation.tools = self._tools()
             if self.conversation.cache.kv_bits != settings.kv_bits:
                 self.conversation.cache = self.model.make_cache(kv_bits=settings.kv_bits)

@@ -27,6 +27,7 @@ from app.events import (
     TurnFinished,
     TurnStats,
 )
+from app.settings import Settings
 from app.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
 
 MAX_TOOL_ROUNDS = 4
@@ -60,6 +61,22 @@ class GenerationSettings:
     sampling: mlx_model.SamplingParams = field(default_factory=mlx_model.SamplingParams)
     max_tokens: int = 1024
     context_limit: int = 8192
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> GenerationSettings:
+        """The generation part of the user's settings."""
+        return cls(
+            sampling=mlx_model.SamplingParams(
+                temperature=s.temperature,
+                top_p=s.top_p,
+                top_k=s.top_k,
+                min_p=s.min_p,
+                repetition_penalty=s.repetition_penalty,
+                seed=s.seed,
+            ),
+            max_tokens=s.max_tokens,
+            context_limit=s.context_limit,
+        )
 
 
 class Conversation:
