@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from app.settings import QUANT_LEVELS, Settings, load_settings
+from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
 
 EXIT_INTERRUPTED = 130
 
@@ -62,14 +62,14 @@ def _positive_int(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from app.paths import AppPaths
+    from llama_chat.paths import AppPaths
 
     paths = AppPaths.from_env()
     settings, warnings = load_settings(paths.settings_file)
     settings = _with_overrides(settings, args)
     piped = not sys.stdin.isatty()
     if args.prompt is None and args.summarize is None and not piped:
-        from app.tui.app import run_tui
+        from llama_chat.tui.app import run_tui
 
         return run_tui(
             settings,
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     from dataclasses import replace
 
-    from app.settings import validate_setting
+    from llama_chat.settings import validate_setting
 
     changes = {
         "quant": args.quant,
@@ -140,8 +140,8 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
         return _fail("the prompt is empty")
 
     import mlx_model
-    from app.checkpoint import resolve_checkpoint
-    from app.model_store import ModelStoreError, check_fit, machine_memory_bytes, memory_needed
+    from llama_chat.models.resolve import resolve_checkpoint
+    from llama_chat.models.store import ModelStoreError, check_fit, machine_memory_bytes, memory_needed
 
     progress = _ProgressLine()
     try:
@@ -173,16 +173,16 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
-    from app.conversation import Conversation, GenerationSettings
-    from app.events import (
+    from llama_chat.chat.conversation import Conversation, GenerationSettings
+    from llama_chat.events import (
         ContextTrimmed,
         SummaryProgress,
         TextDelta,
         ToolCallRequested,
         TurnFinished,
     )
-    from app.summarize import DOCUMENT_PROMPT, count_tokens, summarize
-    from app.tools import default_registry
+    from llama_chat.chat.summarize import DOCUMENT_PROMPT, count_tokens, summarize
+    from llama_chat.tools import default_registry
 
     generation = GenerationSettings.from_settings(settings)
     cancel = threading.Event()

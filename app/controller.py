@@ -25,54 +25,41 @@ import mlx.core as mx
 from mlx.utils import tree_flatten
 
 import mlx_model
-from app.cache_store import CacheStore
-from app.checkpoint import resolve_checkpoint
-from app.conversation import ChatMessage, Conversation, GenerationSettings
-from app.demo import DEMO_LABEL
-from app.engine_thread import EngineThread
-from app.events import (
+from llama_chat.store.kv_files import CacheStore
+from llama_chat.models.resolve import resolve_checkpoint
+from llama_chat.chat.conversation import ChatMessage, Conversation, GenerationSettings
+from llama_chat.models.demo import DEMO_LABEL
+from llama_chat.engine_thread import EngineThread
+from llama_chat.events import (
     DownloadProgressEvent,
     Event,
     ModelLoaded,
     ModelLoadFailed,
     ModelLoading,
     Notice,
+    SessionOpened,
+    TurnStarted,
     TextDelta,
     ToolCallRequested,
     ToolResultReady,
     TurnFinished,
 )
-from app.model_store import (
+from llama_chat.models.store import (
     DownloadProgress,
     ModelStoreError,
     check_fit,
     machine_memory_bytes,
     memory_needed,
 )
-from app.paths import AppPaths
-from app.sessions import SessionInfo, SessionStore, StoredMessage
-from app.settings import Settings
-from app.tools import ToolCall, ToolRegistry, default_registry
+from llama_chat.paths import AppPaths
+from llama_chat.store.sessions import SessionInfo, SessionStore, StoredMessage
+from llama_chat.settings import Settings
+from llama_chat.tools import ToolCall, ToolRegistry, default_registry
 
 SAVE_INTERVAL_S = 1.0
 TITLE_CHARS = 48
 
 Approver = Callable[[ToolCall], bool]
-
-
-@dataclass(frozen=True)
-class SessionOpened:
-    session: SessionInfo | None
-    """None for a new chat that has no row yet (it gets one with its first message)."""
-    messages: list[StoredMessage]
-    cached_tokens: int = 0
-    """Tokens restored from the chat's saved KV cache (0 when there was none)."""
-
-
-@dataclass(frozen=True)
-class TurnStarted:
-    session_id: int
-    user_message_id: int | None
 
 
 class ChatController:

@@ -7,10 +7,49 @@ to its own thread (Textual: ``App.call_from_thread``) before touching any widget
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.tools import ToolCall, ToolResult
+from llama_chat.tools import ToolCall, ToolResult
 from mlx_model.generate import GenerationStats
+
+if TYPE_CHECKING:
+    from llama_chat.store.sessions import SessionInfo, StoredMessage
+
+
+class Job(StrEnum):
+    """The kinds of work the controller runs on the engine thread."""
+
+    LOAD = "load the model"
+    NEW_SESSION = "start a new chat"
+    OPEN_SESSION = "open the chat"
+    SEND = "answer"
+    REGENERATE = "answer again"
+    EDIT = "answer the edited message"
+    SETTINGS = "apply the settings"
+    RENAME = "rename the chat"
+    DELETE = "delete the chat"
+    EXPORT = "export the chat"
+    SAVE_CACHE = "save the KV cache"
+    SUMMARIZE = "summarise"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    """A job raised: ``message`` is one line a person can read ("Could not answer: ...")."""
+
+    job: Job
+    message: str
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """Every job ends with exactly one of these, after its other events (``ok`` False: failed)."""
+
+    job: Job
+    ok: bool
 
 
 @dataclass(frozen=True)
@@ -104,6 +143,31 @@ class TurnFinished:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class SessionOpened:
+    session: SessionInfo | None
+    """None for a new chat that has no row yet (it gets one with its first message)."""
+    messages: list[StoredMessage]
+    cached_tokens: int = 0
+    """Tokens restored from the chat's saved KV cache (0 when there was none)."""
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    session_id: int
+    user_message_id: int | None
+
+
+@dataclass(frozen=True)
+class SessionsChanged:
+    """The list of saved chats changed (renamed, deleted, imported)."""
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+
+
 Event = (
     ModelLoading
     | DownloadProgressEvent
@@ -118,4 +182,10 @@ Event = (
     | SummaryProgress
     | TurnStats
     | TurnFinished
+    | SessionOpened
+    | TurnStarted
+    | SessionsChanged
+    | Exported
+    | JobFailed
+    | JobFinished
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.paths import atomic_write_text, move_aside
+from llama_chat.paths import atomic_write_text, move_aside
 
 QUANT_LEVELS: tuple[str, ...] = ("4bit", "8bit", "bf16")
 """Checkpoint precisions the app knows how to fetch, smallest first."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.sessions import SessionStore  # noqa: E402
+from llama_chat.store.sessions import SessionStore  # noqa: E402
 
 ANSWER = (
     "Here is a reasonably long answer, about the length a chat model gives, so the database "

@@ -50,7 +50,7 @@ def tiny_8bit(tmp_path_factory, tokenizer_model_path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_checkpoint(tmp_path_factory) -> Path:
-    from app.demo import ensure_demo_checkpoint
+    from llama_chat.models.demo import ensure_demo_checkpoint
 
     # Built once (a few seconds); every app home below links to it.
     return ensure_demo_checkpoint(tmp_path_factory.mktemp("demo-cache"))
@@ -59,7 +59,7 @@ def demo_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture
 def paths(tmp_path, monkeypatch, demo_checkpoint):
     """An app home in tmp_path (LLAMA_CHAT_HOME) whose demo checkpoint is already built."""
-    from app.paths import AppPaths
+    from llama_chat.paths import AppPaths
 
     monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path / "home"))
     app_paths = AppPaths.from_env().ensure()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mlx_model
-from app.cache_store import CacheStore
+from llama_chat.store.kv_files import CacheStore
 from mlx_model import KVCache, SamplingParams, prefill, stream_generate
 
 MODEL_ID = "tiny/test-checkpoint"

@@ -1,4 +1,4 @@
-"""app.chat_template against the official Llama 3.2 template rendered by transformers."""
+"""llama_chat.chat.template against the official Llama 3.2 template rendered by transformers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jinja2.exceptions import TemplateError
 from llama_models.llama3.tokenizer import Tokenizer as MetaTokenizer
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from app.chat_template import Segment, encode_prompt, format_date, render, render_segments
+from llama_chat.chat.template import Segment, encode_prompt, format_date, render, render_segments
 from mlx_model.tokenizer import LLAMA_3_2_CHAT_TEMPLATE as TEMPLATE  # Meta's, verbatim
 from mlx_model.tokenizer import Tokenizer
 

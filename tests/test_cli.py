@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import mlx_model
-from app.conversation import Conversation, GenerationSettings
-from app.summarize import DOCUMENT_PROMPT
+from llama_chat.chat.conversation import Conversation, GenerationSettings
+from llama_chat.chat.summarize import DOCUMENT_PROMPT
 
 SYSTEM = "You answer briefly."
 
@@ -21,7 +21,7 @@ SYSTEM = "You answer briefly."
 def run_cli(args, home: Path, stdin: str | None = None, timeout: float = 120):
     env = {**os.environ, "LLAMA_CHAT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "llama_chat.cli", *args],
         input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,
@@ -152,7 +152,7 @@ def test_ctrl_c_stops_cleanly_with_the_partial_answer_kept(tiny_4bit, tmp_path):
         [
             sys.executable,
             "-m",
-            "app.cli",
+            "llama_chat.cli",
             "--model",
             str(tiny_4bit),
             "-p",

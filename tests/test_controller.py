@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from app.controller import ChatController, SessionOpened
-from app.events import ModelLoaded, TextDelta, TurnFinished
-from app.paths import AppPaths
-from app.sessions import SessionStore
-from app.settings import Settings
+from llama_chat.controller import ChatController
+from llama_chat.events import SessionOpened
+from llama_chat.events import ModelLoaded, TextDelta, TurnFinished
+from llama_chat.paths import AppPaths
+from llama_chat.store.sessions import SessionStore
+from llama_chat.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,9 +112,9 @@ def test_quant_switch_keeps_the_conversation(home):
 WRITER = textwrap.dedent(
     """
     import sys
-    from app.controller import ChatController
-    from app.paths import AppPaths
-    from app.settings import Settings
+    from llama_chat.controller import ChatController
+    from llama_chat.paths import AppPaths
+    from llama_chat.settings import Settings
 
     c = ChatController(Settings(max_tokens=100000, context_limit=131072), AppPaths.from_env(),
                        lambda e: None, demo=True)

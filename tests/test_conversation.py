@@ -7,10 +7,10 @@ import threading
 import pytest
 
 import mlx_model
-from app.chat_template import encode_prompt
-from app.conversation import MAX_TOOL_ROUNDS, Conversation, GenerationSettings
-from app.events import ContextTrimmed, TextDelta, ToolCallRequested, ToolResultReady
-from app.tools import default_registry
+from llama_chat.chat.template import encode_prompt
+from llama_chat.chat.conversation import MAX_TOOL_ROUNDS, Conversation, GenerationSettings
+from llama_chat.events import ContextTrimmed, TextDelta, ToolCallRequested, ToolResultReady
+from llama_chat.tools import default_registry
 from tests.scripted import chain_for, make_scripted_checkpoint
 
 GREEDY = mlx_model.SamplingParams(temperature=0.0)

@@ -18,8 +18,8 @@ import pytest
 from mlx.utils import tree_flatten
 
 import mlx_model
-from app import model_store as model_store_module
-from app.model_store import (
+from llama_chat.models import store as model_store_module
+from llama_chat.models.store import (
     HUB_REPOS,
     DownloadCancelled,
     DownloadProgress,
@@ -31,7 +31,7 @@ from app.model_store import (
     machine_memory_bytes,
     memory_needed,
 )
-from app.settings import Settings
+from llama_chat.settings import Settings
 from mlx_model import ModelConfig, prefill
 from mlx_model.tiny import LLAMA_3B_SHAPE, tiny_config_dict
 from tests.fake_hub import FakeHub, FakeRepo
@@ -223,7 +223,7 @@ def test_hf_home_and_hf_endpoint_from_the_environment_are_honoured(hub, tmp_path
     env.pop("HF_HUB_OFFLINE", None)
     env["PYTHONPATH"] = str(REPO_ROOT)
     script = (
-        "from app.model_store import ModelStore; from app.settings import Settings; "
+        "from llama_chat.models.store import ModelStore; from llama_chat.settings import Settings; "
         "print(ModelStore(Settings()).download('4bit'))"
     )
     out = subprocess.run(

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import migrations
-from app.migrations import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError
-from app.sessions import (
+from llama_chat.store import migrations
+from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError
+from llama_chat.store.sessions import (
     NotFoundError,
     SessionImportError,
     SessionStore,
@@ -274,7 +274,7 @@ def test_streaming_messages_become_interrupted_on_open(db_path: Path) -> None:
 CRASHING_WRITER = """
 import sys, time
 from pathlib import Path
-from app.sessions import SessionStore
+from llama_chat.store.sessions import SessionStore
 
 store = SessionStore.open(Path(sys.argv[1]))
 common = dict(system_prompt="", settings={}, model="m", quant="4bit")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app import paths as paths_module
-from app.paths import AppPaths
-from app.settings import (
+from llama_chat import paths as paths_module
+from llama_chat.paths import AppPaths
+from llama_chat.settings import (
     DEFAULT_SYSTEM_PROMPT,
     SettingError,
     Settings,

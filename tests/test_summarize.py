@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import mlx_model
-from app.conversation import GenerationSettings
-from app.events import SummaryProgress, TextDelta, TurnFinished
-from app.summarize import count_tokens, split_for_context, summarize
+from llama_chat.chat.conversation import GenerationSettings
+from llama_chat.events import SummaryProgress, TextDelta, TurnFinished
+from llama_chat.chat.summarize import count_tokens, split_for_context, summarize
 
 
 @pytest.fixture(scope="module")

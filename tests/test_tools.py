@@ -1,4 +1,4 @@
-"""app.tools: parsing the model's tool calls, the registry, and the built-in tools."""
+"""llama_chat.tools: parsing the model's tool calls, the registry, and the built-in tools."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from llama_models.llama3.tool_utils import ToolUtils
 
-from app.chat_template import render
-from app.tools import (
+from llama_chat.chat.template import render
+from llama_chat.tools import (
     MAX_INT_BITS,
     Tool,
     ToolCall,

@@ -18,18 +18,18 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ListView, Select
 
-from app.events import TextDelta
-from app.paths import AppPaths
-from app.sessions import SessionStore
-from app.settings import Settings, load_settings
-from app.tui.app import RESTART_WITH_DEMO, LlamaChatApp, create_app
-from app.tui.commands import CHAT_COMMANDS
-from app.tui.screens.dialogs import ConfirmDialog, ExportDialog, RenameDialog
-from app.tui.screens.help import HelpScreen
-from app.tui.screens.settings import SettingsScreen
-from app.tui.screens.tool_approval import ToolApprovalScreen
-from app.tui.screens.welcome import WelcomeScreen
-from app.tui.widgets.message import (
+from llama_chat.events import TextDelta
+from llama_chat.paths import AppPaths
+from llama_chat.store.sessions import SessionStore
+from llama_chat.settings import Settings, load_settings
+from llama_chat.tui.app import RESTART_WITH_DEMO, LlamaChatApp, create_app
+from llama_chat.tui.commands import CHAT_COMMANDS
+from llama_chat.tui.screens.dialogs import ConfirmDialog, ExportDialog, RenameDialog
+from llama_chat.tui.screens.help import HelpScreen
+from llama_chat.tui.screens.settings import SettingsScreen
+from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
+from llama_chat.tui.screens.welcome import WelcomeScreen
+from llama_chat.tui.widgets.message import (
     AssistantMessage,
     ToolCallMessage,
     ToolResultMessage,
@@ -161,7 +161,7 @@ async def test_settings_warnings_and_notices_become_notifications(paths, monkeyp
     monkeypatch.setattr(app, "notify", notify)
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
-        from app.events import Notice
+        from llama_chat.events import Notice
 
         app.controller.on_event(Notice("the database was recovered", "warning"))
         await wait_for(pilot, lambda: any("recovered" in m for m, _ in shown), "the notice")
@@ -355,7 +355,7 @@ async def test_switching_quant_in_settings_reloads_the_model_and_keeps_the_chat(
 
 
 async def test_settings_errors_are_shown_inline_and_block_saving(paths, monkeypatch):
-    import app.tui.screens.settings as settings_screen
+    import llama_chat.tui.screens.settings as settings_screen
 
     monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 16 * 10**9)
     app = make_app(paths)
@@ -658,7 +658,7 @@ async def test_new_chat_and_the_sidebar_toggle(paths):
 
 
 async def test_a_failed_answer_is_marked_with_the_error(paths, monkeypatch):
-    from app.conversation import Conversation
+    from llama_chat.chat.conversation import Conversation
 
     def broken(self, emit, **kwargs):
         raise RuntimeError("the GPU caught fire")
@@ -680,7 +680,7 @@ async def test_a_failed_answer_is_marked_with_the_error(paths, monkeypatch):
 async def test_download_progress_shows_in_the_status_bar(paths):
     from textual.widgets import ProgressBar
 
-    from app.events import DownloadProgressEvent, ModelLoading
+    from llama_chat.events import DownloadProgressEvent, ModelLoading
 
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:

@@ -12,14 +12,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-import app.tui.screens.settings as settings_screen
-from app.paths import AppPaths
-from app.sessions import SessionStore
-from app.tools import ToolCall
-from app.tui.app import LlamaChatApp
-from app.tui.screens.help import HelpScreen
-from app.tui.screens.settings import SettingsScreen
-from app.tui.screens.tool_approval import ToolApprovalScreen
+import llama_chat.tui.screens.settings as settings_screen
+from llama_chat.paths import AppPaths
+from llama_chat.store.sessions import SessionStore
+from llama_chat.tools import ToolCall
+from llama_chat.tui.app import LlamaChatApp
+from llama_chat.tui.screens.help import HelpScreen
+from llama_chat.tui.screens.settings import SettingsScreen
+from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
 from tests.test_tui import make_app, model_ready, on_screen, seed_chat, wait_for
 
 SIZE = (110, 36)

@@ -22,17 +22,17 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from app.controller import ChatController
-from app.events import ModelLoaded, ModelLoadFailed
-from app.model_store import HUB_REPOS, QUANT_BITS, ModelStore, ModelStoreError, memory_needed
-from app.paths import AppPaths
-from app.resources import asset_path
-from app.settings import Settings, save_settings
-from app.tools import ToolCall
-from app.tui.commands import SessionPicker, chat_commands
-from app.tui.export import default_export_dir, export_session
-from app.tui.messages import ApprovalRequested, EngineEvent, TurnDone
-from app.tui.screens.chat import ChatScreen
+from llama_chat.controller import ChatController
+from llama_chat.events import ModelLoaded, ModelLoadFailed
+from llama_chat.models.store import HUB_REPOS, QUANT_BITS, ModelStore, ModelStoreError, memory_needed
+from llama_chat.paths import AppPaths
+from llama_chat.resources import asset_path
+from llama_chat.settings import Settings, save_settings
+from llama_chat.tools import ToolCall
+from llama_chat.tui.commands import SessionPicker, chat_commands
+from llama_chat.store.export import default_export_dir, export_session
+from llama_chat.tui.messages import ApprovalRequested, EngineEvent, TurnDone
+from llama_chat.tui.screens.chat import ChatScreen
 from mlx_model import ModelConfig
 
 RESTART_WITH_DEMO = "restart-with-demo"
@@ -161,7 +161,7 @@ class LlamaChatApp(App[str | None]):
                 self._pending_approvals.discard(answer)
 
     def on_approval_requested(self, message: ApprovalRequested) -> None:
-        from app.tui.screens.tool_approval import ToolApprovalScreen
+        from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
 
         def answered(result: str | bool | None) -> None:
             if not message.answer.done():
@@ -208,7 +208,7 @@ class LlamaChatApp(App[str | None]):
 
     @work(exclusive=True, group="welcome")
     async def show_welcome(self, reason: str) -> None:
-        from app.tui.screens.welcome import WelcomeScreen
+        from llama_chat.tui.screens.welcome import WelcomeScreen
 
         quant = "4bit"
         size = memory_needed(self.reference_config(), QUANT_BITS[quant], 0, None).weights_bytes
@@ -234,7 +234,7 @@ class LlamaChatApp(App[str | None]):
 
     @work(exclusive=True, group="settings")
     async def open_settings(self) -> None:
-        from app.tui.screens.settings import SettingsScreen
+        from llama_chat.tui.screens.settings import SettingsScreen
 
         chat = self.chat
         session_prompt = None
@@ -288,7 +288,7 @@ class LlamaChatApp(App[str | None]):
 
     @work(group="sessions")
     async def rename_session(self, session_id: int) -> None:
-        from app.tui.screens.dialogs import RenameDialog
+        from llama_chat.tui.screens.dialogs import RenameDialog
 
         title = self.chat.session_title(session_id)
         if title is None:
@@ -300,7 +300,7 @@ class LlamaChatApp(App[str | None]):
 
     @work(group="sessions")
     async def delete_session(self, session_id: int) -> None:
-        from app.tui.screens.dialogs import ConfirmDialog
+        from llama_chat.tui.screens.dialogs import ConfirmDialog
 
         title = self.chat.session_title(session_id)
         if title is None:
@@ -318,7 +318,7 @@ class LlamaChatApp(App[str | None]):
 
     @work(group="sessions")
     async def ask_export(self, session_id: int) -> None:
-        from app.tui.screens.dialogs import ExportDialog
+        from llama_chat.tui.screens.dialogs import ExportDialog
 
         title = self.chat.session_title(session_id)
         if title is None:

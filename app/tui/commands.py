@@ -10,8 +10,8 @@ from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from app.tui.app import LlamaChatApp
-    from app.tui.screens.chat import ChatScreen
+    from llama_chat.tui.app import LlamaChatApp
+    from llama_chat.tui.screens.chat import ChatScreen
 
 SESSION_PICKER_LIMIT = 200
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.message import Message
 
-from app.tools import ToolCall
+from llama_chat.tools import ToolCall
 
 
 class EngineEvent(Message):

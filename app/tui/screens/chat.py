@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
-from app.controller import SessionOpened, TurnStarted
-from app.events import (
+from llama_chat.events import SessionOpened, TurnStarted
+from llama_chat.events import (
     ContextTrimmed,
     DownloadProgressEvent,
     ModelLoaded,
@@ -32,20 +32,20 @@ from app.events import (
     TurnFinished,
     TurnStats,
 )
-from app.sessions import NotFoundError
-from app.tui.widgets.message import (
+from llama_chat.store.sessions import NotFoundError
+from llama_chat.tui.widgets.message import (
     AssistantMessage,
     ToolCallMessage,
     ToolResultMessage,
     UserMessage,
 )
-from app.tui.widgets.message_list import MessageList
-from app.tui.widgets.prompt_input import PromptInput
-from app.tui.widgets.session_sidebar import SessionSidebar
-from app.tui.widgets.status_bar import StatusBar
+from llama_chat.tui.widgets.message_list import MessageList
+from llama_chat.tui.widgets.prompt_input import PromptInput
+from llama_chat.tui.widgets.session_sidebar import SessionSidebar
+from llama_chat.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from app.tui.app import LlamaChatApp
+    from llama_chat.tui.app import LlamaChatApp
 
 FINISH_STATUS = {"stop": "complete", "length": "length", "cancelled": "stopped", "error": "error"}
 
@@ -215,7 +215,7 @@ class ChatScreen(Screen[None]):
         self.app.open_settings()
 
     def action_help(self) -> None:
-        from app.tui.screens.help import HelpScreen
+        from llama_chat.tui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen([*self.BINDINGS, *self.app.BINDINGS]))
 

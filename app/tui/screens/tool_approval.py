@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
-from app.tools import ToolCall
+from llama_chat.tools import ToolCall
 
 ALLOW_ONCE, ALLOW_ALWAYS = "once", "always"
 

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from app.tools import ToolCall
+from llama_chat.tools import ToolCall
 
 STATUS_NOTES = {
     "stopped": "■ stopped",

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from app.sessions import StoredMessage
-from app.tui.widgets.message import (
+from llama_chat.store.sessions import StoredMessage
+from llama_chat.tui.widgets.message import (
     AssistantMessage,
     ToolCallMessage,
     ToolResultMessage,

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
 
-from app.sessions import SessionInfo, SessionStore
+from llama_chat.store.sessions import SessionInfo, SessionStore
 
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
 _HIT_START, _HIT_END = "\x02", "\x03"

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from app.events import DownloadProgressEvent, TurnStats
+from llama_chat.events import DownloadProgressEvent, TurnStats
 
 
 class StatusBar(Horizontal):

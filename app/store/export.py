@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from app.paths import atomic_write_text
-from app.sessions import SessionStore
+from llama_chat.paths import atomic_write_text
+from llama_chat.store.sessions import SessionStore
 
 EXPORT_FORMATS = {"markdown": ".md", "json": ".json"}
 

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.migrations import MESSAGE_STATUSES, check_not_newer, migrate
-from app.paths import move_aside
+from llama_chat.store.migrations import MESSAGE_STATUSES, check_not_newer, migrate
+from llama_chat.paths import move_aside
 
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "ipython", "tool")
 """Message roles of Llama 3.2's chat format ("tool" is accepted as another name for ipython)."""

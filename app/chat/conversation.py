@@ -16,8 +16,8 @@ from datetime import date
 from typing import Any
 
 import mlx_model
-from app.chat_template import encode_prompt, format_date
-from app.events import (
+from llama_chat.chat.template import encode_prompt, format_date
+from llama_chat.events import (
     ContextTrimmed,
     Event,
     PrefillProgress,
@@ -27,8 +27,8 @@ from app.events import (
     TurnFinished,
     TurnStats,
 )
-from app.settings import Settings
-from app.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
+from llama_chat.settings import Settings
+from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
 
 MAX_TOOL_ROUNDS = 4
 DECLINED = "The user declined to run this tool."

@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from app.resources import asset_path
+from llama_chat.resources import asset_path
 
 DEMO_LABEL = "demo (random weights: meaningless text)"
 _MARKER = "llama-chat-demo.json"

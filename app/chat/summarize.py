@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 
 import mlx_model
-from app.conversation import Conversation, GenerationSettings
-from app.events import Event, SummaryProgress, TextDelta, TurnFinished
+from llama_chat.chat.conversation import Conversation, GenerationSettings
+from llama_chat.events import Event, SummaryProgress, TextDelta, TurnFinished
 
 MAP_PROMPT = (
     "Here is part {index} of {total} of a longer document.\n\n<document_part>\n{text}\n"

@@ -6,15 +6,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from app.demo import ensure_demo_checkpoint
-from app.model_store import (
+from llama_chat.models.demo import ensure_demo_checkpoint
+from llama_chat.models.store import (
     DOWNLOAD_PATTERNS,
     DownloadProgress,
     ModelNotAvailableError,
     ModelStore,
     ModelStoreError,
 )
-from app.settings import Settings
+from llama_chat.settings import Settings
 
 
 def is_repo_id(text: str) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 from huggingface_hub import HfApi, constants, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from app.settings import QUANT_LEVELS, Settings
+from llama_chat.settings import QUANT_LEVELS, Settings
 from mlx_model import ModelConfig, QuantSpec
 from mlx_model.generate import PREFILL_STEP
 from mlx_model.kv_cache import KV_GROUP_SIZE
