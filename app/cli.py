@@ -139,9 +139,15 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
     if not (args.prompt or "").strip() and document is None and args.summarize is None:
         return _fail("the prompt is empty")
 
-    import mlx_model
     from llama_chat.models.resolve import resolve_checkpoint
-    from llama_chat.models.store import ModelStoreError, check_fit, machine_memory_bytes, memory_needed
+    from llama_chat.models.store import (
+        ModelStoreError,
+        check_fit,
+        machine_memory_bytes,
+        memory_needed,
+    )
+
+    import mlx_model
 
     progress = _ProgressLine()
     try:
@@ -174,6 +180,7 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
     from llama_chat.chat.conversation import Conversation, GenerationSettings
+    from llama_chat.chat.summarize import DOCUMENT_PROMPT, count_tokens, summarize
     from llama_chat.events import (
         ContextTrimmed,
         SummaryProgress,
@@ -181,7 +188,6 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
         ToolCallRequested,
         TurnFinished,
     )
-    from llama_chat.chat.summarize import DOCUMENT_PROMPT, count_tokens, summarize
     from llama_chat.tools import default_registry
 
     generation = GenerationSettings.from_settings(settings)

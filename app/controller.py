@@ -1,49 +1,52 @@
 """The chat app's core, shared by every front end: model, conversation, saved sessions.
 
-A front end creates one ChatController, passes an ``on_event`` callback, and calls its methods
-from its own thread. Every method returns at once: the work is queued on the engine thread
-(see engine_thread.py) and its progress comes back as events (app/events.py), emitted from the
-engine thread. ``stop()`` is the exception: it only sets a flag, so it takes effect within one
-token even while the engine thread is busy.
+A front end creates one ChatController with an ``on_event`` callback and calls its methods from
+its own thread. Every method returns at once: the work runs as a job on the engine thread (see
+engine_thread.py) and reports back only through events (app/events.py), emitted from the engine
+thread. Every job ends with exactly one ``JobFinished``; a job that raised first emits
+``JobFailed`` with one readable line, so no failure can vanish in a Future nobody reads (the
+Futures the methods return never hold an exception; tests and the CLI may wait on them).
+``stop()`` is the exception: it only sets a flag, so it takes effect within one token.
 
 Nothing is lost on the way: the user's message is committed before generation starts, the
-answer is committed while it streams (at least once a second) and finalised as complete,
-stopped or error.
+answer is committed while it streams (at least once a second) and finalised with its status.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
-from mlx.utils import tree_flatten
-
-import mlx_model
-from llama_chat.store.kv_files import CacheStore
-from llama_chat.models.resolve import resolve_checkpoint
 from llama_chat.chat.conversation import ChatMessage, Conversation, GenerationSettings
-from llama_chat.models.demo import DEMO_LABEL
+from llama_chat.chat.saved_answer import SavedAnswer
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import (
     DownloadProgressEvent,
     Event,
+    Exported,
+    Job,
+    JobFailed,
+    JobFinished,
     ModelLoaded,
     ModelLoadFailed,
     ModelLoading,
     Notice,
     SessionOpened,
-    TurnStarted,
+    SessionsChanged,
     TextDelta,
     ToolCallRequested,
     ToolResultReady,
     TurnFinished,
+    TurnStarted,
 )
+from llama_chat.models.demo import DEMO_LABEL
+from llama_chat.models.resolve import resolve_checkpoint
 from llama_chat.models.store import (
     DownloadProgress,
     ModelStoreError,
@@ -52,14 +55,28 @@ from llama_chat.models.store import (
     memory_needed,
 )
 from llama_chat.paths import AppPaths
-from llama_chat.store.sessions import SessionInfo, SessionStore, StoredMessage
 from llama_chat.settings import Settings
+from llama_chat.status import MessageStatus
+from llama_chat.store.export import export_session
+from llama_chat.store.kv_files import CacheStore
+from llama_chat.store.sessions import SessionStore, StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, default_registry
+from mlx.utils import tree_flatten
 
-SAVE_INTERVAL_S = 1.0
+import mlx_model
+
 TITLE_CHARS = 48
 
-Approver = Callable[[ToolCall], bool]
+Approver = Callable[[ToolCall], str]
+"""Asks the user about one tool call (blocking the engine thread): "deny", "once" or "always"."""
+
+
+def describe_failure(job: Job, exc: BaseException) -> str:
+    """One line a person can read: what could not be done, and why."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, OSError | ValueError | LookupError | RuntimeError):
+        detail = f"{type(exc).__name__}: {detail}"  # unexpected: the type helps a bug report
+    return f"Could not {job}: {detail}"
 
 
 class ChatController:
@@ -67,7 +84,7 @@ class ChatController:
         self,
         settings: Settings,
         paths: AppPaths,
-        on_event: Callable[[Event | SessionOpened | TurnStarted], None],
+        on_event: Callable[[Event], None],
         *,
         store: SessionStore | None = None,
         model_dir: Path | str | None = None,
@@ -78,28 +95,29 @@ class ChatController:
         self.settings = settings
         self.paths = paths.ensure()
         self.on_event = on_event
-        self.store = store or SessionStore.open(paths.sessions_db)
-        self.cache_store = CacheStore(paths.kv_cache_dir, int(settings.cache_budget_gb * 1e9))
+        self.sessions = store or SessionStore.open(paths.sessions_db)
+        """The saved chats. Front ends may query it from their own thread; changes go via jobs."""
         self.model_dir = model_dir
         self.demo = demo
         self.offline = offline
         self.tools_enabled = tools_enabled
-        self.engine = EngineThread.shared()
         self.cancel = threading.Event()
         self.approver: Approver | None = None
+        self._engine = EngineThread.shared()
         # Engine-thread state: touched only by jobs running there.
-        self.model: mlx_model.Model | None = None
-        self.tokenizer: mlx_model.Tokenizer | None = None
-        self.quant = settings.quant
-        self.model_id = ""
-        self.conversation: Conversation | None = None
-        self.session_id: int | None = None
-        self.always_allowed: set[str] = set()
-        if self.store.recovered_from is not None:
+        self._cache_files = CacheStore(paths.kv_cache_dir, int(settings.cache_budget_gb * 1e9))
+        self._model: mlx_model.Model | None = None
+        self._tokenizer: mlx_model.Tokenizer | None = None
+        self._quant = settings.quant
+        self._model_id = ""
+        self._conversation: Conversation | None = None
+        self._session_id: int | None = None
+        self._always_allowed: set[str] = set()
+        if self.sessions.recovered_from is not None:
             self._emit(
                 Notice(
                     f"The saved chats database could not be read; it was moved to "
-                    f"{self.store.recovered_from} and a new one was started.",
+                    f"{self.sessions.recovered_from} and a new one was started.",
                     "warning",
                 )
             )
@@ -107,50 +125,57 @@ class ChatController:
     # -- public API (any thread) ------------------------------------------------------------
 
     def load_model(self, quant: str | None = None) -> Future[bool]:
-        return self.engine.submit(self._load_model, quant or self.quant)
+        return self._submit(Job.LOAD, self._load_model, quant or self.settings.quant)
 
     def new_session(self) -> Future[None]:
-        return self.engine.submit(self._new_session)
+        return self._submit(Job.NEW_SESSION, self._new_session)
 
     def open_session(self, session_id: int) -> Future[None]:
-        return self.engine.submit(self._open_session, session_id)
+        return self._submit(Job.OPEN_SESSION, self._open_session, session_id)
 
     def send(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self.engine.submit(self._send, text)
+        return self._submit(Job.SEND, self._send, text)
 
     def regenerate(self) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self.engine.submit(self._regenerate)
+        return self._submit(Job.REGENERATE, self._regenerate)
 
     def edit_last(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self.engine.submit(self._edit_last, text)
+        return self._submit(Job.EDIT, self._edit_last, text)
 
     def stop(self) -> None:
         self.cancel.set()
 
-    def apply_settings(self, settings: Settings) -> Future[None]:
-        return self.engine.submit(self._apply_settings, settings)
+    def apply_settings(
+        self, settings: Settings, session_system_prompt: str | None = None
+    ) -> Future[None]:
+        """Use new settings; a new system prompt for the open chat re-reads it with that prompt.
+
+        Loads the model again when the quant changed, or when the last load failed.
+        """
+        return self._submit(Job.SETTINGS, self._apply_settings, settings, session_system_prompt)
+
+    def rename_session(self, session_id: int, title: str) -> Future[None]:
+        return self._submit(Job.RENAME, self._rename_session, session_id, title)
+
+    def delete_session(self, session_id: int) -> Future[None]:
+        return self._submit(Job.DELETE, self._delete_session, session_id)
+
+    def export_session(self, session_id: int, fmt: str, folder: Path) -> Future[Path | None]:
+        return self._submit(Job.EXPORT, self._export_session, session_id, fmt, folder)
 
     def save_cache(self) -> Future[None]:
-        return self.engine.submit(self._save_cache)
+        return self._submit(Job.SAVE_CACHE, self._save_cache)
 
-    def close(self) -> None:
-        """Stop any answer, save the KV cache, and stop the engine thread."""
+    def close(self, timeout_s: float = 60) -> None:
+        """Stop any answer, save the KV cache, free the model; blocks until done."""
         self.cancel.set()
-        self.engine.submit(self._close).result(timeout=60)
-
-    def _close(self) -> None:
-        self._save_cache()
-        # Drop the weights now; the engine thread outlives this controller.
-        self.conversation = None
-        self.model = None
-        self.tokenizer = None
-        mx.clear_cache()
+        self._submit(Job.CLOSE, self._close).result(timeout=timeout_s)
 
     def last_answer(self) -> str:
-        conversation = self.conversation
+        conversation = self._conversation
         if conversation is None:
             return ""
         for message in reversed(conversation.messages):
@@ -158,10 +183,41 @@ class ChatController:
                 return message.content
         return ""
 
-    # -- engine-thread jobs -----------------------------------------------------------------
+    # -- jobs -------------------------------------------------------------------------------
 
-    def _emit(self, event: Any) -> None:
+    def _submit(self, job: Job, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self._engine.submit(self._run_job, job, fn, args)
+
+    def _run_job(self, job: Job, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Runs on the engine thread: whatever happens, the front end hears how the job ended.
+
+        A job that returns False ran to its end but could not do its work (it said why in its
+        own events, as a failed load does).
+        """
+        ok = False
+        try:
+            result = fn(*args)
+            ok = result is not False
+            return result
+        except Exception as exc:
+            self._emit(JobFailed(job, describe_failure(job, exc)))
+            return None
+        finally:
+            self._emit(JobFinished(job, ok))
+
+    def _emit(self, event: Event) -> None:
         self.on_event(event)
+
+    def _close(self) -> None:
+        self._save_cache()
+        # Drop the weights now; the engine thread outlives this controller.
+        self._conversation = None
+        self._model = None
+        self._tokenizer = None
+        mx.clear_cache()
+        self.sessions.close()
+
+    # -- the model --------------------------------------------------------------------------
 
     def _checkpoint_for(self, quant: str) -> tuple[Path, str]:
         def progress(p: DownloadProgress) -> None:
@@ -204,26 +260,30 @@ class ChatController:
             if problem:
                 raise ValueError(problem)
             # Free the old weights before loading the new ones: two models may not fit.
-            self.model = None
-            self.tokenizer = None
-            if self.conversation is not None:
-                self.conversation.model = None
-                self.conversation.cache = None
+            self._model = None
+            self._tokenizer = None
+            if self._conversation is not None:
+                self._conversation.model = None
+                self._conversation.cache = None
             mx.clear_cache()
             model, tokenizer = mlx_model.load(path)
-        except (OSError, ValueError, ModelStoreError) as exc:
-            self._emit(ModelLoadFailed(quant, str(exc)))
+        except (OSError, ValueError, ModelStoreError, RecursionError, MemoryError) as exc:
+            self._emit(ModelLoadFailed(quant, " ".join(str(exc).split())))
             return False
-        self.model, self.tokenizer, self.quant = model, tokenizer, quant
-        self.model_id = model_id
+        self._model, self._tokenizer, self._quant = model, tokenizer, quant
+        self._model_id = model_id
         weights_gb = sum(v.nbytes for _, v in tree_flatten(model.parameters())) / 1e9
-        self._emit(ModelLoaded(quant, path, time.perf_counter() - started, weights_gb, self.demo))
-        if self.conversation is not None:
+        self._emit(
+            ModelLoaded(
+                quant, path, time.perf_counter() - started, weights_gb, self.demo, model.config
+            )
+        )
+        if self._conversation is not None:
             # Same messages, new model: the KV cache of the old one means nothing here.
-            self.conversation = self._make_conversation(
-                self.conversation.messages,
-                self.conversation.system_prompt,
-                self.conversation.date_string,
+            self._conversation = self._make_conversation(
+                self._conversation.messages,
+                self._conversation.system_prompt,
+                self._conversation.date_string,
             )
         return True
 
@@ -231,8 +291,8 @@ class ChatController:
         self, messages: list[ChatMessage], system_prompt: str, date_string: str | None
     ) -> Conversation:
         return Conversation(
-            self.model,
-            self.tokenizer,
+            self._model,
+            self._tokenizer,
             system_prompt=system_prompt,
             settings=GenerationSettings.from_settings(self.settings),
             tools=self._tools(),
@@ -247,44 +307,88 @@ class ChatController:
         return default_registry([Path(p).expanduser() for p in self.settings.allowed_folders])
 
     def _require_model(self) -> bool:
-        if self.model is None:
+        if self._model is None:
             self._emit(Notice("No model is loaded yet.", "warning"))
             return False
         return True
 
+    def _apply_settings(self, settings: Settings, session_system_prompt: str | None) -> None:
+        old = self.settings
+        self.settings = settings
+        self._cache_files.budget_bytes = int(settings.cache_budget_gb * 1e9)
+        conversation = self._conversation
+        if conversation is not None and self._model is not None:
+            conversation.settings = GenerationSettings.from_settings(settings)
+            conversation.tools = self._tools()
+            if conversation.cache is None or conversation.cache.kv_bits != settings.kv_bits:
+                conversation.cache = self._model.make_cache(kv_bits=settings.kv_bits)
+        if self._session_id is not None:
+            info = self.sessions.get_session(self._session_id)
+            self.sessions.set_session_settings(
+                self._session_id,
+                _session_settings(settings),
+                system_prompt=session_system_prompt
+                if session_system_prompt is not None
+                else info.system_prompt,
+            )
+            if session_system_prompt is not None and session_system_prompt != info.system_prompt:
+                self._open_session(self._session_id)
+        if settings.quant != old.quant or self._model is None:
+            self._load_model(settings.quant)
+
+    # -- saved chats ------------------------------------------------------------------------
+
     def _new_session(self) -> None:
         self._save_cache()
-        self.session_id = None
-        self.always_allowed.clear()
-        if self.model is not None:
-            self.conversation = self._make_conversation([], self.settings.system_prompt, None)
+        self._session_id = None
+        self._always_allowed.clear()
+        if self._model is not None:
+            self._conversation = self._make_conversation([], self.settings.system_prompt, None)
         self._emit(SessionOpened(None, []))
 
     def _open_session(self, session_id: int) -> None:
         self._save_cache()
-        info = self.store.get_session(session_id)
-        stored = self.store.active_path(session_id)
-        self.session_id = session_id
-        self.always_allowed.clear()
+        info = self.sessions.get_session(session_id)
+        stored = self.sessions.active_path(session_id)
+        self._session_id = session_id
+        self._always_allowed.clear()
         cached = 0
-        if self.model is not None:
+        if self._model is not None:
             messages = [_chat_message(m) for m in stored if m.role != "system"]
-            self.conversation = self._make_conversation(
+            self._conversation = self._make_conversation(
                 messages, info.system_prompt, info.template_date
             )
             cached = self._restore_cache()
         self._emit(SessionOpened(info, stored, cached))
 
+    def _rename_session(self, session_id: int, title: str) -> None:
+        self.sessions.rename_session(session_id, title)
+        self._emit(SessionsChanged())
+
+    def _delete_session(self, session_id: int) -> None:
+        if session_id == self._session_id:
+            # Leave it without saving its cache: both are about to go.
+            self._session_id = None
+            self._new_session()
+        self.sessions.delete_session(session_id)
+        self._cache_files.delete_session(session_id)
+        self._emit(SessionsChanged())
+
+    def _export_session(self, session_id: int, fmt: str, folder: Path) -> Path:
+        path = export_session(self.sessions, session_id, fmt, folder)
+        self._emit(Exported(path))
+        return path
+
     def _restore_cache(self) -> int:
-        conversation = self.conversation
-        if conversation is None or self.session_id is None or not conversation.messages:
+        conversation = self._conversation
+        if conversation is None or self._session_id is None or not conversation.messages:
             return 0
         try:
             ids = conversation.encode(add_generation_prompt=False)
         except ValueError:
             return 0
-        cache = self.cache_store.load_best(
-            self.session_id, self.model_id, self.quant, ids, self.model
+        cache = self._cache_files.load_best(
+            self._session_id, self._model_id, self._quant, ids, self._model
         )
         if cache is None:
             return 0
@@ -292,199 +396,115 @@ class ChatController:
         return cache.common_prefix(ids)
 
     def _save_cache(self) -> None:
-        conversation = self.conversation
-        if conversation is None or self.session_id is None or conversation.cache is None:
+        conversation = self._conversation
+        if conversation is None or self._session_id is None or conversation.cache is None:
             return
         try:
-            self.cache_store.save(
-                self.session_id,
-                {"model_id": self.model_id, "quant": self.quant},
+            self._cache_files.save(
+                self._session_id,
+                {"model_id": self._model_id, "quant": self._quant},
                 conversation.cache,
             )
-        except OSError as exc:  # a full disk must not take the chat with it
-            self._emit(Notice(f"Could not save the KV cache: {exc}", "warning"))
-
-    def _apply_settings(self, settings: Settings) -> None:
-        self.settings = settings
-        self.cache_store.budget_bytes = int(settings.cache_budget_gb * 1e9)
-        if self.conversation is not None:
-            self.conversation.settings = GenerationSettings.from_settings(self.settings)
-            self.conversation.tools = self._tools()
-            if self.conversation.cache.kv_bits != settings.kv_bits:
-                self.conversation.cache = self.model.make_cache(kv_bits=settings.kv_bits)
-        if self.session_id is not None:
-            self.store.set_session_settings(self.session_id, _session_settings(settings))
+        except (OSError, RuntimeError) as exc:
+            # MLX's writer raises RuntimeError on a full or read-only disk. A cache is only a
+            # speed-up: the chat goes on (and quitting still works) without it.
+            detail = " ".join(str(exc).split())
+            self._emit(Notice(f"Could not save the KV cache: {detail}", "warning"))
 
     def _ensure_session(self, first_text: str) -> int:
-        if self.session_id is None:
-            conversation = self.conversation
+        if self._session_id is None:
+            conversation = self._conversation
             title = " ".join(first_text.split())[:TITLE_CHARS] or "New chat"
-            info = self.store.create_session(
+            info = self.sessions.create_session(
                 title=title,
                 system_prompt=conversation.system_prompt,
                 settings=_session_settings(self.settings),
-                model=self.model_id,
-                quant=self.quant,
+                model=self._model_id,
+                quant=self._quant,
                 template_date=conversation.date_string,
             )
-            self.session_id = info.id
-        return self.session_id
+            self._session_id = info.id
+        return self._session_id
+
+    # -- turns ------------------------------------------------------------------------------
 
     def _send(self, text: str) -> TurnFinished | None:
         if not self._require_model():
             return None
-        if self.conversation is None:
-            self.conversation = self._make_conversation([], self.settings.system_prompt, None)
+        if self._conversation is None:
+            self._conversation = self._make_conversation([], self.settings.system_prompt, None)
         session_id = self._ensure_session(text)
         parent = self._last_saved_id()
-        user = self.conversation.add_user(text)
-        user.id = self.store.add_message(session_id, "user", text, parent_id=parent).id
+        user = self._conversation.add_user(text)
+        user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
         return self._respond(user.id)
 
     def _regenerate(self) -> TurnFinished | None:
-        if not self._require_model() or self.conversation is None:
+        if not self._require_model() or self._conversation is None:
             return None
         try:
-            self.conversation.drop_answer()
+            self._conversation.drop_answer()
         except ValueError:
+            self._emit(Notice("There is no message to answer again yet.", "warning"))
             return None
-        user_id = self.conversation.messages[self.conversation.last_user_index()].id
+        user_id = self._conversation.messages[self._conversation.last_user_index()].id
         return self._respond(user_id)
 
     def _edit_last(self, text: str) -> TurnFinished | None:
-        if not self._require_model() or self.conversation is None:
+        if not self._require_model() or self._conversation is None:
             return None
         try:
-            index = self.conversation.last_user_index()
+            index = self._conversation.last_user_index()
         except ValueError:
             return self._send(text)
-        parent = self.conversation.messages[index - 1].id if index > 0 else None
-        user = self.conversation.edit_last_user(text)
+        parent = self._conversation.messages[index - 1].id if index > 0 else None
+        user = self._conversation.edit_last_user(text)
         session_id = self._ensure_session(text)
-        user.id = self.store.add_message(session_id, "user", text, parent_id=parent).id
+        user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
         return self._respond(user.id)
 
     def _last_saved_id(self) -> int | None:
-        for message in reversed(self.conversation.messages):
+        for message in reversed(self._conversation.messages):
             if message.id is not None:
                 return message.id
         return None
 
     def _respond(self, user_id: int | None) -> TurnFinished:
-        conversation = self.conversation
-        session_id = self.session_id
+        conversation = self._conversation
+        session_id = self._session_id
         self._emit(TurnStarted(session_id, user_id))
-        streaming = _StreamingAnswer(self.store, session_id, user_id)
+        answer = SavedAnswer(self.sessions, session_id, user_id)
 
-        def emit(event: Any) -> None:
+        def emit(event: Event) -> None:
             if isinstance(event, TextDelta):
-                streaming.append(event.text)
+                answer.append(event.text)
             elif isinstance(event, ToolCallRequested):
-                # The text so far was the call itself: store it as a tool-call message.
-                streaming.finish_tool_call(event.call)
+                answer.finish_tool_call(event.call)
             elif isinstance(event, ToolResultReady):
-                streaming.add_tool_result(event.result.content)
+                answer.add_tool_result(event.result.content)
             self._emit(event)
 
         try:
             finished = conversation.respond(emit, cancel=self.cancel, approve=self._approve)
-        except Exception as exc:  # keep what streamed; say what broke
-            streaming.finalise("error")
-            finished = TurnFinished("error", streaming.text, error=f"{type(exc).__name__}: {exc}")
-            self._emit(finished)
-            return finished
-        status = {"stop": "complete", "length": "complete", "cancelled": "stopped"}.get(
-            finished.finish_reason, "error"
-        )
-        saved = streaming.finalise(status)
-        if (
-            saved is not None
-            and conversation.messages
-            and conversation.messages[-1].role == ("assistant")
-        ):
-            conversation.messages[-1].id = saved
+        except Exception:
+            answer.finalise(MessageStatus.ERROR)  # keep what streamed; the job says what broke
+            raise
+        saved = answer.finalise(finished.status)
+        last = conversation.messages[-1] if conversation.messages else None
+        if saved is not None and last is not None and last.role == "assistant":
+            last.id = saved
         return finished
 
     def _approve(self, call: ToolCall) -> bool:
-        if call.name in self.always_allowed:
+        if call.name in self._always_allowed:
             return True
         if self.approver is None:
             return False
         answer = self.approver(call)
         if answer == "always":
-            self.always_allowed.add(call.name)
+            self._always_allowed.add(call.name)
             return True
-        return answer in (True, "once")
-
-
-class _StreamingAnswer:
-    """The answer as it streams, committed at least every SAVE_INTERVAL_S."""
-
-    def __init__(self, store: SessionStore, session_id: int, parent_id: int | None):
-        self.store = store
-        self.session_id = session_id
-        self.parent_id = parent_id
-        self.message_id: int | None = None
-        self.parts: list[str] = []
-        self.last_save = 0.0
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def append(self, delta: str) -> None:
-        self.parts.append(delta)
-        if self.message_id is None:
-            self.message_id = self.store.add_message(
-                self.session_id,
-                "assistant",
-                self.text,
-                parent_id=self.parent_id,
-                status="streaming",
-            ).id
-            self.last_save = time.monotonic()
-        elif time.monotonic() - self.last_save >= SAVE_INTERVAL_S:
-            self.store.update_message(self.message_id, self.text, "streaming")
-            self.last_save = time.monotonic()
-
-    def finish_tool_call(self, call: ToolCall) -> None:
-        tool_calls = [
-            {"type": "function", "function": {"name": call.name, "arguments": call.arguments}}
-        ]
-        if self.message_id is not None:
-            # The streamed JSON becomes a tool-call message (content empty, call structured).
-            self.parent_id = self.store.update_message(
-                self.message_id, "", "complete", tool_calls=tool_calls
-            ).id
-        else:
-            self.parent_id = self.store.add_message(
-                self.session_id, "assistant", "", parent_id=self.parent_id, tool_calls=tool_calls
-            ).id
-        self.message_id = None
-        self.parts = []
-
-    def add_tool_result(self, content: Any) -> None:
-        text = content if isinstance(content, str) else _json(content)
-        self.parent_id = self.store.add_message(
-            self.session_id, "ipython", text, parent_id=self.parent_id
-        ).id
-
-    def finalise(self, status: str) -> int | None:
-        if self.message_id is None:
-            if not self.parts and status == "complete":
-                return None
-            self.message_id = self.store.add_message(
-                self.session_id, "assistant", self.text, parent_id=self.parent_id, status=status
-            ).id
-            return self.message_id
-        self.store.update_message(self.message_id, self.text, status)
-        return self.message_id
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
+        return answer == "once"
 
 
 def _chat_message(stored: StoredMessage) -> ChatMessage:
@@ -497,8 +517,6 @@ def _chat_message(stored: StoredMessage) -> ChatMessage:
 
 
 def _maybe_json(text: str) -> Any:
-    import json
-
     try:
         value = json.loads(text)
     except ValueError:

@@ -11,7 +11,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llama_chat.status import MessageStatus
 from llama_chat.tools import ToolCall, ToolResult
+
+from mlx_model import ModelConfig
 from mlx_model.generate import GenerationStats
 
 if TYPE_CHECKING:
@@ -75,6 +78,7 @@ class ModelLoaded:
     load_s: float
     weights_gb: float
     demo: bool = False
+    config: ModelConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,11 @@ class TurnFinished:
     text: str
     stats: TurnStats = field(default_factory=TurnStats)
     error: str | None = None
+
+    @property
+    def status(self) -> MessageStatus:
+        """The status the answer is saved and shown with."""
+        return MessageStatus.from_finish_reason(self.finish_reason)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
-import mlx_model
 from llama_chat.chat.template import encode_prompt, format_date
 from llama_chat.events import (
     ContextTrimmed,
@@ -28,7 +27,10 @@ from llama_chat.events import (
     TurnStats,
 )
 from llama_chat.settings import Settings
+from llama_chat.status import MessageStatus
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
+
+import mlx_model
 
 MAX_TOOL_ROUNDS = 4
 DECLINED = "The user declined to run this tool."
@@ -46,7 +48,7 @@ class ChatMessage:
     role: str  # "user" | "assistant" | "ipython"
     content: Any
     tool_calls: list[dict] | None = None
-    status: str = "complete"  # "complete" | "stopped" | "error" | "interrupted" | "streaming"
+    status: MessageStatus = MessageStatus.COMPLETE
     id: int | None = None  # row id once saved
 
     def to_template(self) -> dict[str, Any]:
@@ -202,12 +204,12 @@ class Conversation:
             finish, text, stats = self._stream(ids, emit, cancel)
             calls = parse_tool_calls(text) if self.tools and finish == "stop" else []
             if not calls:
-                status = {"stop": "complete", "length": "complete", "cancelled": "stopped"}[finish]
+                status = MessageStatus.from_finish_reason(finish)
                 self.messages.append(ChatMessage("assistant", text, status=status))
                 return self._finish(emit, finish, text, stats=stats)
             for call in calls:
                 # The template takes one call per assistant message: one message + result each.
-                self.messages.append(ChatMessage("assistant", "", tool_calls=[_call_dict(call)]))
+                self.messages.append(ChatMessage("assistant", "", tool_calls=[call.as_dict()]))
                 emit(ToolCallRequested(call))
                 approved = approve(call) if approve is not None else False
                 if approved:
@@ -266,7 +268,3 @@ class Conversation:
         finished = TurnFinished(reason, text, stats, error)
         emit(finished)
         return finished
-
-
-def _call_dict(call: ToolCall) -> dict[str, Any]:
-    return {"type": "function", "function": {"name": call.name, "arguments": call.arguments}}

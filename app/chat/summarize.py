@@ -13,9 +13,10 @@ import re
 import threading
 from collections.abc import Callable
 
-import mlx_model
 from llama_chat.chat.conversation import Conversation, GenerationSettings
 from llama_chat.events import Event, SummaryProgress, TextDelta, TurnFinished
+
+import mlx_model
 
 MAP_PROMPT = (
     "Here is part {index} of {total} of a longer document.\n\n<document_part>\n{text}\n"

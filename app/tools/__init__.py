@@ -45,10 +45,13 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] = field(hash=False)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The call in the chat template's form (one entry of a message's ``tool_calls``)."""
+        return {"type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
     def to_message(self) -> dict[str, Any]:
         """The assistant message that records this call, in the chat template's format."""
-        function = {"name": self.name, "arguments": self.arguments}
-        return {"role": "assistant", "tool_calls": [{"type": "function", "function": function}]}
+        return {"role": "assistant", "tool_calls": [self.as_dict()]}
 
 
 @dataclass(frozen=True)
