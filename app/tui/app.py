@@ -1,38 +1,35 @@
-"""The Textual app: owns the ChatController and carries its events onto the UI thread.
+"""The Textual app: wiring only. It owns the controller, the event bridge and the UI state.
 
-The controller works on its own engine thread and calls back from there; ``post_message`` is
-thread-safe, so engine events become Textual messages and are handled on the UI thread. A tool
-approval blocks the engine thread on a Future that the approval dialog answers.
+Engine events reach the chat screen through the bridge (bridge.py); what the screen does not
+stop bubbles here, where the app-wide state is kept: the model's state, whether an answer is
+being written, the open chat. The flows behind the keys live with their screens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import threading
 from collections.abc import Iterable
-from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 
 from llama_chat.controller import ChatController
-from llama_chat.events import ModelLoaded, ModelLoadFailed
-from llama_chat.models.store import HUB_REPOS, QUANT_BITS, ModelStore, ModelStoreError, memory_needed
+from llama_chat.models.store import ModelStore, ModelStoreError
 from llama_chat.paths import AppPaths
 from llama_chat.resources import asset_path
 from llama_chat.settings import Settings, save_settings
-from llama_chat.tools import ToolCall
+from llama_chat.store.export import default_export_dir
+from llama_chat.tui.bridge import Core, EventBridge
 from llama_chat.tui.commands import SessionPicker, chat_commands
-from llama_chat.store.export import default_export_dir, export_session
-from llama_chat.tui.messages import ApprovalRequested, EngineEvent, TurnDone
 from llama_chat.tui.screens.chat import ChatScreen
+from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
+from llama_chat.tui.screens.welcome import run_welcome
+from llama_chat.tui.state import TURN_JOBS, ModelState
 from mlx_model import ModelConfig
 
 RESTART_WITH_DEMO = "restart-with-demo"
@@ -51,7 +48,25 @@ class LlamaChatApp(App[str | None]):
             priority=True,
             tooltip="Quit (the chat is saved, and so is its KV cache for a fast resume)",
         ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            id="command_palette",
+            show=False,
+            priority=True,
+            tooltip="Command palette: every action, and open any chat by name",
+        ),
     ]
+
+    model_state: reactive[ModelState] = reactive("loading", bindings=True)
+    """Whether a model is loading, ready to answer, or failed to load."""
+    busy = reactive(False, bindings=True)
+    """An answer job (send, regenerate, edit) is queued or running."""
+    editing = reactive(False, bindings=True)
+    """The next message replaces the last one the user sent."""
+    session_id: reactive[int | None] = reactive(None, bindings=True)
+    """The open chat's id; None for a new chat that has no messages yet."""
 
     def __init__(
         self,
@@ -74,32 +89,20 @@ class LlamaChatApp(App[str | None]):
         self.export_dir = export_dir
         self.model_config: ModelConfig | None = None
         """Config of the loaded model (for the settings screen's memory check)."""
-        self._early_events: list[Any] = []
+        self.bridge = EventBridge()
         self.controller = ChatController(
-            settings,
-            paths,
-            self._early_events.append,
-            model_dir=model_dir,
-            demo=demo,
-            offline=offline,
+            settings, paths, self.bridge.post, model_dir=model_dir, demo=demo, offline=offline
         )
-        self.controller.on_event = self._post_engine_event
-        self.controller.approver = self._ask_approval
-        self._pending_approvals: set[Future] = set()
-        self._approvals_lock = threading.Lock()
-        self._closed = False
+        self.approvals = ApprovalGate(self)
+        self.controller.approver = self.approvals.ask
         self._shut_down = False
-        self._chat = ChatScreen()
-
-    @property
-    def chat(self) -> ChatScreen:
+        self.chat = ChatScreen()
         """The main screen (always at the bottom of the screen stack)."""
-        return self._chat
 
     def get_default_screen(self) -> Screen:
-        return self._chat
+        return self.chat
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
@@ -108,8 +111,7 @@ class LlamaChatApp(App[str | None]):
             )
         for warning in self.settings_warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=15)
-        for event in self._early_events:
-            await self.chat.handle_event(event)
+        self.bridge.attach(self.chat)
         # After the first paint: the model loads behind the screen, never in front of it.
         self.call_after_refresh(self._start)
 
@@ -130,73 +132,68 @@ class LlamaChatApp(App[str | None]):
         except (OSError, ModelStoreError):
             return []  # let the load itself fail and say why
 
-    # -- engine bridge (engine thread -> UI thread) ---------------------------------------
+    # -- app-wide state from engine events (after the chat screen has shown them) -------------
 
-    def _post_engine_event(self, event: Any) -> None:
-        self.post_message(EngineEvent(event))
+    @on(Core.ModelLoading)
+    def _model_loading(self) -> None:
+        self.model_state = "loading"
 
-    async def on_engine_event(self, message: EngineEvent) -> None:
-        await self.chat.handle_event(message.event)
+    @on(Core.ModelLoaded)
+    def _model_loaded(self, message: Core.ModelLoaded) -> None:
+        self.model_config = message.event.config
+        self.model_state = "ready"
 
-    def watch_turn(self, future: Future) -> None:
-        """Tell the chat screen when a send/regenerate/edit job ends, however it ends."""
-        future.add_done_callback(lambda done: self.post_message(TurnDone(done)))
-
-    async def on_turn_done(self, message: TurnDone) -> None:
-        await self.chat.turn_done(message.future)
-
-    def _ask_approval(self, call: ToolCall) -> str | bool:
-        """Runs on the engine thread: blocks until the user answers the dialog."""
-        answer: Future = Future()
-        with self._approvals_lock:
-            if self._closed:
-                return False
-            self._pending_approvals.add(answer)
-        try:
-            if not self.post_message(ApprovalRequested(call, answer)):
-                return False  # the app is closing: nobody can say yes
-            return answer.result()
-        finally:
-            with self._approvals_lock:
-                self._pending_approvals.discard(answer)
-
-    def on_approval_requested(self, message: ApprovalRequested) -> None:
-        from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
-
-        def answered(result: str | bool | None) -> None:
-            if not message.answer.done():
-                message.answer.set_result(result or False)
-
-        self.push_screen(ToolApprovalScreen(message.call), answered)
-
-    def _deny_pending_approvals(self) -> None:
-        with self._approvals_lock:
-            self._closed = True
-            for answer in self._pending_approvals:
-                if not answer.done():
-                    answer.set_result(False)
-
-    # -- model ----------------------------------------------------------------------------
-
-    def model_label(self, event: ModelLoaded) -> str:
-        if event.demo:
-            return f"DEMO {event.quant} · random weights: meaningless text"
-        if self.model_dir is not None:
-            return f"{Path(self.model_dir).name} · {event.quant}"
-        return f"Llama 3.2 3B Instruct · {event.quant}"
-
-    def model_loaded(self, event: ModelLoaded) -> None:
-        try:
-            self.model_config = ModelConfig.from_file(event.path / "config.json")
-        except (OSError, ValueError):
-            self.model_config = None
-
-    def model_failed(self, event: ModelLoadFailed) -> None:
-        missing = self._missing_default_model()
-        if missing:
-            self.show_welcome(event.message)
+    @on(Core.ModelLoadFailed)
+    def _model_failed(self, message: Core.ModelLoadFailed) -> None:
+        self.model_state = "failed"
+        if self._missing_default_model():
+            self.show_welcome(message.event.message)
         else:
-            self.notify(event.message, title="The model did not load", severity="error", timeout=30)
+            self.notify(
+                message.event.message, title="The model did not load", severity="error", timeout=30
+            )
+
+    @on(Core.SessionOpened)
+    def _session_opened(self, message: Core.SessionOpened) -> None:
+        session = message.event.session
+        self.session_id = session.id if session is not None else None
+        self.editing = False
+
+    @on(Core.TurnStarted)
+    def _turn_started(self, message: Core.TurnStarted) -> None:
+        self.session_id = message.event.session_id
+
+    @on(Core.JobFailed)
+    def _job_failed(self, message: Core.JobFailed) -> None:
+        self.notify(message.event.message, severity="error", timeout=30)
+
+    @on(Core.JobFinished)
+    def _job_finished(self, message: Core.JobFinished) -> None:
+        if message.event.job in TURN_JOBS:
+            self.busy = False
+
+    @on(Core.Notice)
+    def _notice(self, message: Core.Notice) -> None:
+        self.notify(message.event.message, severity=message.event.severity, timeout=10)
+
+    @on(Core.Exported)
+    def _exported(self, message: Core.Exported) -> None:
+        self.notify(f"Exported to {message.event.path}", title="Export", timeout=15)
+
+    @on(Core.ContextTrimmed)
+    def _context_trimmed(self, message: Core.ContextTrimmed) -> None:
+        event = message.event
+        self.notify(
+            f"The chat is longer than the context limit ({event.context_limit:,} tokens): "
+            f"the oldest {event.dropped_messages} message(s) are no longer seen by the model.",
+            severity="warning",
+        )
+
+    @on(ApprovalGate.Requested)
+    def _approval_requested(self, message: ApprovalGate.Requested) -> None:
+        show_approval(self, message)
+
+    # -- services for the screens (see state.ChatApp) -----------------------------------------
 
     def reference_config(self) -> ModelConfig:
         """The loaded model's config, or Llama 3.2 3B's shape before one is loaded."""
@@ -206,69 +203,11 @@ class LlamaChatApp(App[str | None]):
 
         return ModelConfig.from_dict(tiny_config_dict(LLAMA_3B_SHAPE))
 
-    @work(exclusive=True, group="welcome")
-    async def show_welcome(self, reason: str) -> None:
-        from llama_chat.tui.screens.welcome import WelcomeScreen
+    def export_folder(self) -> Path:
+        return self.export_dir or default_export_dir()
 
-        quant = "4bit"
-        size = memory_needed(self.reference_config(), QUANT_BITS[quant], 0, None).weights_bytes
-        choice = await self.push_screen_wait(
-            WelcomeScreen(quant=quant, repo=HUB_REPOS[quant], download_gb=size / 1e9, reason=reason)
-        )
-        if choice.action == "quit":
-            await self.action_quit()
-        elif choice.action == "demo":
-            await self.shutdown()
-            self.exit(RESTART_WITH_DEMO)
-        elif choice.action == "download":
-            self._save_and_apply(replace(self.settings, quant=quant, offline=False))
-            self.offline = False
-            self.controller.offline = False
-            self.controller.load_model(quant)
-        elif choice.action == "folder":
-            dirs = {**self.settings.model_dir, self.settings.quant: str(choice.folder)}
-            self._save_and_apply(replace(self.settings, model_dir=dirs))
-            self.controller.load_model()
-
-    # -- settings -------------------------------------------------------------------------
-
-    @work(exclusive=True, group="settings")
-    async def open_settings(self) -> None:
-        from llama_chat.tui.screens.settings import SettingsScreen
-
-        chat = self.chat
-        session_prompt = None
-        if chat.session_id is not None:
-            session_prompt = self.controller.store.get_session(chat.session_id).system_prompt
-        result = await self.push_screen_wait(
-            SettingsScreen(
-                self.settings,
-                model_config=self.reference_config(),
-                session_system_prompt=session_prompt,
-                themes=self.available_themes,
-            )
-        )
-        if result is None:
-            return
-        old = self.settings
-        self._save_and_apply(result.settings)
-        if result.settings.theme in self.available_themes:
-            self.theme = result.settings.theme
-        if result.session_system_prompt is not None and chat.session_id is not None:
-            store = self.controller.store
-            store.set_session_settings(
-                chat.session_id,
-                store.get_session(chat.session_id).settings,
-                system_prompt=result.session_system_prompt,
-            )
-            self.controller.open_session(chat.session_id)  # re-read with the new prompt
-        if result.settings.quant != old.quant or (
-            chat.model_state == "failed" and result.settings != old
-        ):
-            self.controller.load_model(result.settings.quant)
-        self.notify("Settings saved.")
-
-    def _save_and_apply(self, settings: Settings) -> None:
+    def apply_settings(self, settings: Settings, session_system_prompt: str | None = None) -> None:
+        """Save the settings file and hand the settings to the controller."""
         try:
             save_settings(settings, self.paths.settings_file)
         except OSError as exc:
@@ -278,88 +217,24 @@ class LlamaChatApp(App[str | None]):
                 severity="error",
             )
         self.settings = settings
-        self.controller.apply_settings(settings)
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        self.controller.apply_settings(settings, session_system_prompt)
 
-    # -- saved chats ----------------------------------------------------------------------
+    @work(exclusive=True, group="welcome")
+    async def show_welcome(self, reason: str) -> None:
+        await run_welcome(self, reason)
 
-    def open_session(self, session_id: int) -> None:
-        if not self.chat.refuse_while_busy():
-            self.controller.open_session(session_id)
-
-    @work(group="sessions")
-    async def rename_session(self, session_id: int) -> None:
-        from llama_chat.tui.screens.dialogs import RenameDialog
-
-        title = self.chat.session_title(session_id)
-        if title is None:
-            return
-        new_title = await self.push_screen_wait(RenameDialog(title))
-        if new_title:
-            self.controller.store.rename_session(session_id, new_title)
-            await self.chat.sidebar.reload()
-
-    @work(group="sessions")
-    async def delete_session(self, session_id: int) -> None:
-        from llama_chat.tui.screens.dialogs import ConfirmDialog
-
-        title = self.chat.session_title(session_id)
-        if title is None:
-            return
-        question = f"Delete the chat “{title}” and all its messages? This cannot be undone."
-        if not await self.push_screen_wait(ConfirmDialog(question, "Delete")):
-            return
-        if session_id == self.chat.session_id:
-            self.controller.new_session()  # leave it first, so its cache is not saved again
-        self.controller.store.delete_session(session_id)
-        # On the engine thread, after any cache save queued before it.
-        self.controller.engine.submit(self.controller.cache_store.delete_session, session_id)
-        await self.chat.sidebar.reload()
-        self.notify(f"Deleted “{title}”.")
-
-    @work(group="sessions")
-    async def ask_export(self, session_id: int) -> None:
-        from llama_chat.tui.screens.dialogs import ExportDialog
-
-        title = self.chat.session_title(session_id)
-        if title is None:
-            return
-        fmt = await self.push_screen_wait(ExportDialog(title, str(self.export_folder())))
-        if fmt:
-            self.export_session(session_id, fmt)
-
-    def export_folder(self) -> Path:
-        return self.export_dir or default_export_dir()
-
-    def export_session(self, session_id: int, fmt: str) -> Path | None:
-        try:
-            path = export_session(self.controller.store, session_id, fmt, self.export_folder())
-        except OSError as exc:
-            self.notify(f"Could not write the export: {exc}", severity="error")
-            return None
-        self.notify(f"Exported to {path}", title="Export", timeout=15)
-        return path
-
-    # -- misc actions ---------------------------------------------------------------------
-
-    def copy_text(self, text: str) -> None:
-        """pbcopy on macOS (works in every terminal there); elsewhere OSC 52 via Textual."""
-        if sys.platform == "darwin":
-            try:
-                subprocess.run(["pbcopy"], input=text.encode(), check=True, timeout=5)
-            except (OSError, subprocess.SubprocessError) as exc:
-                self.notify(f"pbcopy failed ({exc}); trying the terminal.", severity="warning")
-            else:
-                self.notify("Copied the last answer.")
-                return
-        self.copy_to_clipboard(text)
-        self.notify("Copied the last answer (if your terminal allows clipboard access).")
+    async def restart_with_demo(self) -> None:
+        await self.shutdown()
+        self.exit(RESTART_WITH_DEMO)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if isinstance(screen, ChatScreen):
             yield from chat_commands(screen)
         yield from super().get_system_commands(screen)
 
-    # -- quitting -------------------------------------------------------------------------
+    # -- quitting -----------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
         await self.shutdown()
@@ -370,12 +245,11 @@ class LlamaChatApp(App[str | None]):
         if self._shut_down:
             return
         self._shut_down = True
-        self._deny_pending_approvals()
+        self.approvals.deny_all()
         try:
             await asyncio.to_thread(self.controller.close)
         except TimeoutError:
             pass  # the engine is stuck; the chat itself is already committed
-        self.controller.store.close()
 
     async def on_unmount(self) -> None:
         await self.shutdown()

@@ -1,14 +1,19 @@
-"""Small modal dialogs: confirm, rename a chat, choose an export format."""
+"""Small modal dialogs (confirm, rename a chat, choose an export format) and the flows of the
+saved-chat actions that use them. The work itself is a controller job: its result comes back
+as events (SessionsChanged, Exported, or JobFailed)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
+
+from llama_chat.store.sessions import NotFoundError
+from llama_chat.tui.state import chat_app
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -91,3 +96,54 @@ class ExportDialog(ModalScreen[str | None]):
     @on(Button.Pressed)
     def _answer(self, event: Button.Pressed) -> None:
         self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+
+def session_title(app: App, session_id: int) -> str | None:
+    """The saved chat's title; None (after saying so) when it is gone."""
+    try:
+        return chat_app(app).controller.sessions.get_session(session_id).title
+    except NotFoundError:
+        app.notify("That chat no longer exists.", severity="warning")
+        return None
+
+
+def rename_session(app: App, session_id: int) -> None:
+    title = session_title(app, session_id)
+    if title is None:
+        return
+
+    def renamed(new_title: str | None) -> None:
+        if new_title:
+            chat_app(app).controller.rename_session(session_id, new_title)
+
+    app.push_screen(RenameDialog(title), renamed)
+
+
+def delete_session(app: App, session_id: int) -> None:
+    title = session_title(app, session_id)
+    if title is None:
+        return
+
+    def confirmed(yes: bool | None) -> None:
+        if yes:
+            chat_app(app).controller.delete_session(session_id)
+
+    question = f"Delete the chat “{title}” and all its messages? This cannot be undone."
+    app.push_screen(ConfirmDialog(question, "Delete"), confirmed)
+
+
+def export_session(app: App, session_id: int, fmt: str | None = None) -> None:
+    """Export in ``fmt`` ("markdown" or "json"), or ask which first."""
+    state = chat_app(app)
+    if fmt:
+        state.controller.export_session(session_id, fmt, state.export_folder())
+        return
+    title = session_title(app, session_id)
+    if title is None:
+        return
+
+    def chosen(fmt: str | None) -> None:
+        if fmt:
+            state.controller.export_session(session_id, fmt, state.export_folder())
+
+    app.push_screen(ExportDialog(title, str(state.export_folder())), chosen)

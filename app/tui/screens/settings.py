@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -23,6 +23,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Switch, TextAr
 
 from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes, memory_needed
 from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
+from llama_chat.tui.state import chat_app
 from mlx_model import ModelConfig
 
 
@@ -303,3 +304,24 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def open_settings(app: App) -> None:
+    """Show the settings form; saving applies it (the controller reloads what must be)."""
+    state = chat_app(app)
+    session_prompt = None
+    if state.session_id is not None:
+        session_prompt = state.controller.sessions.get_session(state.session_id).system_prompt
+
+    def saved(result: SettingsResult | None) -> None:
+        if result is not None:
+            state.apply_settings(result.settings, result.session_system_prompt)
+            app.notify("Settings saved.")
+
+    screen = SettingsScreen(
+        state.settings,
+        model_config=state.reference_config(),
+        session_system_prompt=session_prompt,
+        themes=app.available_themes,
+    )
+    app.push_screen(screen, saved)

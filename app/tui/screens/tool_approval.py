@@ -1,24 +1,33 @@
-"""Ask before a tool runs: the model's requested call, then Allow once / Always / Deny."""
+"""Ask before a tool runs: the model's requested call, then Allow once / Always / Deny.
+
+The controller asks on its engine thread and must block until the user answers; the
+``ApprovalGate`` posts the question to the UI thread and waits on a Future the dialog answers.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.app import App
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from llama_chat.tools import ToolCall
 
-ALLOW_ONCE, ALLOW_ALWAYS = "once", "always"
+ALLOW_ONCE, ALLOW_ALWAYS, DENY = "once", "always", "deny"
 
 
-class ToolApprovalScreen(ModalScreen[str | bool]):
-    """Dismisses with "once", "always" (for the rest of this chat) or False (deny)."""
+class ToolApprovalScreen(ModalScreen[str]):
+    """Dismisses with "once", "always" (for the rest of this chat) or "deny"."""
 
     BINDINGS = [
         Binding("o", "answer('once')", "Allow once", id="tool.once", tooltip="Run it this time"),
@@ -59,4 +68,53 @@ class ToolApprovalScreen(ModalScreen[str | bool]):
         self.action_answer(event.button.id or "deny")
 
     def action_answer(self, answer: str) -> None:
-        self.dismiss(answer if answer in (ALLOW_ONCE, ALLOW_ALWAYS) else False)
+        self.dismiss(answer if answer in (ALLOW_ONCE, ALLOW_ALWAYS) else DENY)
+
+
+class ApprovalGate:
+    """The controller's approver: shows the dialog and blocks the engine thread until answered."""
+
+    @dataclass
+    class Requested(Message):
+        call: ToolCall
+        answer: Future[str]
+        """Unblocks the engine thread when set."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._pending: set[Future[str]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def ask(self, call: ToolCall) -> str:
+        """Runs on the engine thread: "once", "always" or "deny"."""
+        answer: Future[str] = Future()
+        with self._lock:
+            if self._closed:
+                return DENY
+            self._pending.add(answer)
+        try:
+            if not self.app.post_message(self.Requested(call, answer)):
+                return DENY  # the app is closing: nobody can say yes
+            return answer.result()
+        finally:
+            with self._lock:
+                self._pending.discard(answer)
+
+    def deny_all(self) -> None:
+        """Answer every open question with "deny", and any later one too (the app is closing)."""
+        with self._lock:
+            self._closed = True
+            for answer in self._pending:
+                if not answer.done():
+                    answer.set_result(DENY)
+
+
+def show_approval(app: App, request: ApprovalGate.Requested) -> None:
+    """Push the dialog for ``request``; its answer (Escape: deny) unblocks the engine thread."""
+
+    def answered(result: str | None) -> None:
+        if not request.answer.done():
+            request.answer.set_result(result or DENY)
+
+    app.push_screen(ToolApprovalScreen(request.call), answered)

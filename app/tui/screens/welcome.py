@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
+
+from llama_chat.models.store import HUB_REPOS, QUANT_BITS, memory_needed
+from llama_chat.tui.state import chat_app
+
+WELCOME_QUANT = "4bit"
+"""What the welcome screen offers to download: the smallest download that answers well."""
 
 
 @dataclass(frozen=True)
@@ -95,3 +101,30 @@ def folder_problem(text: str) -> str | None:
     if not any(folder.glob("*.safetensors")):
         return f"{folder} has no .safetensors weights."
     return None
+
+
+async def run_welcome(app: App, reason: str) -> None:
+    """Show the welcome screen (from a worker) and do what the user picked."""
+    state = chat_app(app)
+    config = state.reference_config()
+    size = memory_needed(config, QUANT_BITS[WELCOME_QUANT], 0, None).weights_bytes
+    choice = await app.push_screen_wait(
+        WelcomeScreen(
+            quant=WELCOME_QUANT,
+            repo=HUB_REPOS[WELCOME_QUANT],
+            download_gb=size / 1e9,
+            reason=reason,
+        )
+    )
+    settings = state.settings
+    if choice.action == "quit":
+        await state.action_quit()
+    elif choice.action == "demo":
+        await state.restart_with_demo()
+    elif choice.action == "download":
+        # Asking for the download is consent to go online for it.
+        state.offline = state.controller.offline = False
+        state.apply_settings(replace(settings, quant=WELCOME_QUANT, offline=False))
+    elif choice.action == "folder":
+        dirs = {**settings.model_dir, settings.quant: str(choice.folder)}
+        state.apply_settings(replace(settings, model_dir=dirs))
