@@ -15,7 +15,12 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from llama_chat.chat.template import encode_prompt, format_date
+from llama_chat.chat.template import (
+    encode_generation_prompt,
+    encode_message,
+    encode_prompt,
+    format_date,
+)
 from llama_chat.events import (
     ContextTrimmed,
     Event,
@@ -106,6 +111,7 @@ class Conversation:
         # Index of the first message the model still sees; older turns were dropped to fit.
         self.window_start = 0
         self.last_stats = TurnStats()
+        self._token_counts: dict[int, tuple[ChatMessage, int]] = {}
 
     # -- editing the history ---------------------------------------------------------------
 
@@ -141,43 +147,61 @@ class Conversation:
         return [{"role": "system", "content": self.system_prompt}, *rendered]
 
     def encode(self, start: int | None = None, add_generation_prompt: bool = True) -> list[int]:
+        first = self.window_start if start is None else start
+        return self._encode_window(first, len(self.messages), add_generation_prompt)
+
+    def _encode_window(self, first: int, end: int, add_generation_prompt: bool) -> list[int]:
+        rendered = [m.to_template() for m in self.messages[first:end]]
         return encode_prompt(
             self.tokenizer,
-            self.template_messages(start),
+            [{"role": "system", "content": self.system_prompt}, *rendered],
             tools=self.tools.specs() if self.tools else None,
             add_generation_prompt=add_generation_prompt,
             date_string=self.date_string,
         )
 
-    def fit_prompt(self) -> tuple[list[int], int]:
+    def fit_prompt(self, cancel: threading.Event | None = None) -> tuple[list[int], int] | None:
         """Prompt ids that leave room for ``max_tokens``; drops the oldest turns if needed.
 
-        Returns (ids, number of messages dropped now). The system prompt and the newest user
-        turn are never dropped.
+        Returns (ids, number of messages dropped now), or None when ``cancel`` was set. The
+        system prompt and the newest user turn are never dropped. Each message is counted once
+        (and remembered), so reopening a chat of thousands of turns costs one pass, not one
+        encoding of the whole history per dropped turn.
         """
         limit = self.settings.context_limit
         budget = limit - self.settings.max_tokens
         last_user = self.last_user_index()
         start = min(self.window_start, last_user)
-        dropped = 0
-        while True:
-            ids = self.encode(start)
-            if len(ids) <= budget:
+        # after[i]: tokens of messages i.. when they follow the first message of the window.
+        after = [0] * (len(self.messages) + 1)
+        for i in range(len(self.messages) - 1, start, -1):
+            after[i] = after[i + 1] + self._message_tokens(self.messages[i])
+        answer_header = len(encode_generation_prompt(self.tokenizer))
+        for first in range(start, last_user + 1):
+            if self.messages[first].role != "user" and first != start:
+                continue
+            if cancel is not None and cancel.is_set():
+                return None
+            head = len(self._encode_window(first, first + 1, add_generation_prompt=False))
+            needed = head + after[first + 1] + answer_header
+            if needed <= budget:
                 break
-            later_users = [
-                i for i in range(start + 1, last_user + 1) if self.messages[i].role == "user"
-            ]
-            if not later_users:
-                raise ContextOverflowError(
-                    f"the newest message needs {len(ids)} prompt tokens plus "
-                    f"{self.settings.max_tokens} for the answer, more than the context limit of "
-                    f"{limit} tokens; shorten it, "
-                    "lower max tokens, or raise the context limit"
-                )
-            dropped += later_users[0] - start
-            start = later_users[0]
-        self.window_start = start
-        return ids, dropped
+        else:
+            raise ContextOverflowError(
+                f"the newest message needs {needed} prompt tokens plus "
+                f"{self.settings.max_tokens} for the answer, more than the context limit of "
+                f"{limit} tokens; shorten it, lower max tokens, or raise the context limit"
+            )
+        self.window_start = first
+        return self.encode(first), first - start
+
+    def _message_tokens(self, message: ChatMessage) -> int:
+        # Keyed by identity; holding the message keeps its id from being reused.
+        cached = self._token_counts.get(id(message))
+        if cached is None or cached[0] is not message:
+            cached = (message, len(encode_message(self.tokenizer, message.to_template())))
+            self._token_counts[id(message)] = cached
+        return cached[1]
 
     def context_used(self) -> int:
         return self.cache.length
@@ -196,9 +220,12 @@ class Conversation:
         text = ""
         for _ in range(MAX_TOOL_ROUNDS + 1):
             try:
-                ids, dropped = self.fit_prompt()
+                fitted = self.fit_prompt(cancel)
             except ContextOverflowError as exc:
                 return self._finish(emit, "error", "", error=str(exc))
+            if fitted is None:
+                return self._finish(emit, "cancelled", "")
+            ids, dropped = fitted
             if dropped:
                 emit(ContextTrimmed(dropped, len(ids), self.settings.context_limit))
             finish, text, stats = self._stream(ids, emit, cancel)

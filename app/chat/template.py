@@ -118,6 +118,10 @@ def encode_prompt(
         date_string=date_string,
         tools_in_user_message=tools_in_user_message,
     )
+    return _encode_segments(tokenizer, segments)
+
+
+def _encode_segments(tokenizer: PromptTokenizer, segments: Sequence[Segment]) -> list[int]:
     ids: list[int] = []
     for segment in segments:
         if segment.special:
@@ -186,22 +190,45 @@ def render_segments(
 
     offset = len(messages) - len(remaining)
     for index, message in enumerate(remaining, start=offset):
-        role = message["role"]
-        # Same order of tests as the template: a tool call wins over the role.
-        if "tool_calls" in message:
-            _tool_call(out, index, message)
-        elif role in ("ipython", "tool"):
-            _header(out, "ipython")
-            out.text(_tool_result_text(index, message))
-            out.special(EOT)
-        else:
-            _header(out, role)
-            out.text(_text_content(index, message).strip())
-            out.special(EOT)
+        _message(out, index, message)
 
     if add_generation_prompt:
         _header(out, "assistant")
     return out.segments
+
+
+def encode_message(tokenizer: PromptTokenizer, message: Mapping[str, Any]) -> list[int]:
+    """The ids of one message after the first, exactly as they appear inside a whole prompt.
+
+    Every such message starts and ends with a special token, so it is encoded on its own: the
+    context budget counts each message once instead of re-encoding the history per try.
+    """
+    _check_message(0, message)
+    out = _SegmentList()
+    _message(out, 0, message)
+    return _encode_segments(tokenizer, out.segments)
+
+
+def encode_generation_prompt(tokenizer: PromptTokenizer) -> list[int]:
+    """The ids that open the assistant's answer at the end of a prompt."""
+    out = _SegmentList()
+    _header(out, "assistant")
+    return _encode_segments(tokenizer, out.segments)
+
+
+def _message(out: _SegmentList, index: int, message: Mapping[str, Any]) -> None:
+    role = message["role"]
+    # Same order of tests as the template: a tool call wins over the role.
+    if "tool_calls" in message:
+        _tool_call(out, index, message)
+    elif role in ("ipython", "tool"):
+        _header(out, "ipython")
+        out.text(_tool_result_text(index, message))
+        out.special(EOT)
+    else:
+        _header(out, role)
+        out.text(_text_content(index, message).strip())
+        out.special(EOT)
 
 
 class _SegmentList:
