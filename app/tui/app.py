@@ -9,14 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
-
-from textual import on, work
-from textual.app import App, SystemCommand
-from textual.binding import Binding
-from textual.reactive import reactive
-from textual.screen import Screen
 
 from llama_chat.controller import ChatController
 from llama_chat.models.store import ModelStore, ModelStoreError
@@ -30,6 +23,12 @@ from llama_chat.tui.screens.chat import ChatScreen
 from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
 from llama_chat.tui.screens.welcome import run_welcome
 from llama_chat.tui.state import TURN_JOBS, ModelState
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
 from mlx_model import ModelConfig
 
 RESTART_WITH_DEMO = "restart-with-demo"
@@ -101,6 +100,11 @@ class LlamaChatApp(App[str | None]):
 
     def get_default_screen(self) -> Screen:
         return self.chat
+
+    def refresh_bindings(self) -> None:
+        # The state reactives refresh the footer; while the app closes there may be no screen.
+        if self.screen_stack:
+            super().refresh_bindings()
 
     def on_mount(self) -> None:
         if self.settings.theme in self.available_themes:
@@ -245,6 +249,7 @@ class LlamaChatApp(App[str | None]):
         if self._shut_down:
             return
         self._shut_down = True
+        self.bridge.close()
         self.approvals.deny_all()
         try:
             await asyncio.to_thread(self.controller.close)

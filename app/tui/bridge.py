@@ -13,10 +13,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from llama_chat import events
 from textual.message import Message
 from textual.message_pump import MessagePump
-
-from llama_chat import events
 
 
 class Core:
@@ -143,11 +142,14 @@ class EventBridge:
         self._lock = threading.Lock()
         self._target: MessagePump | None = None
         self._held: list[Message] = []
+        self._closed = False
 
     def post(self, event: events.Event) -> None:
         """The controller's ``on_event``: runs on the engine thread (or the UI thread)."""
         message = message_for(event)
         with self._lock:
+            if self._closed:
+                return
             if self._target is None:
                 self._held.append(message)
             else:
@@ -160,3 +162,9 @@ class EventBridge:
             held, self._held = self._held, []
             for message in held:
                 target.post_message(message)
+
+    def close(self) -> None:
+        """Drop every later event: the app is closing and its screens are going away."""
+        with self._lock:
+            self._closed = True
+            self._held.clear()

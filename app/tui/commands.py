@@ -1,59 +1,59 @@
-"""Command palette entries: every action of the app, and a picker for saved chats."""
+"""Command palette entries: every key binding of the chat screen, the actions that have no key,
+and a picker for saved chats.
+
+Titles and help texts of keyed actions come from their Bindings (description, tooltip), so the
+palette, the footer and the help screen say the same thing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from typing import TYPE_CHECKING
 
+from llama_chat.store.sessions import SessionInfo
+from llama_chat.tui.state import chat_app
 from textual.app import SystemCommand
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-
-if TYPE_CHECKING:
-    from llama_chat.tui.app import LlamaChatApp
-    from llama_chat.tui.screens.chat import ChatScreen
+from textual.screen import Screen
 
 SESSION_PICKER_LIMIT = 200
 
-# (title, help, chat screen action): the palette's view of the chat screen's actions.
-CHAT_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("New chat", "Start a new chat", "new_session"),
-    ("Stop answer", "Stop the answer being written (Esc)", "stop"),
-    ("Regenerate answer", "Write the last answer again", "regenerate"),
-    ("Edit last message", "Edit your last message and answer it again", "edit_last"),
-    ("Copy last answer", "Copy the last answer to the clipboard", "copy_last"),
-    ("Toggle chat list", "Show or hide the saved chats", "toggle_sidebar"),
+UNBOUND_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Search chats", "Find a saved chat by its words", "search_sessions"),
     ("Rename chat", "Give this chat a new title", "rename_session"),
     ("Delete chat", "Delete this chat (asks first)", "delete_session"),
     ("Export chat as Markdown", "Write this chat to a .md file", "export_session('markdown')"),
     ("Export chat as JSON", "Write this chat to a .json file", "export_session('json')"),
-    ("Settings", "Model precision, sampling, prompts, memory, theme", "settings"),
-    ("Help", "Every key", "help"),
 )
+"""(title, help, screen action) of the chat screen's actions that have no key of their own."""
 
 
-def chat_commands(chat: ChatScreen) -> Iterator[SystemCommand]:
-    for title, help_text, action in CHAT_COMMANDS:
-        yield SystemCommand(title, help_text, partial(chat.run_action, action))
+def chat_commands(screen: Screen) -> Iterator[SystemCommand]:
+    """Every action of ``screen``: its Bindings first, then the unbound ones."""
+    for binding in screen.BINDINGS:
+        if isinstance(binding, Binding) and binding.description:
+            help_text = binding.tooltip or binding.description
+            yield SystemCommand(
+                binding.description, help_text, partial(screen.run_action, binding.action)
+            )
+    for title, help_text, action in UNBOUND_COMMANDS:
+        yield SystemCommand(title, help_text, partial(screen.run_action, action))
 
 
 class SessionPicker(Provider):
     """``Open chat: <title>`` for every saved chat, best match first."""
 
-    @property
-    def chat_app(self) -> LlamaChatApp:
-        return self.app  # type: ignore[return-value]
+    def _sessions(self) -> list[SessionInfo]:
+        return chat_app(self.app).controller.sessions.list_sessions(limit=SESSION_PICKER_LIMIT)
 
-    def _sessions(self):
-        return self.chat_app.controller.store.list_sessions(limit=SESSION_PICKER_LIMIT)
+    async def _open(self, session_id: int) -> None:
+        await self.screen.run_action(f"open_session({session_id})")
 
     async def discover(self) -> Hits:
         for session in self._sessions()[:10]:
             yield DiscoveryHit(
-                f"Open chat: {session.title}",
-                partial(self.chat_app.open_session, session.id),
-                help="Recent chat",
+                f"Open chat: {session.title}", partial(self._open, session.id), help="Recent chat"
             )
 
     async def search(self, query: str) -> Hits:
@@ -65,6 +65,6 @@ class SessionPicker(Provider):
                 yield Hit(
                     score,
                     matcher.highlight(text),
-                    partial(self.chat_app.open_session, session.id),
+                    partial(self._open, session.id),
                     help=f"Last used {session.updated_at:%Y-%m-%d %H:%M}",
                 )

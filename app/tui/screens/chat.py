@@ -1,53 +1,29 @@
 """The main screen: saved chats on the left, the conversation, the message box, the status bar.
 
-It turns key presses into controller calls (which return at once) and engine events into widget
-updates. All of it runs on the UI thread; the engine's events arrive as ``EngineEvent``
-messages posted by the app.
+It turns keys into controller calls (which return at once) and shows the engine's events: the
+bridge (bridge.py) posts every core event here, in order. What this screen does not stop
+bubbles on to the app, which keeps the app-wide state (state.ChatApp).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
-
+from llama_chat.tui.bridge import Core
+from llama_chat.tui.clipboard import copy_text
+from llama_chat.tui.screens import dialogs
+from llama_chat.tui.screens.help import HelpScreen
+from llama_chat.tui.screens.settings import open_settings
+from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
+from llama_chat.tui.widgets.message import UserMessage
+from llama_chat.tui.widgets.message_list import MessageList
+from llama_chat.tui.widgets.prompt_input import PromptInput
+from llama_chat.tui.widgets.session_sidebar import SessionSidebar
+from llama_chat.tui.widgets.status_bar import StatusBar, model_label
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
-
-from llama_chat.events import SessionOpened, TurnStarted
-from llama_chat.events import (
-    ContextTrimmed,
-    DownloadProgressEvent,
-    ModelLoaded,
-    ModelLoadFailed,
-    ModelLoading,
-    Notice,
-    PrefillProgress,
-    TextDelta,
-    ToolCallRequested,
-    ToolResultReady,
-    TurnFinished,
-    TurnStats,
-)
-from llama_chat.store.sessions import NotFoundError
-from llama_chat.tui.widgets.message import (
-    AssistantMessage,
-    ToolCallMessage,
-    ToolResultMessage,
-    UserMessage,
-)
-from llama_chat.tui.widgets.message_list import MessageList
-from llama_chat.tui.widgets.prompt_input import PromptInput
-from llama_chat.tui.widgets.session_sidebar import SessionSidebar
-from llama_chat.tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from llama_chat.tui.app import LlamaChatApp
-
-FINISH_STATUS = {"stop": "complete", "length": "length", "cancelled": "stopped", "error": "error"}
 
 
 class ChatScreen(Screen[None]):
@@ -99,26 +75,14 @@ class ChatScreen(Screen[None]):
         Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show every key"),
     ]
 
-    app: LlamaChatApp
-
     def __init__(self) -> None:
         super().__init__(id="chat-screen")
-        self.busy = False
-        """A send/regenerate/edit job is queued or running."""
-        self.model_state = "loading"
-        """"loading", "ready" or "failed"."""
-        self.loaded_quant: str | None = None
-        self.session_id: int | None = None
-        self.editing = False
-        """The next send replaces the last user message (Ctrl+E)."""
-        self.answer: AssistantMessage | None = None
-        """The answer widget receiving text now."""
-        self.turns_done = 0
-        """How many send/regenerate/edit jobs have ended (whatever their outcome)."""
+        self._turn_ended = False
+        """The running answer job already showed how it ended (TurnFinished or JobFailed)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield SessionSidebar(self.app.controller.store, id="sidebar")
+            yield SessionSidebar(self.state.controller.sessions, id="sidebar")
             with Vertical(id="chat"):
                 yield MessageList(id="messages")
                 yield Label(
@@ -129,8 +93,12 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#editing-hint").display = False
-        self.query_one(PromptInput).focus()
+        self.watch(self.app, "editing", self._show_editing_hint)
+        self.prompt.focus()
+
+    @property
+    def state(self) -> ChatApp:
+        return chat_app(self)
 
     @property
     def messages(self) -> MessageList:
@@ -148,21 +116,24 @@ class ChatScreen(Screen[None]):
     def sidebar(self) -> SessionSidebar:
         return self.query_one(SessionSidebar)
 
-    # -- bindings -----------------------------------------------------------------------------
+    def _show_editing_hint(self, editing: bool) -> None:
+        self.query_one("#editing-hint").display = editing
+
+    # -- actions --------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
-            return self.busy or self.editing
+            return self.state.busy or self.state.editing
         if action in ("regenerate", "edit_last"):
-            return None if self.busy else True  # None: shown greyed out in the footer
+            return None if self.state.busy else True  # None: shown greyed out in the footer
         return True
 
     def action_stop(self) -> None:
-        if self.busy:
-            self.app.controller.stop()
+        if self.state.busy:
+            self.state.controller.stop()
             self.status.set_activity("stopping…")
-        elif self.editing:
-            self._set_editing(False)
+        elif self.state.editing:
+            self.state.editing = False
             self.prompt.clear()
 
     async def action_regenerate(self) -> None:
@@ -173,11 +144,11 @@ class ChatScreen(Screen[None]):
             self.notify("There is no message to answer again yet.", severity="warning")
             return
         await self.messages.remove_after(last_user)
-        self._start_turn(self.app.controller.regenerate())
+        self._start_turn()
+        self.state.controller.regenerate()
 
     def action_edit_last(self) -> None:
-        if self.busy:
-            self.notify("Wait for the answer, or press Esc to stop it.", severity="warning")
+        if self.refuse_while_busy():
             return
         last_user = self.messages.last_user()
         if last_user is None:
@@ -185,19 +156,22 @@ class ChatScreen(Screen[None]):
             return
         self.prompt.set_text(last_user.text)
         self.prompt.focus()
-        self._set_editing(True)
+        self.state.editing = True
 
     def action_new_session(self) -> None:
-        if self.refuse_while_busy():
-            return
-        self.app.controller.new_session()
+        if not self.refuse_while_busy():
+            self.state.controller.new_session()
+
+    def action_open_session(self, session_id: int) -> None:
+        if not self.refuse_while_busy():
+            self.state.controller.open_session(session_id)
 
     def action_copy_last(self) -> None:
-        text = self.app.controller.last_answer()
+        text = self.state.controller.last_answer()
         if not text:
             self.notify("There is no answer to copy yet.", severity="warning")
             return
-        self.app.copy_text(text)
+        copy_text(self.app, text, "the last answer")
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.sidebar
@@ -212,40 +186,35 @@ class ChatScreen(Screen[None]):
         self.sidebar.query_one("#session-search").focus()
 
     def action_settings(self) -> None:
-        self.app.open_settings()
+        open_settings(self.app)
 
     def action_help(self) -> None:
-        from llama_chat.tui.screens.help import HelpScreen
-
-        self.app.push_screen(HelpScreen([*self.BINDINGS, *self.app.BINDINGS]))
+        bindings = [*self.BINDINGS, *self.app.BINDINGS, *PromptInput.BINDINGS]
+        self.app.push_screen(HelpScreen([*bindings, *SessionSidebar.BINDINGS]))
 
     def action_rename_session(self) -> None:
         if self._require_session():
-            self.post_message(SessionSidebar.Rename(self.session_id))
+            self.post_message(SessionSidebar.Rename(self.state.session_id))
 
     def action_delete_session(self) -> None:
         if self._require_session():
-            self.post_message(SessionSidebar.Delete(self.session_id))
+            self.post_message(SessionSidebar.Delete(self.state.session_id))
 
     def action_export_session(self, fmt: str = "") -> None:
-        if not self._require_session():
-            return
-        if fmt:
-            self.app.export_session(self.session_id, fmt)
-        else:
-            self.post_message(SessionSidebar.Export(self.session_id))
+        if self._require_session():
+            dialogs.export_session(self.app, self.state.session_id, fmt or None)
 
-    # -- sending ------------------------------------------------------------------------------
+    # -- sending --------------------------------------------------------------------------------
 
     def refuse_while_busy(self) -> bool:
-        if self.busy:
+        if self.state.busy:
             self.notify(
                 "An answer is being written. Press Esc to stop it first.", severity="warning"
             )
-        return self.busy
+        return self.state.busy
 
     def _require_session(self) -> bool:
-        if self.session_id is None:
+        if self.state.session_id is None:
             self.notify("This chat is not saved yet: send a message first.", severity="warning")
             return False
         return True
@@ -253,8 +222,9 @@ class ChatScreen(Screen[None]):
     def _can_start(self) -> bool:
         if self.refuse_while_busy():
             return False
-        if self.model_state != "ready":
-            why = "is still loading" if self.model_state == "loading" else "did not load"
+        model_state = self.state.model_state
+        if model_state != "ready":
+            why = "is still loading" if model_state == "loading" else "did not load"
             self.notify(f"The model {why}; your message is kept in the box.", severity="warning")
             return False
         return True
@@ -266,147 +236,124 @@ class ChatScreen(Screen[None]):
         text = event.text
         self.prompt.remember(text)
         self.prompt.clear()
-        if self.editing:
-            self._set_editing(False)
+        if self.state.editing:
+            self.state.editing = False
             last_user = self.messages.last_user()
             if last_user is not None:
                 await self.messages.remove_after(last_user, inclusive=True)
             await self.messages.add(UserMessage(text))
-            self._start_turn(self.app.controller.edit_last(text))
+            self._start_turn()
+            self.state.controller.edit_last(text)
         else:
             await self.messages.add(UserMessage(text))
-            self._start_turn(self.app.controller.send(text))
+            self._start_turn()
+            self.state.controller.send(text)
 
-    def _start_turn(self, future: Future) -> None:
-        self.busy = True
-        self.answer = None
-        self.messages.follow()
+    def _start_turn(self) -> None:
+        self.state.busy = True
+        self._turn_ended = False
+        self.messages.begin_turn()
         self.status.set_activity("thinking…")
-        self.refresh_bindings()
-        self.app.watch_turn(future)
 
-    def _set_editing(self, editing: bool) -> None:
-        self.editing = editing
-        self.query_one("#editing-hint").display = editing
-        self.refresh_bindings()
+    # -- engine events ----------------------------------------------------------------------------
 
-    async def turn_done(self, future: Future) -> None:
-        """The engine job ended: always leaves the screen ready for the next message."""
-        error = future.exception()
-        if error is not None:
-            self.notify(f"The answer failed: {type(error).__name__}: {error}", severity="error")
-            if self.answer is not None and self.answer.streaming:
-                await self.answer.finish(self.answer.text, "error", str(error))
-        elif future.result() is None and self.session_id is not None:
-            # The controller declined the job (nothing to regenerate...): show what is saved.
-            await self.messages.show_stored(self.app.controller.store.active_path(self.session_id))
-        self.busy = False
-        self.answer = None
-        self.turns_done += 1
-        if self.status.activity_text in ("thinking…", "stopping…"):
-            self.status.set_activity("")
-        self.refresh_bindings()
+    @on(Core.ModelLoading)
+    def _model_loading(self, message: Core.ModelLoading) -> None:
+        self.status.model_loading(message.event.source)
 
-    # -- engine events ------------------------------------------------------------------------
+    @on(Core.DownloadProgress)
+    def _download_progress(self, message: Core.DownloadProgress) -> None:
+        self.status.download_progress(message.event)
 
-    async def handle_event(self, event: Any) -> None:
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
-        if handler is not None:
-            await handler(event)
+    @on(Core.ModelLoaded)
+    def _model_loaded(self, message: Core.ModelLoaded) -> None:
+        label = model_label(message.event, self.state.model_dir)
+        self.status.model_loaded(label, demo=message.event.demo)
 
-    async def _on_ModelLoading(self, event: ModelLoading) -> None:
-        self.model_state = "loading"
-        self.status.model_loading(event.source)
+    @on(Core.ModelLoadFailed)
+    def _model_failed(self, message: Core.ModelLoadFailed) -> None:
+        self.status.model_failed(message.event.quant)
 
-    async def _on_DownloadProgressEvent(self, event: DownloadProgressEvent) -> None:
-        self.status.download_progress(event)
-
-    async def _on_ModelLoaded(self, event: ModelLoaded) -> None:
-        self.model_state = "ready"
-        self.loaded_quant = event.quant
-        self.status.model_loaded(self.app.model_label(event), demo=event.demo)
-        self.app.model_loaded(event)
-
-    async def _on_ModelLoadFailed(self, event: ModelLoadFailed) -> None:
-        self.model_state = "failed"
-        self.status.model_failed(event.quant)
-        self.app.model_failed(event)
-
-    async def _on_Notice(self, event: Notice) -> None:
-        self.notify(event.message, severity=event.severity, timeout=10)
-
-    async def _on_SessionOpened(self, event: SessionOpened) -> None:
-        self.session_id = event.session.id if event.session is not None else None
-        self.answer = None
-        self._set_editing(False)
+    @on(Core.SessionOpened)
+    async def _session_opened(self, message: Core.SessionOpened) -> None:
+        event = message.event
         await self.messages.show_stored(event.messages)
         self.prompt.prompt_history = [m.content for m in event.messages if m.role == "user"]
-        limit = self.app.controller.settings.context_limit
-        self.status.set_context(event.cached_tokens, limit)
-        await self.sidebar.reload(self.session_id)
+        self.status.set_context(event.cached_tokens, self.state.settings.context_limit)
+        await self.sidebar.reload(event.session.id if event.session is not None else None)
         self.prompt.focus()
 
-    async def _on_TurnStarted(self, event: TurnStarted) -> None:
-        new_session = event.session_id != self.session_id
-        self.session_id = event.session_id
+    @on(Core.TurnStarted)
+    async def _turn_started(self, message: Core.TurnStarted) -> None:
+        event = message.event
         user = self.messages.last_user()
         if user is not None and user.message_id is None:
             user.message_id = event.user_message_id
-        if new_session:
-            await self.sidebar.reload(self.session_id)
+        if event.session_id != self.state.session_id:  # the chat's first message: now saved
+            await self.sidebar.reload(event.session_id)
 
-    async def _on_PrefillProgress(self, event: PrefillProgress) -> None:
-        self.status.prefill(event.done, event.total)
+    @on(Core.PrefillProgress)
+    def _prefill(self, message: Core.PrefillProgress) -> None:
+        self.status.prefill(message.event.done, message.event.total)
 
-    async def _on_TextDelta(self, event: TextDelta) -> None:
-        if self.answer is None:
-            self.answer = AssistantMessage()
-            await self.messages.add(self.answer)
+    @on(Core.TextDelta)
+    async def _text(self, message: Core.TextDelta) -> None:
+        if self.messages.answer is None:
             self.status.set_activity("writing…")
-        await self.answer.append(event.text)
+        await self.messages.append_answer(message.event.text)
 
-    async def _on_ToolCallRequested(self, event: ToolCallRequested) -> None:
-        if self.answer is not None:  # what streamed was the call itself: show it compactly
-            await self.answer.remove()
-            self.answer = None
-        await self.messages.add(ToolCallMessage.from_call(event.call))
-        self.status.set_activity(f"tool call: {event.call.name}")
+    @on(Core.ToolCallRequested)
+    async def _tool_call(self, message: Core.ToolCallRequested) -> None:
+        await self.messages.show_tool_call(message.event)
+        self.status.set_activity(f"tool call: {message.event.call.name}")
 
-    async def _on_ToolResultReady(self, event: ToolResultReady) -> None:
-        await self.messages.add(ToolResultMessage(event.result.content, approved=event.approved))
+    @on(Core.ToolResultReady)
+    async def _tool_result(self, message: Core.ToolResultReady) -> None:
+        await self.messages.show_tool_result(message.event)
         self.status.set_activity("thinking…")
 
-    async def _on_ContextTrimmed(self, event: ContextTrimmed) -> None:
-        self.notify(
-            f"The chat is longer than the context limit ({event.context_limit:,} tokens): "
-            f"the oldest {event.dropped_messages} message(s) are no longer seen by the model.",
-            severity="warning",
-        )
+    @on(Core.TurnStats)
+    def _turn_stats(self, message: Core.TurnStats) -> None:
+        self.status.turn_stats(message.event)
 
-    async def _on_TurnStats(self, event: TurnStats) -> None:
-        self.status.turn_stats(event)
-
-    async def _on_TurnFinished(self, event: TurnFinished) -> None:
-        status = FINISH_STATUS.get(event.finish_reason, "error")
-        if self.answer is None and (event.text or status != "complete"):
-            self.answer = AssistantMessage()
-            await self.messages.add(self.answer)
-        if self.answer is not None:
-            await self.answer.finish(event.text, status, event.error)
-        self.answer = None
+    @on(Core.TurnFinished)
+    async def _turn_finished(self, message: Core.TurnFinished) -> None:
+        event = message.event
+        self._turn_ended = True
+        await self.messages.finish_answer(event)
         self.status.set_activity("")
         self.status.turn_stats(event.stats)
         if event.error:
             self.notify(f"The answer failed: {event.error}", severity="error", timeout=10)
-        await self.sidebar.reload(self.session_id)
+        await self.sidebar.reload(self.state.session_id)
 
-    # -- sidebar ------------------------------------------------------------------------------
+    @on(Core.JobFailed)
+    async def _job_failed(self, message: Core.JobFailed) -> None:
+        if message.event.job in TURN_JOBS:
+            self._turn_ended = True
+            await self.messages.fail_answer(message.event.message)
+
+    @on(Core.JobFinished)
+    async def _job_finished(self, message: Core.JobFinished) -> None:
+        if message.event.job not in TURN_JOBS:
+            return
+        session_id = self.state.session_id
+        if not self._turn_ended and session_id is not None:
+            # The controller declined the job (no model, nothing to regenerate): show what is
+            # saved rather than what this screen had already removed for the new answer.
+            await self.messages.show_stored(self.state.controller.sessions.active_path(session_id))
+        if self.status.activity_text in ("thinking…", "stopping…", "writing…"):
+            self.status.set_activity("")
+
+    @on(Core.SessionsChanged)
+    async def _sessions_changed(self) -> None:
+        await self.sidebar.reload(self.state.session_id)
+
+    # -- sidebar ----------------------------------------------------------------------------------
 
     @on(SessionSidebar.Open)
     def _open_session(self, event: SessionSidebar.Open) -> None:
-        if self.refuse_while_busy():
-            return
-        self.app.controller.open_session(event.session_id)
+        self.action_open_session(event.session_id)
 
     @on(SessionSidebar.NewChat)
     def _new_chat(self) -> None:
@@ -414,20 +361,14 @@ class ChatScreen(Screen[None]):
 
     @on(SessionSidebar.Rename)
     def _rename(self, event: SessionSidebar.Rename) -> None:
-        self.app.rename_session(event.session_id)
+        dialogs.rename_session(self.app, event.session_id)
 
     @on(SessionSidebar.Delete)
     def _delete(self, event: SessionSidebar.Delete) -> None:
-        if event.session_id == self.session_id and self.refuse_while_busy():
+        if event.session_id == self.state.session_id and self.refuse_while_busy():
             return
-        self.app.delete_session(event.session_id)
+        dialogs.delete_session(self.app, event.session_id)
 
     @on(SessionSidebar.Export)
     def _export(self, event: SessionSidebar.Export) -> None:
-        self.app.ask_export(event.session_id)
-
-    def session_title(self, session_id: int) -> str | None:
-        try:
-            return self.app.controller.store.get_session(session_id).title
-        except NotFoundError:
-            return None
+        dialogs.export_session(self.app, event.session_id)

@@ -1,22 +1,15 @@
-"""Every key, read from the live bindings so the list cannot drift from what the keys do."""
+"""Every key, read from the Bindings themselves so the list cannot drift from what the keys do."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label
-
-INPUT_KEYS: tuple[Binding, ...] = (
-    Binding("enter", "", "Send the message"),
-    Binding("shift+enter,ctrl+j", "", "New line in the message"),
-    Binding("up", "", "Bring back the last message (when the box is empty)"),
-    Binding("ctrl+p", "", "Command palette: every action, and open any chat by name"),
-)
-"""Keys of the message box and the app that are not screen bindings."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -36,10 +29,10 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("Key", "Action")
-        for binding in [*self.bindings, *INPUT_KEYS]:
+        for binding in self.bindings:
             table.add_row(self._keys(binding), binding.tooltip or binding.description)
         table.focus()
 
     def _keys(self, binding: Binding) -> str:
         keys = [key.strip() for key in binding.key.split(",")]
-        return " / ".join(self.app.get_key_display(Binding(key, binding.action)) for key in keys)
+        return " / ".join(self.app.get_key_display(replace(binding, key=key)) for key in keys)

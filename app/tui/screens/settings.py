@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes, memory_needed
+from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
+from llama_chat.tui.state import chat_app
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -21,9 +24,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Switch, TextArea
 
-from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes, memory_needed
-from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
-from llama_chat.tui.state import chat_app
 from mlx_model import ModelConfig
 
 

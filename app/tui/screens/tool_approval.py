@@ -11,17 +11,15 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from llama_chat.tools import ToolCall
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.app import App
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
-
-from llama_chat.tools import ToolCall
 
 ALLOW_ONCE, ALLOW_ALWAYS, DENY = "once", "always", "deny"
 

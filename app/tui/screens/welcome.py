@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from llama_chat.models.store import HUB_REPOS, QUANT_BITS, memory_needed
+from llama_chat.tui.state import chat_app
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -12,9 +14,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
-
-from llama_chat.models.store import HUB_REPOS, QUANT_BITS, memory_needed
-from llama_chat.tui.state import chat_app
 
 WELCOME_QUANT = "4bit"
 """What the welcome screen offers to download: the smallest download that answers well."""

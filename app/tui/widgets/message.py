@@ -5,22 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from llama_chat.status import MessageStatus
+from llama_chat.tools import ToolCall
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from llama_chat.tools import ToolCall
-
-STATUS_NOTES = {
-    "stopped": "■ stopped",
-    "interrupted": "interrupted: the app closed mid-answer",
-    "streaming": "interrupted: the app closed mid-answer",
-    "error": "error",
-    "length": "cut off at the answer length limit",
+STATUS_NOTES: dict[MessageStatus, str] = {
+    MessageStatus.STOPPED: "■ stopped",
+    MessageStatus.CUT_OFF: "cut off at the answer length limit",
+    MessageStatus.ERROR: "error",
+    MessageStatus.INTERRUPTED: "interrupted: the app closed mid-answer",
 }
-"""What the border of an unfinished answer says, by status."""
+"""What the border of an unfinished answer says, by status (live and reloaded alike)."""
 
 RESULT_PREVIEW_CHARS = 240
 
@@ -43,7 +42,11 @@ class AssistantMessage(Vertical):
     """
 
     def __init__(
-        self, text: str = "", *, status: str = "complete", message_id: int | None = None
+        self,
+        text: str = "",
+        *,
+        status: MessageStatus = MessageStatus.COMPLETE,
+        message_id: int | None = None,
     ) -> None:
         super().__init__(classes="message assistant")
         self.text = text
@@ -63,17 +66,17 @@ class AssistantMessage(Vertical):
 
     @property
     def streaming(self) -> bool:
-        return self.status == "streaming-live"
+        return self.status == MessageStatus.STREAMING
 
     async def append(self, delta: str) -> None:
         """Add a fragment of the answer as it is generated."""
         if self._stream is None:
             self._stream = Markdown.get_stream(self._markdown)
-            self.set_status("streaming-live")
+            self.set_status(MessageStatus.STREAMING)
         self.text += delta
         await self._stream.write(delta)
 
-    async def finish(self, text: str, status: str, detail: str | None = None) -> None:
+    async def finish(self, text: str, status: MessageStatus, detail: str | None = None) -> None:
         """End the stream and render the whole answer once."""
         if self._stream is not None:
             await self._stream.stop()
@@ -82,11 +85,10 @@ class AssistantMessage(Vertical):
         await self._markdown.update(text)
         self.set_status(status, detail)
 
-    def set_status(self, status: str, detail: str | None = None) -> None:
+    def set_status(self, status: MessageStatus, detail: str | None = None) -> None:
         self.status = status
-        for name in ("stopped", "error", "interrupted", "streaming", "length"):
-            self.set_class(status == name, f"-{name}")
-        self.set_class(status == "streaming-live", "-live")
+        for name in MessageStatus:
+            self.set_class(status == name, f"-{name.value.replace('_', '-')}")
         self.border_subtitle = STATUS_NOTES.get(status, "")
         self._detail.update(Text(detail or ""))
         self._detail.display = bool(detail)

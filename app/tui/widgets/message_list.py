@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual.containers import VerticalScroll
-from textual.widget import Widget
-
+from llama_chat.events import ToolCallRequested, ToolResultReady, TurnFinished
+from llama_chat.status import MessageStatus
 from llama_chat.store.sessions import StoredMessage
 from llama_chat.tui.widgets.message import (
     AssistantMessage,
@@ -14,6 +13,8 @@ from llama_chat.tui.widgets.message import (
     ToolResultMessage,
     UserMessage,
 )
+from textual.containers import VerticalScroll
+from textual.widget import Widget
 
 
 class MessageList(VerticalScroll):
@@ -22,8 +23,16 @@ class MessageList(VerticalScroll):
 
     can_focus = True
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.answer: AssistantMessage | None = None
+        """The answer widget receiving text now (None between answers)."""
+        self.finished: AssistantMessage | None = None
+        """The answer this turn ended with, until the next turn starts."""
+
     async def show_stored(self, messages: Iterable[StoredMessage]) -> None:
         """Replace everything with a saved chat's messages."""
+        self.answer = None
         await self.remove_children()
         widgets = [w for m in messages for w in widgets_for(m)]
         if widgets:
@@ -36,6 +45,44 @@ class MessageList(VerticalScroll):
     def follow(self) -> None:
         """Stick to the bottom as content grows (until the user scrolls away)."""
         self.anchor()
+
+    # -- one answer as it is written --------------------------------------------------------------
+
+    def begin_turn(self) -> None:
+        self.answer = self.finished = None
+        self.follow()
+
+    async def append_answer(self, text: str) -> None:
+        if self.answer is None:
+            self.answer = AssistantMessage()
+            await self.mount(self.answer)
+        await self.answer.append(text)
+
+    async def show_tool_call(self, event: ToolCallRequested) -> None:
+        if self.answer is not None:  # what streamed was the call itself: show it compactly
+            await self.answer.remove()
+            self.answer = None
+        await self.mount(ToolCallMessage.from_call(event.call))
+
+    async def show_tool_result(self, event: ToolResultReady) -> None:
+        await self.mount(ToolResultMessage(event.result.content, approved=event.approved))
+
+    async def finish_answer(self, event: TurnFinished) -> None:
+        if self.answer is None and (event.text or event.status != MessageStatus.COMPLETE):
+            self.answer = AssistantMessage()
+            await self.mount(self.answer)
+        if self.answer is not None:
+            await self.answer.finish(event.text, event.status, event.error)
+        self.finished, self.answer = self.answer, None
+
+    async def fail_answer(self, message: str) -> None:
+        """The answer job raised: keep what streamed, marked as an error with the reason."""
+        answer = self.answer or self.finished
+        if answer is None:
+            answer = AssistantMessage()
+            await self.mount(answer)
+        await answer.finish(answer.text, MessageStatus.ERROR, message)
+        self.finished, self.answer = answer, None
 
     def last_user(self) -> UserMessage | None:
         users = self.query_children(UserMessage)
@@ -68,6 +115,8 @@ def widgets_for(message: StoredMessage) -> list[Widget]:
         shown.append(ToolCallMessage(function.get("name", "?"), function.get("arguments", {})))
     if message.content or not message.tool_calls:
         shown.append(
-            AssistantMessage(message.content, status=message.status, message_id=message.id)
+            AssistantMessage(
+                message.content, status=MessageStatus(message.status), message_id=message.id
+            )
         )
     return shown

@@ -4,17 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import events
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
-
-NEWLINE_KEYS = ("shift+enter", "ctrl+j")
-"""Keys that insert a newline. Many terminals cannot tell Shift+Enter from Enter; Ctrl+J
-(a line feed) gets through all of them."""
 
 
 class PromptInput(TextArea):
     """A TextArea that posts ``Submitted`` on Enter and recalls the last prompt with Up."""
+
+    BINDINGS = [
+        # Priority: TextArea inserts a newline for Enter in its key handler, before any
+        # ordinary binding is looked at.
+        Binding(
+            "enter",
+            "submit",
+            "Send",
+            id="prompt.send",
+            priority=True,
+            show=False,
+            tooltip="Send the message",
+        ),
+        # Many terminals cannot tell Shift+Enter from Enter; Ctrl+J (a line feed) gets through
+        # all of them.
+        Binding(
+            "shift+enter,ctrl+j",
+            "newline",
+            "New line",
+            id="prompt.newline",
+            priority=True,
+            show=False,
+            tooltip="New line in the message",
+        ),
+        # Replaces TextArea's own "up" binding; in a non-empty box it still moves the cursor.
+        Binding(
+            "up",
+            "recall_or_cursor_up",
+            "Last message",
+            id="prompt.recall",
+            show=False,
+            tooltip="Bring back the last message (when the box is empty)",
+        ),
+    ]
 
     @dataclass
     class Submitted(Message):
@@ -38,24 +68,18 @@ class PromptInput(TextArea):
         self.prompt_history: list[str] = []
         """Prompts sent in this chat, oldest first; Up in an empty box brings back the last."""
 
-    async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
-            event.stop()
-            event.prevent_default()
-            if self.text.strip():
-                self.post_message(self.Submitted(self, self.text))
-            return
-        if event.key in NEWLINE_KEYS:
-            event.stop()
-            event.prevent_default()
-            self.insert("\n")
-            return
-        if event.key == "up" and not self.text and self.prompt_history:
-            event.stop()
-            event.prevent_default()
+    def action_submit(self) -> None:
+        if self.text.strip():
+            self.post_message(self.Submitted(self, self.text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def action_recall_or_cursor_up(self) -> None:
+        if not self.text and self.prompt_history:
             self.set_text(self.prompt_history[-1])
-            return
-        await super()._on_key(event)
+        else:
+            self.action_cursor_up()
 
     def set_text(self, text: str) -> None:
         """Replace the contents and put the cursor at the end."""

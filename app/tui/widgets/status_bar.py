@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from llama_chat.events import DownloadProgressEvent, ModelLoaded, TurnStats
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from llama_chat.events import DownloadProgressEvent, TurnStats
+
+def model_label(event: ModelLoaded, model_dir: Path | None) -> str:
+    """How the status bar names the loaded model."""
+    if event.demo:
+        return f"DEMO {event.quant} · random weights: meaningless text"
+    if model_dir is not None:
+        return f"{Path(model_dir).name} · {event.quant}"
+    return f"Llama 3.2 3B Instruct · {event.quant}"
 
 
 class StatusBar(Horizontal):
