@@ -8,11 +8,8 @@ checking the new pictures.
 
 from __future__ import annotations
 
-import pytest
-from textual.pilot import Pilot
-from textual.widgets import Input
-
 import llama_chat.tui.screens.settings as settings_screen
+import pytest
 from llama_chat.paths import AppPaths
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tools import ToolCall
@@ -20,7 +17,10 @@ from llama_chat.tui.app import LlamaChatApp
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import SettingsScreen
 from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
-from tests.test_tui import make_app, model_ready, on_screen, seed_chat, wait_for
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.tui_pilot import make_app, model_ready, on_screen, seed_chat, wait_for
 
 SIZE = (110, 36)
 TALL = (110, 84)  # the whole settings form, memory check included
@@ -83,7 +83,7 @@ async def open_chat(pilot: Pilot, session_id: int) -> None:
     app: LlamaChatApp = pilot.app
     await model_ready(pilot)
     app.controller.open_session(session_id)
-    await wait_for(pilot, lambda: app.chat.session_id == session_id, "the chat to open")
+    await wait_for(pilot, lambda: app.session_id == session_id, "the chat to open")
     await wait_for(pilot, lambda: len(app.chat.messages.children) >= 4, "its messages")
 
 
