@@ -50,7 +50,7 @@ class LlamaChatApp(App[str | None]):
         Binding(
             "ctrl+p",
             "command_palette",
-            "Commands",
+            "palette",
             id="command_palette",
             show=False,
             priority=True,
