@@ -36,8 +36,6 @@ def hydration(flour_g: float, water_g: float) -> float:
 ```"""
 
 
-
-
 @pytest.fixture
 def chats(paths: AppPaths) -> dict[str, int]:
     ids = {

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from llama_chat.controller import ChatController
-from llama_chat.models.store import ModelStore, ModelStoreError
 from llama_chat.paths import AppPaths
 from llama_chat.resources import asset_path
 from llama_chat.settings import Settings, save_settings
@@ -21,7 +20,7 @@ from llama_chat.tui.bridge import Core, EventBridge
 from llama_chat.tui.commands import SessionPicker, chat_commands
 from llama_chat.tui.screens.chat import ChatScreen
 from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
-from llama_chat.tui.screens.welcome import run_welcome
+from llama_chat.tui.screens.welcome import missing_model_files, run_welcome
 from llama_chat.tui.state import TURN_JOBS, ModelState
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -120,21 +119,11 @@ class LlamaChatApp(App[str | None]):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        missing = self._missing_default_model()
+        missing = missing_model_files(self)
         if missing:
             self.show_welcome(f"Not on disk yet: {', '.join(missing[:3])}.")
         else:
             self.controller.load_model()
-
-    def _missing_default_model(self) -> list[str]:
-        if self.demo or self.model_dir is not None:
-            return []
-        try:
-            return ModelStore(self.settings, offline=self.offline).missing_files(
-                self.settings.quant
-            )
-        except (OSError, ModelStoreError):
-            return []  # let the load itself fail and say why
 
     # -- app-wide state from engine events (after the chat screen has shown them) -------------
 
@@ -150,7 +139,7 @@ class LlamaChatApp(App[str | None]):
     @on(Core.ModelLoadFailed)
     def _model_failed(self, message: Core.ModelLoadFailed) -> None:
         self.model_state = "failed"
-        if self._missing_default_model():
+        if missing_model_files(self):
             self.show_welcome(message.event.message)
         else:
             self.notify(

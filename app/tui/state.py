@@ -25,6 +25,7 @@ TURN_JOBS = frozenset({Job.SEND, Job.REGENERATE, Job.EDIT})
 class ChatApp(Protocol):
     controller: ChatController
     settings: Settings
+    demo: bool
     model_dir: Path | None
     offline: bool
     model_config: ModelConfig | None

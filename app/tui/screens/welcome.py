@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llama_chat.models.store import HUB_REPOS, QUANT_BITS, memory_needed
+from llama_chat.models.store import (
+    HUB_REPOS,
+    QUANT_BITS,
+    ModelStore,
+    ModelStoreError,
+    memory_needed,
+)
 from llama_chat.tui.state import chat_app
 from rich.text import Text
 from textual import on
@@ -100,6 +106,17 @@ def folder_problem(text: str) -> str | None:
     if not any(folder.glob("*.safetensors")):
         return f"{folder} has no .safetensors weights."
     return None
+
+
+def missing_model_files(app: App) -> list[str]:
+    """Files of the configured model not on disk yet (none for the demo or a given folder)."""
+    state = chat_app(app)
+    if state.demo or state.model_dir is not None:
+        return []
+    try:
+        return ModelStore(state.settings, offline=state.offline).missing_files(state.settings.quant)
+    except (OSError, ModelStoreError):
+        return []  # let the load itself fail and say why
 
 
 async def run_welcome(app: App, reason: str) -> None:
