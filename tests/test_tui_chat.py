@@ -76,9 +76,14 @@ async def test_a_cut_off_answer_says_so_live_and_after_reopening(paths):
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.session_id is None, "a new chat")
         await app.chat.run_action(f"open_session({session_id})")
-        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the chat to reopen")
-        (reloaded,) = widgets(app, AssistantMessage)
-        assert reloaded.border_subtitle == live.border_subtitle
+        await wait_for(
+            pilot,
+            lambda: (
+                [a.border_subtitle for a in widgets(app, AssistantMessage)]
+                == [live.border_subtitle]
+            ),
+            "the reopened chat's answer with the same note",
+        )
 
 
 async def test_user_text_is_shown_literally_and_multi_line_input_works(paths):
