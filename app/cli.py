@@ -18,6 +18,7 @@ from pathlib import Path
 from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what cat exits with
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -86,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as cat does. Point stdout at /dev/null
+        # so the interpreter's own flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -127,6 +136,8 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
             document = Path(args.summarize).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return _fail(f"cannot read {args.summarize}: {getattr(exc, 'strerror', None) or exc}")
+        if not document.strip():
+            return _fail(f"{args.summarize} is empty: there is nothing to summarise")
     elif piped:
         try:
             document = sys.stdin.read()
@@ -180,7 +191,7 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
     from llama_chat.chat.conversation import Conversation, GenerationSettings
-    from llama_chat.chat.summarize import DOCUMENT_PROMPT, count_tokens, summarize
+    from llama_chat.chat.summarize import DOCUMENT_PROMPT, SummaryError, count_tokens, summarize
     from llama_chat.events import (
         ContextTrimmed,
         SummaryProgress,
@@ -247,6 +258,8 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
             finished = conversation.respond(
                 emit, cancel=cancel, approve=_approver(args.allow_tools)
             )
+    except SummaryError as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         cancel.set()
         out.flush()
