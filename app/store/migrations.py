@@ -15,23 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from llama_chat.store.errors import NewerSchemaError
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MESSAGE_STATUSES: tuple[str, ...] = ("complete", "streaming", "stopped", "error", "interrupted")
-
-
-class NewerSchemaError(RuntimeError):
-    """The database was written by a newer llama-chat; we refuse to touch it."""
-
-    def __init__(self, path: Path | str, found: int, supported: int) -> None:
-        super().__init__(
-            f"{path} uses schema version {found}, but this llama-chat understands only up to "
-            f"version {supported}. Upgrade llama-chat, or move the file away to start with an "
-            "empty history (it was left untouched)."
-        )
-        self.path = Path(path)
-        self.found = found
-        self.supported = supported
 
 
 def _execute_all(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
