@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from llama_chat.chat.template import render
 from llama_chat.tools import (
+    Approval,
     Tool,
     ToolCall,
     ToolError,
@@ -107,3 +109,38 @@ def test_error_results_render_as_ipython_turns() -> None:
     messages = [{"role": "user", "content": "x"}, ToolCall("nope", {}).to_message()]
     prompt = render([*messages, result.to_message()], date_string="x")
     assert '<|start_header_id|>ipython<|end_header_id|>\n\n"Error: There is no tool' in prompt
+
+
+# ---- one spelling: the call dict, approval -----------------------------------------------------
+
+
+def test_tool_call_dict_is_the_template_form_and_reads_back() -> None:
+    call = ToolCall("calculator", {"expression": "2**10"})
+    spelled = {"type": "function", "function": {"name": "calculator", "arguments": call.arguments}}
+    assert call.as_dict() == spelled
+    assert call.to_message() == {"role": "assistant", "tool_calls": [spelled]}
+    assert ToolCall.from_dict(call.as_dict()) == call
+    assert ToolCall.from_dict(json.loads(json.dumps(call.as_dict()))) == call
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"function": "calculator"}, {"function": {"arguments": {}}},
+     {"function": {"name": "f", "arguments": [1]}}],
+)  # fmt: skip
+def test_tool_call_from_dict_refuses_what_is_not_a_call(data: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="A tool call needs"):
+        ToolCall.from_dict(data)
+
+
+def test_needs_approval_reads_the_tool_and_asks_for_unknown_tools() -> None:
+    trusted = Tool("clock", "", {"type": "object"}, run=lambda a: "", requires_approval=False)
+    registry = ToolRegistry([echo_tool(), trusted])
+    assert registry.needs_approval(ToolCall("echo", {"word": "x"}))
+    assert not registry.needs_approval(ToolCall("clock", {}))
+    assert registry.needs_approval(ToolCall("not_registered", {}))
+
+
+def test_approval_answers_are_spelled_once() -> None:
+    assert [a.value for a in Approval] == ["deny", "once", "always"]
+    assert Approval("always") is Approval.ALWAYS

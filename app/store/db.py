@@ -9,6 +9,7 @@ a person can act on.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from llama_chat.paths import move_aside
@@ -84,7 +85,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         check_not_newer(conn, path)
         if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
             raise _CorruptDatabase(path)
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         # In WAL mode NORMAL survives a crashed process; only power loss may drop the
         # last commits, never corrupt the file.
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -96,6 +97,23 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    # Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is
+    # locked" at once, without the busy handler, while another process opening the same new
+    # file holds a shared lock: so wait here, up to the busy timeout.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or (
+                time.monotonic() > deadline
+            ):
+                raise
+            time.sleep(0.01)
 
 
 def _check_foreign_tables(conn: sqlite3.Connection, path: Path) -> None:
