@@ -85,14 +85,13 @@ def _connect(path: Path) -> sqlite3.Connection:
         check_not_newer(conn, path)
         if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
             raise _CorruptDatabase(path)
+        _check_foreign_tables(conn, path)  # before the first write, so the file is untouched
         _use_wal(conn)
         # In WAL mode NORMAL survives a crashed process; only power loss may drop the
         # last commits, never corrupt the file.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        _check_foreign_tables(conn, path)
         migrate(conn, path)
-        _check_foreign_tables(conn, path)
     except BaseException:
         conn.close()
         raise
