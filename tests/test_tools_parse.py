@@ -135,6 +135,16 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
     max_leaves=6,
 )
+# Round trips need finite numbers: a call with NaN or an infinity is dropped (see tests/faults).
+finite_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
 near_calls = st.one_of(
     st.text(max_size=80),
     st.builds(json.dumps, st.dictionaries(st.sampled_from(["name", "parameters"]), json_values)),
@@ -170,11 +180,10 @@ def test_parse_survives_hostile_input(text: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(
     name=st.from_regex(r"[A-Za-z_]\w{0,10}", fullmatch=True),
-    arguments=st.dictionaries(st.text(max_size=6), json_values, max_size=4),
+    arguments=st.dictionaries(st.text(max_size=6), finite_json_values, max_size=4),
 )
 def test_parse_round_trips_json_calls(name: str, arguments: dict[str, Any]) -> None:
     text = json.dumps({"name": name, "parameters": arguments}, ensure_ascii=False)
     calls = parse_tool_calls(text)
     assert len(calls) == 1 and calls[0].name == name
-    # NaN != NaN, so compare the JSON forms.
     assert json.dumps(calls[0].arguments) == json.dumps(arguments)

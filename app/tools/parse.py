@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from typing import Any
 
@@ -37,7 +38,8 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
     """The tool calls in a whole assistant message, or [] when it is not (only) tool calls.
 
     A message is a call only if the call is all it holds: JSON quoted in prose or inside a
-    Markdown code block is an answer, not a call. Malformed calls give []. Never raises.
+    Markdown code block is an answer, not a call. Malformed calls give []. A call with a NaN or
+    infinite argument (`1e999`, JSON `NaN`) is left out. Never raises.
     """
     if not isinstance(text, str):
         return []
@@ -53,8 +55,24 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
         except _PARSE_ERRORS:
             calls = None
         if calls:
-            return calls
+            # NaN and infinities are not JSON: the history could not be written back. Such a
+            # call is dropped; the message's other calls still run.
+            return [call for call in calls if _all_finite(call.arguments)]
     return []
+
+
+def _all_finite(value: Any) -> bool:
+    """No NaN or infinite float anywhere in a JSON-like value (walked without recursion)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 def _parse_pythonic(body: str) -> list[ToolCall] | None:
