@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llama_chat.paths import atomic_write_text, move_aside
+from llama_chat.paths import StartupError, atomic_write_text, move_aside
 
 QUANT_LEVELS: tuple[str, ...] = ("4bit", "8bit", "bf16")
 """Checkpoint precisions the app knows how to fetch, smallest first."""
@@ -78,6 +78,10 @@ class Settings:
 
     cache_budget_gb: float = 4.0
     """Disk space for saved KV caches (faster resume of old chats); 0 keeps none."""
+
+
+class SettingsError(StartupError):
+    """The settings file can be neither used nor moved aside; one line naming it."""
 
 
 class SettingError(ValueError):
@@ -242,7 +246,9 @@ def load_settings(path: Path) -> tuple[Settings, list[str]]:
     """Read the settings file; returns the settings and warnings to show the user.
 
     A missing file gives the defaults silently. A file that is not a JSON object is moved aside to
-    ``<name>.corrupt-<timestamp>`` (so the user can recover it) and the defaults are used.
+    ``<name>.corrupt-<timestamp>`` (so the user can recover it) and the defaults are used; if it
+    cannot be moved (a read-only folder), SettingsError says so. A leading UTF-8 byte order mark
+    (Windows editors write one) is allowed.
     """
     try:
         raw = path.read_bytes()
@@ -254,11 +260,17 @@ def load_settings(path: Path) -> tuple[Settings, list[str]]:
             "Check the file's permissions."
         ]
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8-sig"))
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object at the top, found {type(data).__name__}")
     except (UnicodeDecodeError, ValueError) as exc:
-        moved_to = move_aside(path)
+        try:
+            moved_to = move_aside(path)
+        except OSError as move_error:
+            raise SettingsError(
+                f"{path} is not a valid settings file ({_first_line(exc)}) and could not be "
+                f"moved aside ({move_error.strerror or move_error}); fix or delete it."
+            ) from exc
         return Settings(), [
             f"{path} is not a valid settings file ({exc}); moved it to {moved_to} "
             "and started from default settings."
@@ -270,3 +282,7 @@ def save_settings(settings: Settings, path: Path) -> None:
     """Write the settings atomically (temp file + fsync + rename): a crash keeps the old file."""
     text = json.dumps(settings_to_dict(settings), indent=2, ensure_ascii=False) + "\n"
     atomic_write_text(path, text)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -9,9 +9,9 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 import pytest
+from llama_chat.store.kv_files import CacheSaveError, CacheStore
 
 import mlx_model
-from llama_chat.store.kv_files import CacheStore
 from mlx_model import KVCache, SamplingParams, prefill, stream_generate
 
 MODEL_ID = "tiny/test-checkpoint"
@@ -203,7 +203,7 @@ def test_a_failed_save_keeps_the_previous_file_and_no_temp(tmp_path: Path, model
         raise OSError(28, "No space left on device")
 
     cache.save = save_then_fail
-    with pytest.raises(OSError):
+    with pytest.raises(CacheSaveError, match="No space left on device"):
         store.save(1, KEY, cache)
     assert sorted(tmp_path.iterdir()) == [old]
 
