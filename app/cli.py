@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from llama_chat.paths import AppPaths, StartupError
 from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
 
 EXIT_INTERRUPTED = 130
@@ -64,10 +65,14 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from llama_chat.paths import AppPaths
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except StartupError as exc:
+        return _fail(str(exc))
 
+
+def _run(args: argparse.Namespace) -> int:
     paths = AppPaths.from_env()
     settings, warnings = load_settings(paths.settings_file)
     settings = _with_overrides(settings, args)

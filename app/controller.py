@@ -58,17 +58,17 @@ from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.store.export import export_session
-from llama_chat.store.kv_files import CacheStore
+from llama_chat.store.kv_files import CacheSaveError, CacheStore
 from llama_chat.store.sessions import SessionStore, StoredMessage
-from llama_chat.tools import ToolCall, ToolRegistry, default_registry
+from llama_chat.tools import Approval, ToolCall, ToolRegistry, default_registry
 from mlx.utils import tree_flatten
 
 import mlx_model
 
 TITLE_CHARS = 48
 
-Approver = Callable[[ToolCall], str]
-"""Asks the user about one tool call (blocking the engine thread): "deny", "once" or "always"."""
+Approver = Callable[[ToolCall], Approval]
+"""Asks the user about one tool call, blocking the engine thread until they answer."""
 
 
 def describe_failure(job: Job, exc: BaseException) -> str:
@@ -405,11 +405,9 @@ class ChatController:
                 {"model_id": self._model_id, "quant": self._quant},
                 conversation.cache,
             )
-        except (OSError, RuntimeError) as exc:
-            # MLX's writer raises RuntimeError on a full or read-only disk. A cache is only a
-            # speed-up: the chat goes on (and quitting still works) without it.
-            detail = " ".join(str(exc).split())
-            self._emit(Notice(f"Could not save the KV cache: {detail}", "warning"))
+        except CacheSaveError as exc:
+            # A cache is only a speed-up: the chat goes on (and quitting still works) without it.
+            self._emit(Notice(f"The KV cache was not saved: {exc}", "warning"))
 
     def _ensure_session(self, first_text: str) -> int:
         if self._session_id is None:
@@ -496,15 +494,18 @@ class ChatController:
         return finished
 
     def _approve(self, call: ToolCall) -> bool:
+        tools = self._conversation.tools if self._conversation is not None else None
+        if tools is not None and not tools.needs_approval(call):
+            return True
         if call.name in self._always_allowed:
             return True
         if self.approver is None:
             return False
         answer = self.approver(call)
-        if answer == "always":
+        if answer == Approval.ALWAYS:
             self._always_allowed.add(call.name)
             return True
-        return answer == "once"
+        return answer == Approval.ONCE
 
 
 def _chat_message(stored: StoredMessage) -> ChatMessage:
