@@ -28,7 +28,7 @@ from mlx.utils import tree_flatten  # noqa: E402
 from mlx_model.config import ModelConfig  # noqa: E402
 from mlx_model.llama import Model  # noqa: E402
 from mlx_model.quantize import convert  # noqa: E402
-from mlx_model.tiny import (  # noqa: E402
+from mlx_model.testing import (  # noqa: E402
     LLAMA_3B_SHAPE,
     TINY_SHAPE,
     make_tiny_checkpoint,
@@ -46,7 +46,7 @@ SHAPES = {"tiny": TINY_SHAPE, "3b": LLAMA_3B_SHAPE}
 
 
 def random_parameter(name: str, shape: tuple[int, ...], dtype: mx.Dtype) -> mx.array:
-    # The same initialization as mlx_model.tiny: norms around 1, matrices with std 0.02.
+    # The same initialization as mlx_model.testing: norms around 1, matrices with std 0.02.
     if "norm" in name:
         return (mx.random.normal(shape) + 1.0).astype(dtype)
     return (mx.random.normal(shape) * 0.02).astype(dtype)
@@ -104,7 +104,7 @@ def write_sharded_random_checkpoint(
 
 
 def write_tokenizer_files(out: Path, tokenizer_model: str | Path, config_dict: dict) -> None:
-    """The tokenizer and generation files mlx_model.tiny writes next to its weights."""
+    """The tokenizer and generation files mlx_model.testing writes next to its weights."""
     (out / "generation_config.json").write_text(
         json.dumps(
             {"bos_token_id": config_dict["bos_token_id"],

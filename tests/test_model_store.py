@@ -33,7 +33,7 @@ from llama_chat.models.store import (
 )
 from llama_chat.settings import Settings
 from mlx_model import ModelConfig, prefill
-from mlx_model.tiny import LLAMA_3B_SHAPE, tiny_config_dict
+from mlx_model.testing import LLAMA_3B_SHAPE, tiny_config_dict
 from tests.fake_hub import FakeHub, FakeRepo
 
 REPO_4BIT = HUB_REPOS["4bit"]

@@ -19,7 +19,7 @@ _VERSION = 1
 
 def ensure_demo_checkpoint(cache_dir: Path) -> Path:
     """Build the demo checkpoint under ``cache_dir`` once; later calls reuse it."""
-    from mlx_model.tiny import make_tiny_checkpoint
+    from mlx_model.testing import make_tiny_checkpoint
 
     target = cache_dir / "demo-checkpoint"
     marker = target / _MARKER

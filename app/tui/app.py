@@ -202,7 +202,7 @@ class LlamaChatApp(App[str | None]):
         """The loaded model's config, or Llama 3.2 3B's shape before one is loaded."""
         if self.model_config is not None:
             return self.model_config
-        from mlx_model.tiny import LLAMA_3B_SHAPE, tiny_config_dict
+        from mlx_model.testing import LLAMA_3B_SHAPE, tiny_config_dict
 
         return ModelConfig.from_dict(tiny_config_dict(LLAMA_3B_SHAPE))
 

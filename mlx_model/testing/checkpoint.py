@@ -14,10 +14,11 @@ from pathlib import Path
 import mlx.core as mx
 from mlx.utils import tree_flatten
 
-from .config import ModelConfig
-from .llama import Model
-from .quantize import quantize_model
-from .tokenizer import Tokenizer, write_tokenizer_config, write_tokenizer_json
+from ..config import ModelConfig
+from ..llama import Model
+from ..quantize import quantize_model
+from ..tokenizer import Tokenizer
+from .tokenizer_files import write_tokenizer_config, write_tokenizer_json
 
 TINY_SHAPE = {
     "hidden_size": 256,
