@@ -141,7 +141,8 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
 
     import mlx_model
     from llama_chat.models.resolve import resolve_checkpoint
-    from llama_chat.models.store import ModelStoreError, check_fit, machine_memory_bytes, memory_needed
+    from llama_chat.models.store import ModelStoreError, check_fit, machine_memory_bytes
+    from mlx_model import memory_needed
 
     progress = _ProgressLine()
     try:

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +43,11 @@ from llama_chat.events import (
     ToolResultReady,
     TurnFinished,
 )
-from llama_chat.models.store import (
-    DownloadProgress,
-    ModelStoreError,
-    check_fit,
-    machine_memory_bytes,
-    memory_needed,
-)
+from llama_chat.models.hub import DownloadProgress
+from llama_chat.models.store import ModelStoreError, check_fit, machine_memory_bytes
+from mlx_model import memory_needed
 from llama_chat.paths import AppPaths
-from llama_chat.store.sessions import SessionInfo, SessionStore, StoredMessage
+from llama_chat.store.sessions import SessionStore, StoredMessage
 from llama_chat.settings import Settings
 from llama_chat.tools import ToolCall, ToolRegistry, default_registry
 

@@ -9,8 +9,12 @@ import mlx.core as mx
 from .config import ConfigError, ModelConfig, QuantSpec
 from .kv_cache import CacheFileError, KVCache
 from .llama import Model
+from .memory import MemoryEstimate, memory_needed
+from .presets import LLAMA_3_2_3B
 from .sampling import Sampler, SamplingParams
-from .tokenizer import StreamingDetokenizer, Tokenizer, TokenizerFileError
+from .tokenizer import TOKENIZER_FILES, StreamingDetokenizer, Tokenizer, TokenizerFileError
+from .weights import INDEX_FILE as WEIGHTS_INDEX_FILE
+from .weights import SINGLE_FILE as WEIGHTS_FILE
 from .weights import WeightsError, load_model
 
 _GENERATE_NAMES = (
@@ -46,11 +50,16 @@ def load(path: str | Path, *, dtype: mx.Dtype | None = None) -> tuple[Model, Tok
 
 
 __all__ = [
+    "LLAMA_3_2_3B",
+    "TOKENIZER_FILES",
+    "WEIGHTS_FILE",
+    "WEIGHTS_INDEX_FILE",
     "CacheFileError",
     "ConfigError",
     "GenerationEvent",
     "GenerationStats",
     "KVCache",
+    "MemoryEstimate",
     "Model",
     "ModelConfig",
     "QuantSpec",
@@ -63,6 +72,7 @@ __all__ = [
     "generate_all",
     "load",
     "load_model",
+    "memory_needed",
     "prefill",
     "stream_generate",
 ]
