@@ -38,15 +38,41 @@ def __getattr__(name: str):
 def load(path: str | Path, *, dtype: mx.Dtype | None = None) -> tuple[Model, Tokenizer]:
     """Load a local checkpoint directory (bf16 or MLX-quantized) and its tokenizer.
 
-    The stop ids come from config.json and generation_config.json when they name any.
+    The tokenizer is checked against config.json before any weights are read. The stop ids
+    come from config.json and generation_config.json when they name any.
     """
-    model = load_model(path, dtype=dtype)
+    path = Path(path)
     tokenizer = Tokenizer.from_pretrained(path)
+    config_path = path / "config.json"
+    _check_vocabulary(ModelConfig.from_file(config_path), tokenizer, config_path)
+    model = load_model(path, dtype=dtype)
     if model.config.eos_token_ids:
         tokenizer.eos_token_ids = list(
             dict.fromkeys([*model.config.eos_token_ids, tokenizer.eot_id])
         )
     return model, tokenizer
+
+
+def _check_vocabulary(config: ModelConfig, tokenizer: Tokenizer, config_path: Path) -> None:
+    # A smaller vocab lets the tokenizer produce ids past the embedding table (an out-of-bounds
+    # read in prefill); a larger one lets the model produce ids no tokenizer can decode. The
+    # published Llama 3.2 checkpoints match exactly, so any difference means mixed-up files.
+    if config.vocab_size != tokenizer.vocab_size:
+        raise ConfigError(
+            f"{config_path} says vocab_size {config.vocab_size}, but the tokenizer "
+            f"{tokenizer.source} has {tokenizer.vocab_size} tokens: the two files are from "
+            "different models (or one is truncated); download the checkpoint again."
+        )
+    ids = [
+        *config.eos_token_ids,
+        *([config.bos_token_id] if config.bos_token_id is not None else []),
+    ]
+    bad = [i for i in ids if not 0 <= i < config.vocab_size]
+    if bad:
+        raise ConfigError(
+            f"{config_path} (or generation_config.json): eos/bos token id {bad[0]} is outside "
+            f"the vocabulary 0..{config.vocab_size - 1}; download the checkpoint again."
+        )
 
 
 __all__ = [

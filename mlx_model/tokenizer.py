@@ -96,6 +96,8 @@ class Tokenizer:
 
     def __init__(self, mergeable_ranks: dict[bytes, int], *, name: str = "llama3") -> None:
         _check_ranks(mergeable_ranks, name)
+        self.source = name
+        """The file this tokenizer was read from (or the name it was given)."""
         num_base_tokens = len(mergeable_ranks)
         self.special_tokens: dict[str, int] = {
             token: num_base_tokens + i for i, token in enumerate(SPECIAL_TOKEN_NAMES)
@@ -307,6 +309,10 @@ def _read_tokenizer_json_ranks(path: Path) -> dict[bytes, int]:
         raise TokenizerFileError(
             f"{path} is not valid JSON ({err}); download the checkpoint again."
         ) from None
+    except RecursionError:
+        raise TokenizerFileError(
+            f"{path} is nested too deeply to be a tokenizer.json; download the checkpoint again."
+        ) from None
     model = data.get("model") if isinstance(data, dict) else None
     if not isinstance(model, dict) or model.get("type") != "BPE":
         raise TokenizerFileError(
@@ -321,6 +327,11 @@ def _read_tokenizer_json_ranks(path: Path) -> dict[bytes, int]:
     byte_of_char = {char: b for b, char in bytes_to_unicode().items()}
     ranks: dict[bytes, int] = {}
     for token, token_id in vocab.items():
+        if isinstance(token_id, bool) or not isinstance(token_id, int):
+            raise TokenizerFileError(
+                f"{path}: vocab token {token!r} has id {token_id!r}; ids must be integers. "
+                "The file is corrupt; download the checkpoint again."
+            )
         if token_id in added_ids:
             continue  # special tokens are defined by Meta's table below, not by the vocab
         try:
