@@ -155,19 +155,11 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
     if not (args.prompt or "").strip() and document is None and args.summarize is None:
         return _fail("the prompt is empty")
 
-    from llama_chat.models.resolve import resolve_checkpoint
-    from llama_chat.models.store import (
-        ModelStoreError,
-        check_fit,
-        machine_memory_bytes,
-        memory_needed,
-    )
-
-    import mlx_model
+    from llama_chat.models.loader import ModelLoadError, load_checked
 
     progress = _ProgressLine()
     try:
-        checkpoint, _ = resolve_checkpoint(
+        loaded = load_checked(
             settings,
             settings.quant,
             cache_dir=paths.ensure().cache_dir,
@@ -176,22 +168,13 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
             offline=settings.offline,
             on_progress=progress.update,
         )
-        config = mlx_model.ModelConfig.from_file(checkpoint / "config.json")
-        bits = config.quantization.bits if config.quantization else None
-        problem = check_fit(
-            memory_needed(config, bits, settings.context_limit, settings.kv_bits),
-            machine_memory_bytes(),
-        )
-        if problem:
-            return _fail(problem)
-        model, tokenizer = mlx_model.load(checkpoint)
-    except (OSError, ValueError, ModelStoreError) as exc:
+    except ModelLoadError as exc:
         return _fail(str(exc))
     finally:
         progress.done()
     if args.demo:
         print("llama-chat: demo model (random weights): the text is meaningless", file=sys.stderr)
-    return _answer(args, settings, model, tokenizer, document)
+    return _answer(args, settings, loaded.model, loaded.tokenizer, document)
 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:

@@ -46,14 +46,8 @@ from llama_chat.events import (
     TurnStarted,
 )
 from llama_chat.models.demo import DEMO_LABEL
-from llama_chat.models.resolve import resolve_checkpoint
-from llama_chat.models.store import (
-    DownloadProgress,
-    ModelStoreError,
-    check_fit,
-    machine_memory_bytes,
-    memory_needed,
-)
+from llama_chat.models.hub import DownloadProgress
+from llama_chat.models.loader import ModelLoadError, load_checked
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
@@ -61,7 +55,6 @@ from llama_chat.store.export import export_session
 from llama_chat.store.kv_files import CacheSaveError, CacheStore
 from llama_chat.store.sessions import SessionStore, StoredMessage
 from llama_chat.tools import Approval, ToolCall, ToolRegistry, default_registry
-from mlx.utils import tree_flatten
 
 import mlx_model
 
@@ -219,25 +212,6 @@ class ChatController:
 
     # -- the model --------------------------------------------------------------------------
 
-    def _checkpoint_for(self, quant: str) -> tuple[Path, str]:
-        def progress(p: DownloadProgress) -> None:
-            self._emit(
-                DownloadProgressEvent(
-                    quant, p.filename, p.bytes_done, p.bytes_total, p.rate_bps, p.eta_s
-                )
-            )
-
-        return resolve_checkpoint(
-            self.settings,
-            quant,
-            cache_dir=self.paths.cache_dir,
-            model=self.model_dir,
-            demo=self.demo,
-            offline=self.offline,
-            on_progress=progress,
-            cancel=self.cancel,
-        )
-
     def _label(self, quant: str) -> str:
         if self.demo:
             return DEMO_LABEL
@@ -249,33 +223,39 @@ class ChatController:
         self._save_cache()
         self._emit(ModelLoading(quant, self._label(quant)))
         started = time.perf_counter()
-        try:
-            path, model_id = self._checkpoint_for(quant)
-            config = mlx_model.ModelConfig.from_file(path / "config.json")
-            bits = config.quantization.bits if config.quantization else None
-            estimate = memory_needed(
-                config, bits, self.settings.context_limit, self.settings.kv_bits
+
+        def progress(p: DownloadProgress) -> None:
+            self._emit(
+                DownloadProgressEvent(
+                    quant, p.filename, p.bytes_done, p.bytes_total, p.rate_bps, p.eta_s
+                )
             )
-            problem = check_fit(estimate, machine_memory_bytes())
-            if problem:
-                raise ValueError(problem)
-            # Free the old weights before loading the new ones: two models may not fit.
-            self._model = None
-            self._tokenizer = None
-            if self._conversation is not None:
-                self._conversation.model = None
-                self._conversation.cache = None
-            mx.clear_cache()
-            model, tokenizer = mlx_model.load(path)
-        except (OSError, ValueError, ModelStoreError, RecursionError, MemoryError) as exc:
-            self._emit(ModelLoadFailed(quant, " ".join(str(exc).split())))
+
+        try:
+            loaded = load_checked(
+                self.settings,
+                quant,
+                cache_dir=self.paths.cache_dir,
+                model=self.model_dir,
+                demo=self.demo,
+                offline=self.offline,
+                on_progress=progress,
+                cancel=self.cancel,
+                before_load=self._unload,
+            )
+        except ModelLoadError as exc:
+            self._emit(ModelLoadFailed(quant, str(exc)))
             return False
-        self._model, self._tokenizer, self._quant = model, tokenizer, quant
-        self._model_id = model_id
-        weights_gb = sum(v.nbytes for _, v in tree_flatten(model.parameters())) / 1e9
+        self._model, self._tokenizer, self._quant = loaded.model, loaded.tokenizer, quant
+        self._model_id = loaded.model_id
         self._emit(
             ModelLoaded(
-                quant, path, time.perf_counter() - started, weights_gb, self.demo, model.config
+                quant,
+                loaded.path,
+                time.perf_counter() - started,
+                loaded.weights_bytes / 1e9,
+                self.demo,
+                loaded.config,
             )
         )
         if self._conversation is not None:
@@ -286,6 +266,15 @@ class ChatController:
                 self._conversation.date_string,
             )
         return True
+
+    def _unload(self) -> None:
+        """Free the old weights before loading new ones: two models may not fit in memory."""
+        self._model = None
+        self._tokenizer = None
+        if self._conversation is not None:
+            self._conversation.model = None
+            self._conversation.cache = None
+        mx.clear_cache()
 
     def _make_conversation(
         self, messages: list[ChatMessage], system_prompt: str, date_string: str | None

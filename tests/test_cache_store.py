@@ -145,7 +145,7 @@ def test_a_file_copied_from_another_chat_is_not_trusted(tmp_path: Path, model) -
 def test_a_cache_for_a_smaller_model_is_rejected_by_the_real_loader(
     tmp_path: Path, model, tokenizer_model_path
 ) -> None:
-    from mlx_model.tiny import TINY_SHAPE, make_tiny_checkpoint
+    from mlx_model.testing import TINY_SHAPE, make_tiny_checkpoint
 
     one_layer = make_tiny_checkpoint(
         tmp_path / "one-layer", tokenizer_model_path, shape={**TINY_SHAPE, "num_hidden_layers": 1}

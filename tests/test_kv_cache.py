@@ -14,7 +14,7 @@ from mlx_model import CacheFileError, KVCache
 from mlx_model.config import ModelConfig
 from mlx_model.kv_cache import KV_GROUP_SIZE, STEP
 from mlx_model.llama import Model
-from mlx_model.tiny import TINY_SHAPE, tiny_config_dict
+from mlx_model.testing import TINY_SHAPE, tiny_config_dict
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 import mlx_model
 import mlx_model.quantize
-from mlx_model.tiny import make_tiny_checkpoint
+from mlx_model.testing import make_tiny_checkpoint
 
 N_POSITIONS = 300
 

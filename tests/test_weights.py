@@ -12,7 +12,7 @@ import pytest
 from mlx.utils import tree_flatten
 
 from mlx_model import WeightsError, load_model
-from mlx_model.tiny import make_tiny_checkpoint
+from mlx_model.testing import make_tiny_checkpoint
 
 Q_PROJ = "model.layers.1.self_attn.q_proj.weight"
 
@@ -199,7 +199,7 @@ def test_layer_by_layer_random_checkpoint_loads_in_ours_and_mlx_lm(tokenizer_mod
 
     from mlx_lm.utils import load_model as lm_load_model
 
-    from mlx_model.tiny import TINY_SHAPE
+    from mlx_model.testing import TINY_SHAPE
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "make_tiny_model.py"
     spec = importlib.util.spec_from_file_location("make_tiny_model", script)

@@ -24,7 +24,7 @@ from textual.screen import Screen
 
 from llama_chat.controller import ChatController
 from llama_chat.events import ModelLoaded, ModelLoadFailed
-from llama_chat.models.store import HUB_REPOS, QUANT_BITS, ModelStore, ModelStoreError, memory_needed
+from llama_chat.models.store import HUB_REPOS, QUANT_BITS, ModelStore, ModelStoreError
 from llama_chat.paths import AppPaths
 from llama_chat.resources import asset_path
 from llama_chat.settings import Settings, save_settings
@@ -33,7 +33,7 @@ from llama_chat.tui.commands import SessionPicker, chat_commands
 from llama_chat.store.export import default_export_dir, export_session
 from llama_chat.tui.messages import ApprovalRequested, EngineEvent, TurnDone
 from llama_chat.tui.screens.chat import ChatScreen
-from mlx_model import ModelConfig
+from mlx_model import ModelConfig, memory_needed
 
 RESTART_WITH_DEMO = "restart-with-demo"
 """What the app returns when the user picked the demo on the welcome screen."""
@@ -202,7 +202,7 @@ class LlamaChatApp(App[str | None]):
         """The loaded model's config, or Llama 3.2 3B's shape before one is loaded."""
         if self.model_config is not None:
             return self.model_config
-        from mlx_model.tiny import LLAMA_3B_SHAPE, tiny_config_dict
+        from mlx_model.testing import LLAMA_3B_SHAPE, tiny_config_dict
 
         return ModelConfig.from_dict(tiny_config_dict(LLAMA_3B_SHAPE))
 

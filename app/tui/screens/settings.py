@@ -21,9 +21,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Switch, TextArea
 
-from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes, memory_needed
+from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes
 from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
-from mlx_model import ModelConfig
+from mlx_model import ModelConfig, memory_needed
 
 
 @dataclass(frozen=True)
