@@ -9,6 +9,7 @@ history yields the same tokens and the cache stays valid.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +34,7 @@ from llama_chat.events import (
 )
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
+from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
 
 import mlx_model
@@ -55,6 +57,15 @@ class ChatMessage:
     tool_calls: list[dict] | None = None
     status: MessageStatus = MessageStatus.COMPLETE
     id: int | None = None  # row id once saved
+
+    @classmethod
+    def from_stored(cls, stored: StoredMessage) -> ChatMessage:
+        content: Any = stored.content
+        if stored.role == "ipython":
+            content = _maybe_json(stored.content)  # a tool's dict result was saved as JSON
+        return cls(
+            stored.role, content, tool_calls=stored.tool_calls, status=stored.status, id=stored.id
+        )
 
     def to_template(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": self.role, "content": self.content}
@@ -295,3 +306,11 @@ class Conversation:
         finished = TurnFinished(reason, text, stats, error)
         emit(finished)
         return finished
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict | list) else text
