@@ -163,8 +163,11 @@ class Sampler:
             return mx.argmax(logits, axis=-1)
         logprobs = logits / p.temperature
         logprobs = logprobs - mx.logsumexp(logprobs, axis=-1, keepdims=True)
+        # transformers' order: top-k, then top-p on what top-k kept, re-normalised (its top-p
+        # warper takes a softmax of the filtered scores); min-p is a ratio, so it needs none.
         if p.top_k > 0:
             logprobs = _top_k(logprobs, p.top_k)
+            logprobs = logprobs - mx.logsumexp(logprobs, axis=-1, keepdims=True)
         if p.top_p < 1.0:
             logprobs = _top_p(logprobs, p.top_p)
         if p.min_p > 0.0:
