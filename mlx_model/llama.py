@@ -94,7 +94,8 @@ class Model(nn.Module):
     def __init__(self, config: ModelConfig, compute_dtype: mx.Dtype = mx.bfloat16):
         super().__init__()
         self.config = config
-        self.compute_dtype = compute_dtype
+        # Kept as a name: mx.Dtype cannot be pickled, and copy.deepcopy(model) pickles attributes.
+        self.compute_dtype_name = str(compute_dtype).rsplit(".", 1)[-1]
         self.model = LlamaModel(config)
         if not config.tie_word_embeddings:
             self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
@@ -115,6 +116,11 @@ class Model(nn.Module):
         if cache is not None:
             cache.advance(tokens.shape[1])
         return self.model.norm(h)
+
+    @property
+    def compute_dtype(self) -> mx.Dtype:
+        """The float type activations run in (bfloat16, float16 or float32)."""
+        return getattr(mx, self.compute_dtype_name)
 
     def embed(self, tokens: mx.array) -> mx.array:
         # A quantized embedding dequantizes to its scales' dtype; activations run in compute_dtype.
