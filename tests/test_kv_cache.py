@@ -44,13 +44,13 @@ def run(model, tokens: list[int], cache: KVCache | None = None) -> np.ndarray:
     """
     hidden = model.hidden(mx.array([tokens]), cache)
     if cache is not None:
-        cache.tokens.extend(tokens)
+        cache.commit(tokens)
     return np.array(hidden.astype(mx.float32))[0]
 
 
 def run_logits(model, tokens: list[int], cache: KVCache) -> np.ndarray:
     logits = model(mx.array([tokens]), cache)
-    cache.tokens.extend(tokens)
+    cache.commit(tokens)
     return np.array(logits.astype(mx.float32))[0]
 
 
@@ -161,7 +161,7 @@ def test_save_load_round_trip_continues_to_identical_greedy_tokens(f32_model, tm
     path = tmp_path / "session.safetensors"
     cache.save(path, {"model": "tiny", "note": "é ✓"})
 
-    loaded, meta = KVCache.load(path, model)
+    loaded, meta = KVCache.load(path, model.config)
     assert meta["model"] == "tiny" and meta["note"] == "é ✓"
     assert loaded.tokens == cache.tokens and loaded.length == cache.length
     assert loaded.kv_bits == kv_bits
@@ -189,13 +189,13 @@ def test_random_bytes_are_not_a_cache(f32_model, tmp_path):
     path = tmp_path / "junk.safetensors"
     path.write_bytes(os.urandom(4096))
     with pytest.raises(CacheFileError, match="junk.safetensors"):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_missing_cache_file_is_a_cache_error(f32_model, tmp_path):
     model, _ = f32_model
     with pytest.raises(CacheFileError):
-        KVCache.load(tmp_path / "absent.safetensors", model)
+        KVCache.load(tmp_path / "absent.safetensors", model.config)
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.9])
@@ -205,7 +205,7 @@ def test_truncated_cache_file_raises(f32_model, tmp_path, keep):
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CacheFileError):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_cache_from_a_model_with_other_layer_count_raises(f32_model, tmp_path):
@@ -214,7 +214,7 @@ def test_cache_from_a_model_with_other_layer_count_raises(f32_model, tmp_path):
     three_layers = Model(config, compute_dtype=mx.float32)
     path = saved_cache(three_layers, tmp_path)
     with pytest.raises(CacheFileError, match="3 layers"):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_cache_from_a_model_with_other_head_shape_raises(f32_model, tmp_path):
@@ -222,7 +222,7 @@ def test_cache_from_a_model_with_other_head_shape_raises(f32_model, tmp_path):
     shape = {**TINY_SHAPE, "num_key_value_heads": 4}
     other = Model(ModelConfig.from_dict(tiny_config_dict(shape)), compute_dtype=mx.float32)
     with pytest.raises(CacheFileError):
-        KVCache.load(saved_cache(other, tmp_path), model)
+        KVCache.load(saved_cache(other, tmp_path), model.config)
 
 
 @pytest.mark.parametrize("kv_bits", [None, 8])
@@ -234,7 +234,7 @@ def test_cache_from_a_model_with_other_head_dim_raises(f32_model, tmp_path, kv_b
     run(other, random_tokens(6, seed=11), cache)
     cache.save(tmp_path / "c.safetensors")
     with pytest.raises(CacheFileError, match="head_dim"):
-        KVCache.load(tmp_path / "c.safetensors", model)
+        KVCache.load(tmp_path / "c.safetensors", model.config)
 
 
 def rewrite_metadata(path, **changes: str) -> None:
@@ -251,7 +251,7 @@ def test_token_hash_mismatch_raises(f32_model, tmp_path):
     tokens[3] += 1
     rewrite_metadata(path, tokens=json.dumps(tokens))
     with pytest.raises(CacheFileError, match="hash"):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 @pytest.mark.parametrize(
@@ -263,10 +263,10 @@ def test_corrupt_metadata_raises(f32_model, tmp_path, changes):
     path = saved_cache(model, tmp_path)
     rewrite_metadata(path, **changes)
     with pytest.raises(CacheFileError):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_safetensors_without_our_metadata_raises(f32_model, tiny_f32):
     model, _ = f32_model
     with pytest.raises(CacheFileError, match="format"):
-        KVCache.load(tiny_f32 / "model.safetensors", model)
+        KVCache.load(tiny_f32 / "model.safetensors", model.config)

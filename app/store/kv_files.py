@@ -125,7 +125,7 @@ class CacheStore:
                 path.unlink(missing_ok=True)
                 continue
             try:
-                cache, metadata = KVCache.load(path, model)
+                cache, metadata = KVCache.load(path, model.config)
             except CacheFileError as exc:
                 self._discard(path, str(exc))
                 continue
