@@ -145,7 +145,7 @@ class CacheStore:
                 path.unlink(missing_ok=True)
                 continue
             try:
-                cache, metadata = KVCache.load(path, model)
+                cache, metadata = KVCache.load(path, model.config)
             except _DAMAGED as exc:  # a damaged file is only a lost cache: delete, carry on
                 self._discard(path, f"could not be loaded ({exc})")
                 continue
