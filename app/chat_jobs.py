@@ -37,7 +37,7 @@ from llama_chat.models.demo import DEMO_LABEL
 from llama_chat.models.hub import DownloadProgress
 from llama_chat.models.loader import ModelLoadError, load_checked
 from llama_chat.paths import AppPaths
-from llama_chat.settings import Settings
+from llama_chat.settings import SAMPLING_KEYS, Settings
 from llama_chat.status import MessageStatus
 from llama_chat.store.export import export_session
 from llama_chat.store.kv_files import CacheSaveError, CacheStore
@@ -386,12 +386,5 @@ class ChatJobs:
 
 
 def _session_settings(settings: Settings) -> dict[str, Any]:
-    return {
-        "temperature": settings.temperature,
-        "top_p": settings.top_p,
-        "top_k": settings.top_k,
-        "min_p": settings.min_p,
-        "repetition_penalty": settings.repetition_penalty,
-        "max_tokens": settings.max_tokens,
-        "seed": settings.seed,
-    }
+    """What a chat remembers of the settings it was written with."""
+    return {key: getattr(settings, key) for key in (*SAMPLING_KEYS, "max_tokens")}

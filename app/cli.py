@@ -13,7 +13,10 @@ import argparse
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+
+from mlx_model import SAMPLING_LIMITS, Limit
 
 from llama_chat.paths import AppPaths, StartupError
 from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
@@ -37,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quant", choices=QUANT_LEVELS, help="model precision (default: setting)")
     parser.add_argument("--system", help="system prompt for this run")
     parser.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
-    parser.add_argument("--temp", type=float, help="sampling temperature (0: greedy)")
-    parser.add_argument("--top-p", type=float, help="nucleus sampling threshold")
-    parser.add_argument("--seed", type=int, help="random seed for a repeatable answer")
+    for flag, key in (("--temp", "temperature"), ("--top-p", "top_p"), ("--seed", "seed")):
+        limit = SAMPLING_LIMITS[key]
+        parser.add_argument(
+            flag, dest=key, type=_limited(limit), help=f"{limit.help} ({limit.expected})"
+        )
     parser.add_argument("--context-limit", type=_positive_int, help="context window in tokens")
     parser.add_argument("--summarize", metavar="FILE", help="summarise FILE (any length)")
     parser.add_argument("--tools", action="store_true", help="offer tools; ask before each run")
@@ -52,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print stats to stderr")
     return parser
+
+
+def _limited(limit: Limit) -> Callable[[str], float | int | None]:
+    """An argparse type for one sampling flag: the engine's own limits, its own words."""
+
+    def parse(text: str) -> float | int | None:
+        try:
+            return limit.check(int(text) if text.strip().lstrip("+-").isdigit() else float(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {limit.expected}, got {text!r}") from None
+
+    parse.__name__ = limit.name
+    return parse
 
 
 def _positive_int(text: str) -> int:
@@ -111,7 +129,7 @@ def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
         "quant": args.quant,
         "system_prompt": args.system,
         "max_tokens": args.max_tokens,
-        "temperature": args.temp,
+        "temperature": args.temperature,
         "top_p": args.top_p,
         "seed": args.seed,
         "context_limit": args.context_limit,

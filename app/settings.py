@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlx_model import SAMPLING_LIMITS, SamplingParams
+
 from llama_chat.paths import StartupError, atomic_write_text, move_aside
 
 QUANT_LEVELS: tuple[str, ...] = ("4bit", "8bit", "bf16")
@@ -82,6 +84,17 @@ class Settings:
 
 class SettingsError(StartupError):
     """The settings file can be neither used nor moved aside; one line naming it."""
+
+
+SAMPLING_KEYS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Settings) if f.name in SAMPLING_LIMITS
+)
+"""The settings that are sampling parameters: their limits are the engine's (SAMPLING_LIMITS)."""
+
+
+def sampling_params(settings: Settings) -> SamplingParams:
+    """The engine's sampling parameters for these settings."""
+    return SamplingParams(**{key: getattr(settings, key) for key in SAMPLING_KEYS})
 
 
 class SettingError(ValueError):
@@ -186,13 +199,13 @@ def _model_dirs(value: Any) -> dict[str, str]:
 _VALIDATORS: dict[str, Validator] = {
     "quant": _choice(QUANT_LEVELS),
     "model_dir": _model_dirs,
-    "temperature": _number(0.0, 2.0),
-    "top_p": _number(0.0, 1.0, low_open=True),
-    "top_k": _integer(0, 1_000_000),
-    "min_p": _number(0.0, 1.0),
-    "repetition_penalty": _number(0.0, 10.0, low_open=True),
+    "temperature": SAMPLING_LIMITS["temperature"].check,
+    "top_p": SAMPLING_LIMITS["top_p"].check,
+    "top_k": SAMPLING_LIMITS["top_k"].check,
+    "min_p": SAMPLING_LIMITS["min_p"].check,
+    "repetition_penalty": SAMPLING_LIMITS["repetition_penalty"].check,
     "max_tokens": _integer(1, 131_072),
-    "seed": _optional(_integer(0, 2**63 - 1), "empty (null) or a whole number from 0 to 2^63-1"),
+    "seed": SAMPLING_LIMITS["seed"].check,
     "system_prompt": _text(allow_empty=True),
     # Llama 3.2 is trained for 128K positions; below 512 a chat cannot hold a system prompt.
     "context_limit": _integer(512, 131_072),

@@ -11,7 +11,7 @@ from .kv_cache import CacheFileError, KVCache
 from .llama import Model
 from .memory import MemoryEstimate, memory_needed
 from .presets import LLAMA_3_2_3B
-from .sampling import Sampler, SamplingParams
+from .sampling import SAMPLING_LIMITS, Limit, Sampler, SamplingParams
 from .tokenizer import TOKENIZER_FILES, StreamingDetokenizer, Tokenizer, TokenizerFileError
 from .weights import INDEX_FILE as WEIGHTS_INDEX_FILE
 from .weights import SINGLE_FILE as WEIGHTS_FILE
@@ -76,6 +76,8 @@ def _check_vocabulary(config: ModelConfig, tokenizer: Tokenizer, config_path: Pa
 
 
 __all__ = [
+    "SAMPLING_LIMITS",
+    "Limit",
     "LLAMA_3_2_3B",
     "TOKENIZER_FILES",
     "WEIGHTS_FILE",

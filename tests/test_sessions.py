@@ -10,11 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from llama_chat.store.sessions import (
-    NotFoundError,
+from llama_chat.store.export import (
     SessionImportError,
-    SessionStore,
+    export_json,
+    export_markdown,
+    import_json,
 )
+from llama_chat.store.sessions import NotFoundError, SessionStore
 
 from tests.store_helpers import new_session, raw_connect
 
@@ -189,10 +191,10 @@ def build_branchy_chat(store: SessionStore) -> int:
 
 
 def test_export_import_round_trips_exactly(store: SessionStore) -> None:
-    original = store.export_json(build_branchy_chat(store))
+    original = export_json(store, build_branchy_chat(store))
     text = json.dumps(original)  # through real JSON, as a file would be
-    imported = store.import_json(json.loads(text))
-    again = store.export_json(imported.id)
+    imported = import_json(store, json.loads(text))
+    again = export_json(store, imported.id)
     assert again == original
     assert imported.title == "Ünïcode & `code`"
     assert len(original["messages"]) == 5
@@ -212,17 +214,17 @@ def test_export_import_round_trips_exactly(store: SessionStore) -> None:
     ],
 )
 def test_import_names_the_bad_field_and_writes_nothing(store: SessionStore, mutate, field) -> None:
-    data = store.export_json(build_branchy_chat(store))
+    data = export_json(store, build_branchy_chat(store))
     before = len(store.list_sessions())
     mutate(data)
     with pytest.raises(SessionImportError) as info:
-        store.import_json(data)
+        import_json(store, data)
     assert field in str(info.value)
     assert len(store.list_sessions()) == before
 
 
 def test_markdown_export_shows_the_active_branch(store: SessionStore) -> None:
-    markdown = store.export_markdown(build_branchy_chat(store))
+    markdown = export_markdown(store, build_branchy_chat(store))
     assert markdown.startswith("# Ünïcode & `code`\n")
     assert "Be brief." in markdown
     assert "What's the time in Tokyo? 🗼" in markdown

@@ -32,7 +32,7 @@ from llama_chat.events import (
     TurnFinished,
     TurnStats,
 )
-from llama_chat.settings import Settings
+from llama_chat.settings import Settings, sampling_params
 from llama_chat.status import MessageStatus
 from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
@@ -83,18 +83,7 @@ class GenerationSettings:
     @classmethod
     def from_settings(cls, s: Settings) -> GenerationSettings:
         """The generation part of the user's settings."""
-        return cls(
-            sampling=mlx_model.SamplingParams(
-                temperature=s.temperature,
-                top_p=s.top_p,
-                top_k=s.top_k,
-                min_p=s.min_p,
-                repetition_penalty=s.repetition_penalty,
-                seed=s.seed,
-            ),
-            max_tokens=s.max_tokens,
-            context_limit=s.context_limit,
-        )
+        return cls(sampling_params(s), max_tokens=s.max_tokens, context_limit=s.context_limit)
 
 
 class Conversation:

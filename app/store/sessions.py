@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from llama_chat.status import MessageStatus
-from llama_chat.store import export
 from llama_chat.store.db import open_database
 
 # Re-exported: callers import the store's errors from here.
 from llama_chat.store.errors import NewerSchemaError, SessionStoreError  # noqa: F401
-from llama_chat.store.export import SessionImportError  # noqa: F401
 from llama_chat.store.records import (
     NotFoundError,
     SessionInfo,
@@ -337,15 +335,6 @@ class SessionStore:
         return [(sessions[sid], snippet) for sid, snippet in best.items() if sid in sessions]
 
     # -- export / import (see llama_chat.store.export) ----------------------------------------
-
-    def export_json(self, session_id: int) -> dict[str, Any]:
-        return export.export_json(self, session_id)
-
-    def import_json(self, data: Mapping[str, Any]) -> SessionInfo:
-        return export.import_json(self, data)
-
-    def export_markdown(self, session_id: int) -> str:
-        return export.export_markdown(self, session_id)
 
     def add_session_tree(
         self, session: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
