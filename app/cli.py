@@ -13,11 +13,16 @@ import argparse
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+from mlx_model import SAMPLING_LIMITS, Limit
+
+from llama_chat.paths import AppPaths, StartupError
 from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what cat exits with
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quant", choices=QUANT_LEVELS, help="model precision (default: setting)")
     parser.add_argument("--system", help="system prompt for this run")
     parser.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
-    parser.add_argument("--temp", type=float, help="sampling temperature (0: greedy)")
-    parser.add_argument("--top-p", type=float, help="nucleus sampling threshold")
-    parser.add_argument("--seed", type=int, help="random seed for a repeatable answer")
+    for flag, key in (("--temp", "temperature"), ("--top-p", "top_p"), ("--seed", "seed")):
+        limit = SAMPLING_LIMITS[key]
+        parser.add_argument(
+            flag, dest=key, type=_limited(limit), help=f"{limit.help} ({limit.expected})"
+        )
     parser.add_argument("--context-limit", type=_positive_int, help="context window in tokens")
     parser.add_argument("--summarize", metavar="FILE", help="summarise FILE (any length)")
     parser.add_argument("--tools", action="store_true", help="offer tools; ask before each run")
@@ -52,18 +59,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _limited(limit: Limit) -> Callable[[str], float | int | None]:
+    """An argparse type for one sampling flag: the engine's own limits, its own words."""
+
+    def parse(text: str) -> float | int | None:
+        try:
+            return limit.check(int(text) if text.strip().lstrip("+-").isdigit() else float(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {limit.expected}, got {text!r}") from None
+
+    parse.__name__ = limit.name
+    return parse
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from llama_chat.paths import AppPaths
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except StartupError as exc:
+        return _fail(str(exc))
 
+
+def _run(args: argparse.Namespace) -> int:
     paths = AppPaths.from_env()
     settings, warnings = load_settings(paths.settings_file)
     settings = _with_overrides(settings, args)
@@ -86,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as cat does. Point stdout at /dev/null
+        # so the interpreter's own flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -97,7 +129,7 @@ def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
         "quant": args.quant,
         "system_prompt": args.system,
         "max_tokens": args.max_tokens,
-        "temperature": args.temp,
+        "temperature": args.temperature,
         "top_p": args.top_p,
         "seed": args.seed,
         "context_limit": args.context_limit,
@@ -127,6 +159,8 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
             document = Path(args.summarize).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return _fail(f"cannot read {args.summarize}: {getattr(exc, 'strerror', None) or exc}")
+        if not document.strip():
+            return _fail(f"{args.summarize} is empty: there is nothing to summarise")
     elif piped:
         try:
             document = sys.stdin.read()
@@ -139,19 +173,11 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
     if not (args.prompt or "").strip() and document is None and args.summarize is None:
         return _fail("the prompt is empty")
 
-    from llama_chat.models.resolve import resolve_checkpoint
-    from llama_chat.models.store import (
-        ModelStoreError,
-        check_fit,
-        machine_memory_bytes,
-        memory_needed,
-    )
-
-    import mlx_model
+    from llama_chat.models.loader import ModelLoadError, load_checked
 
     progress = _ProgressLine()
     try:
-        checkpoint, _ = resolve_checkpoint(
+        loaded = load_checked(
             settings,
             settings.quant,
             cache_dir=paths.ensure().cache_dir,
@@ -160,27 +186,18 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
             offline=settings.offline,
             on_progress=progress.update,
         )
-        config = mlx_model.ModelConfig.from_file(checkpoint / "config.json")
-        bits = config.quantization.bits if config.quantization else None
-        problem = check_fit(
-            memory_needed(config, bits, settings.context_limit, settings.kv_bits),
-            machine_memory_bytes(),
-        )
-        if problem:
-            return _fail(problem)
-        model, tokenizer = mlx_model.load(checkpoint)
-    except (OSError, ValueError, ModelStoreError) as exc:
+    except ModelLoadError as exc:
         return _fail(str(exc))
     finally:
         progress.done()
     if args.demo:
         print("llama-chat: demo model (random weights): the text is meaningless", file=sys.stderr)
-    return _answer(args, settings, model, tokenizer, document)
+    return _answer(args, settings, loaded.model, loaded.tokenizer, document)
 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
     from llama_chat.chat.conversation import Conversation, GenerationSettings
-    from llama_chat.chat.summarize import DOCUMENT_PROMPT, count_tokens, summarize
+    from llama_chat.chat.summarize import DOCUMENT_PROMPT, SummaryError, count_tokens, summarize
     from llama_chat.events import (
         ContextTrimmed,
         SummaryProgress,
@@ -247,6 +264,8 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
             finished = conversation.respond(
                 emit, cancel=cancel, approve=_approver(args.allow_tools)
             )
+    except SummaryError as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         cancel.set()
         out.flush()

@@ -14,61 +14,22 @@ answer is committed while it streams (at least once a second) and finalised with
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import mlx.core as mx
-from llama_chat.chat.conversation import ChatMessage, Conversation, GenerationSettings
-from llama_chat.chat.saved_answer import SavedAnswer
+from llama_chat.chat_jobs import ChatJobs
 from llama_chat.engine_thread import EngineThread
-from llama_chat.events import (
-    DownloadProgressEvent,
-    Event,
-    Exported,
-    Job,
-    JobFailed,
-    JobFinished,
-    ModelLoaded,
-    ModelLoadFailed,
-    ModelLoading,
-    Notice,
-    SessionOpened,
-    SessionsChanged,
-    TextDelta,
-    ToolCallRequested,
-    ToolResultReady,
-    TurnFinished,
-    TurnStarted,
-)
-from llama_chat.models.demo import DEMO_LABEL
-from llama_chat.models.resolve import resolve_checkpoint
-from llama_chat.models.store import (
-    DownloadProgress,
-    ModelStoreError,
-    check_fit,
-    machine_memory_bytes,
-    memory_needed,
-)
+from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
-from llama_chat.status import MessageStatus
-from llama_chat.store.export import export_session
-from llama_chat.store.kv_files import CacheStore
-from llama_chat.store.sessions import SessionStore, StoredMessage
-from llama_chat.tools import ToolCall, ToolRegistry, default_registry
-from mlx.utils import tree_flatten
+from llama_chat.store.sessions import SessionStore
+from llama_chat.tools import Approval, ToolCall
 
-import mlx_model
-
-TITLE_CHARS = 48
-
-Approver = Callable[[ToolCall], str]
-"""Asks the user about one tool call (blocking the engine thread): "deny", "once" or "always"."""
+Approver = Callable[[ToolCall], Approval]
+"""Asks the user about one tool call, blocking the engine thread until they answer."""
 
 
 def describe_failure(job: Job, exc: BaseException) -> str:
@@ -92,27 +53,25 @@ class ChatController:
         offline: bool = False,
         tools_enabled: bool = True,
     ):
-        self.settings = settings
-        self.paths = paths.ensure()
         self.on_event = on_event
-        self.sessions = store or SessionStore.open(paths.sessions_db)
+        self.sessions = store or SessionStore.open(paths.ensure().sessions_db)
         """The saved chats. Front ends may query it from their own thread; changes go via jobs."""
-        self.model_dir = model_dir
-        self.demo = demo
-        self.offline = offline
-        self.tools_enabled = tools_enabled
         self.cancel = threading.Event()
         self.approver: Approver | None = None
         self._engine = EngineThread.shared()
-        # Engine-thread state: touched only by jobs running there.
-        self._cache_files = CacheStore(paths.kv_cache_dir, int(settings.cache_budget_gb * 1e9))
-        self._model: mlx_model.Model | None = None
-        self._tokenizer: mlx_model.Tokenizer | None = None
-        self._quant = settings.quant
-        self._model_id = ""
-        self._conversation: Conversation | None = None
-        self._session_id: int | None = None
-        self._always_allowed: set[str] = set()
+        self._jobs = ChatJobs(
+            settings,
+            paths.ensure(),
+            self.sessions,
+            self._emit,
+            cancel=self.cancel,
+            ask_approval=self._ask_approval,
+            model_dir=model_dir,
+            demo=demo,
+            offline=offline,
+            tools_enabled=tools_enabled,
+        )
+        self._default_quant = settings.quant
         if self.sessions.recovered_from is not None:
             self._emit(
                 Notice(
@@ -125,25 +84,25 @@ class ChatController:
     # -- public API (any thread) ------------------------------------------------------------
 
     def load_model(self, quant: str | None = None) -> Future[bool]:
-        return self._submit(Job.LOAD, self._load_model, quant or self.settings.quant)
+        return self._submit(Job.LOAD, self._jobs.load_model, quant or self._default_quant)
 
     def new_session(self) -> Future[None]:
-        return self._submit(Job.NEW_SESSION, self._new_session)
+        return self._submit(Job.NEW_SESSION, self._jobs.new_session)
 
     def open_session(self, session_id: int) -> Future[None]:
-        return self._submit(Job.OPEN_SESSION, self._open_session, session_id)
+        return self._submit(Job.OPEN_SESSION, self._jobs.open_session, session_id)
 
     def send(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self._submit(Job.SEND, self._send, text)
+        return self._submit(Job.SEND, self._jobs.send, text)
 
     def regenerate(self) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self._submit(Job.REGENERATE, self._regenerate)
+        return self._submit(Job.REGENERATE, self._jobs.regenerate)
 
     def edit_last(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self._submit(Job.EDIT, self._edit_last, text)
+        return self._submit(Job.EDIT, self._jobs.edit_last, text)
 
     def stop(self) -> None:
         self.cancel.set()
@@ -155,33 +114,30 @@ class ChatController:
 
         Loads the model again when the quant changed, or when the last load failed.
         """
-        return self._submit(Job.SETTINGS, self._apply_settings, settings, session_system_prompt)
+        self._default_quant = settings.quant
+        return self._submit(
+            Job.SETTINGS, self._jobs.apply_settings, settings, session_system_prompt
+        )
 
     def rename_session(self, session_id: int, title: str) -> Future[None]:
-        return self._submit(Job.RENAME, self._rename_session, session_id, title)
+        return self._submit(Job.RENAME, self._jobs.rename_session, session_id, title)
 
     def delete_session(self, session_id: int) -> Future[None]:
-        return self._submit(Job.DELETE, self._delete_session, session_id)
+        return self._submit(Job.DELETE, self._jobs.delete_session, session_id)
 
     def export_session(self, session_id: int, fmt: str, folder: Path) -> Future[Path | None]:
-        return self._submit(Job.EXPORT, self._export_session, session_id, fmt, folder)
+        return self._submit(Job.EXPORT, self._jobs.export_session, session_id, fmt, folder)
 
     def save_cache(self) -> Future[None]:
-        return self._submit(Job.SAVE_CACHE, self._save_cache)
+        return self._submit(Job.SAVE_CACHE, self._jobs.save_cache)
 
     def close(self, timeout_s: float = 60) -> None:
         """Stop any answer, save the KV cache, free the model; blocks until done."""
         self.cancel.set()
-        self._submit(Job.CLOSE, self._close).result(timeout=timeout_s)
+        self._submit(Job.CLOSE, self._jobs.close).result(timeout=timeout_s)
 
     def last_answer(self) -> str:
-        conversation = self._conversation
-        if conversation is None:
-            return ""
-        for message in reversed(conversation.messages):
-            if message.role == "assistant" and isinstance(message.content, str) and message.content:
-                return message.content
-        return ""
+        return self._jobs.last_answer()
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -208,329 +164,6 @@ class ChatController:
     def _emit(self, event: Event) -> None:
         self.on_event(event)
 
-    def _close(self) -> None:
-        self._save_cache()
-        # Drop the weights now; the engine thread outlives this controller.
-        self._conversation = None
-        self._model = None
-        self._tokenizer = None
-        mx.clear_cache()
-        self.sessions.close()
-
-    # -- the model --------------------------------------------------------------------------
-
-    def _checkpoint_for(self, quant: str) -> tuple[Path, str]:
-        def progress(p: DownloadProgress) -> None:
-            self._emit(
-                DownloadProgressEvent(
-                    quant, p.filename, p.bytes_done, p.bytes_total, p.rate_bps, p.eta_s
-                )
-            )
-
-        return resolve_checkpoint(
-            self.settings,
-            quant,
-            cache_dir=self.paths.cache_dir,
-            model=self.model_dir,
-            demo=self.demo,
-            offline=self.offline,
-            on_progress=progress,
-            cancel=self.cancel,
-        )
-
-    def _label(self, quant: str) -> str:
-        if self.demo:
-            return DEMO_LABEL
-        if self.model_dir is not None:
-            return str(self.model_dir)
-        return quant
-
-    def _load_model(self, quant: str) -> bool:
-        self._save_cache()
-        self._emit(ModelLoading(quant, self._label(quant)))
-        started = time.perf_counter()
-        try:
-            path, model_id = self._checkpoint_for(quant)
-            config = mlx_model.ModelConfig.from_file(path / "config.json")
-            bits = config.quantization.bits if config.quantization else None
-            estimate = memory_needed(
-                config, bits, self.settings.context_limit, self.settings.kv_bits
-            )
-            problem = check_fit(estimate, machine_memory_bytes())
-            if problem:
-                raise ValueError(problem)
-            # Free the old weights before loading the new ones: two models may not fit.
-            self._model = None
-            self._tokenizer = None
-            if self._conversation is not None:
-                self._conversation.model = None
-                self._conversation.cache = None
-            mx.clear_cache()
-            model, tokenizer = mlx_model.load(path)
-        except (OSError, ValueError, ModelStoreError, RecursionError, MemoryError) as exc:
-            self._emit(ModelLoadFailed(quant, " ".join(str(exc).split())))
-            return False
-        self._model, self._tokenizer, self._quant = model, tokenizer, quant
-        self._model_id = model_id
-        weights_gb = sum(v.nbytes for _, v in tree_flatten(model.parameters())) / 1e9
-        self._emit(
-            ModelLoaded(
-                quant, path, time.perf_counter() - started, weights_gb, self.demo, model.config
-            )
-        )
-        if self._conversation is not None:
-            # Same messages, new model: the KV cache of the old one means nothing here.
-            self._conversation = self._make_conversation(
-                self._conversation.messages,
-                self._conversation.system_prompt,
-                self._conversation.date_string,
-            )
-        return True
-
-    def _make_conversation(
-        self, messages: list[ChatMessage], system_prompt: str, date_string: str | None
-    ) -> Conversation:
-        return Conversation(
-            self._model,
-            self._tokenizer,
-            system_prompt=system_prompt,
-            settings=GenerationSettings.from_settings(self.settings),
-            tools=self._tools(),
-            date_string=date_string,
-            messages=messages,
-            kv_bits=self.settings.kv_bits,
-        )
-
-    def _tools(self) -> ToolRegistry | None:
-        if not self.tools_enabled:
-            return None
-        return default_registry([Path(p).expanduser() for p in self.settings.allowed_folders])
-
-    def _require_model(self) -> bool:
-        if self._model is None:
-            self._emit(Notice("No model is loaded yet.", "warning"))
-            return False
-        return True
-
-    def _apply_settings(self, settings: Settings, session_system_prompt: str | None) -> None:
-        old = self.settings
-        self.settings = settings
-        self._cache_files.budget_bytes = int(settings.cache_budget_gb * 1e9)
-        conversation = self._conversation
-        if conversation is not None and self._model is not None:
-            conversation.settings = GenerationSettings.from_settings(settings)
-            conversation.tools = self._tools()
-            if conversation.cache is None or conversation.cache.kv_bits != settings.kv_bits:
-                conversation.cache = self._model.make_cache(kv_bits=settings.kv_bits)
-        if self._session_id is not None:
-            info = self.sessions.get_session(self._session_id)
-            self.sessions.set_session_settings(
-                self._session_id,
-                _session_settings(settings),
-                system_prompt=session_system_prompt
-                if session_system_prompt is not None
-                else info.system_prompt,
-            )
-            if session_system_prompt is not None and session_system_prompt != info.system_prompt:
-                self._open_session(self._session_id)
-        if settings.quant != old.quant or self._model is None:
-            self._load_model(settings.quant)
-
-    # -- saved chats ------------------------------------------------------------------------
-
-    def _new_session(self) -> None:
-        self._save_cache()
-        self._session_id = None
-        self._always_allowed.clear()
-        if self._model is not None:
-            self._conversation = self._make_conversation([], self.settings.system_prompt, None)
-        self._emit(SessionOpened(None, []))
-
-    def _open_session(self, session_id: int) -> None:
-        self._save_cache()
-        info = self.sessions.get_session(session_id)
-        stored = self.sessions.active_path(session_id)
-        self._session_id = session_id
-        self._always_allowed.clear()
-        cached = 0
-        if self._model is not None:
-            messages = [_chat_message(m) for m in stored if m.role != "system"]
-            self._conversation = self._make_conversation(
-                messages, info.system_prompt, info.template_date
-            )
-            cached = self._restore_cache()
-        self._emit(SessionOpened(info, stored, cached))
-
-    def _rename_session(self, session_id: int, title: str) -> None:
-        self.sessions.rename_session(session_id, title)
-        self._emit(SessionsChanged())
-
-    def _delete_session(self, session_id: int) -> None:
-        if session_id == self._session_id:
-            # Leave it without saving its cache: both are about to go.
-            self._session_id = None
-            self._new_session()
-        self.sessions.delete_session(session_id)
-        self._cache_files.delete_session(session_id)
-        self._emit(SessionsChanged())
-
-    def _export_session(self, session_id: int, fmt: str, folder: Path) -> Path:
-        path = export_session(self.sessions, session_id, fmt, folder)
-        self._emit(Exported(path))
-        return path
-
-    def _restore_cache(self) -> int:
-        conversation = self._conversation
-        if conversation is None or self._session_id is None or not conversation.messages:
-            return 0
-        try:
-            ids = conversation.encode(add_generation_prompt=False)
-        except ValueError:
-            return 0
-        cache = self._cache_files.load_best(
-            self._session_id, self._model_id, self._quant, ids, self._model
-        )
-        if cache is None:
-            return 0
-        conversation.cache = cache
-        return cache.common_prefix(ids)
-
-    def _save_cache(self) -> None:
-        conversation = self._conversation
-        if conversation is None or self._session_id is None or conversation.cache is None:
-            return
-        try:
-            self._cache_files.save(
-                self._session_id,
-                {"model_id": self._model_id, "quant": self._quant},
-                conversation.cache,
-            )
-        except (OSError, RuntimeError) as exc:
-            # MLX's writer raises RuntimeError on a full or read-only disk. A cache is only a
-            # speed-up: the chat goes on (and quitting still works) without it.
-            detail = " ".join(str(exc).split())
-            self._emit(Notice(f"Could not save the KV cache: {detail}", "warning"))
-
-    def _ensure_session(self, first_text: str) -> int:
-        if self._session_id is None:
-            conversation = self._conversation
-            title = " ".join(first_text.split())[:TITLE_CHARS] or "New chat"
-            info = self.sessions.create_session(
-                title=title,
-                system_prompt=conversation.system_prompt,
-                settings=_session_settings(self.settings),
-                model=self._model_id,
-                quant=self._quant,
-                template_date=conversation.date_string,
-            )
-            self._session_id = info.id
-        return self._session_id
-
-    # -- turns ------------------------------------------------------------------------------
-
-    def _send(self, text: str) -> TurnFinished | None:
-        if not self._require_model():
-            return None
-        if self._conversation is None:
-            self._conversation = self._make_conversation([], self.settings.system_prompt, None)
-        session_id = self._ensure_session(text)
-        parent = self._last_saved_id()
-        user = self._conversation.add_user(text)
-        user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
-        return self._respond(user.id)
-
-    def _regenerate(self) -> TurnFinished | None:
-        if not self._require_model() or self._conversation is None:
-            return None
-        try:
-            self._conversation.drop_answer()
-        except ValueError:
-            self._emit(Notice("There is no message to answer again yet.", "warning"))
-            return None
-        user_id = self._conversation.messages[self._conversation.last_user_index()].id
-        return self._respond(user_id)
-
-    def _edit_last(self, text: str) -> TurnFinished | None:
-        if not self._require_model() or self._conversation is None:
-            return None
-        try:
-            index = self._conversation.last_user_index()
-        except ValueError:
-            return self._send(text)
-        parent = self._conversation.messages[index - 1].id if index > 0 else None
-        user = self._conversation.edit_last_user(text)
-        session_id = self._ensure_session(text)
-        user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
-        return self._respond(user.id)
-
-    def _last_saved_id(self) -> int | None:
-        for message in reversed(self._conversation.messages):
-            if message.id is not None:
-                return message.id
-        return None
-
-    def _respond(self, user_id: int | None) -> TurnFinished:
-        conversation = self._conversation
-        session_id = self._session_id
-        self._emit(TurnStarted(session_id, user_id))
-        answer = SavedAnswer(self.sessions, session_id, user_id)
-
-        def emit(event: Event) -> None:
-            if isinstance(event, TextDelta):
-                answer.append(event.text)
-            elif isinstance(event, ToolCallRequested):
-                answer.finish_tool_call(event.call)
-            elif isinstance(event, ToolResultReady):
-                answer.add_tool_result(event.result.content)
-            self._emit(event)
-
-        try:
-            finished = conversation.respond(emit, cancel=self.cancel, approve=self._approve)
-        except Exception:
-            answer.finalise(MessageStatus.ERROR)  # keep what streamed; the job says what broke
-            raise
-        saved = answer.finalise(finished.status)
-        last = conversation.messages[-1] if conversation.messages else None
-        if saved is not None and last is not None and last.role == "assistant":
-            last.id = saved
-        return finished
-
-    def _approve(self, call: ToolCall) -> bool:
-        if call.name in self._always_allowed:
-            return True
-        if self.approver is None:
-            return False
-        answer = self.approver(call)
-        if answer == "always":
-            self._always_allowed.add(call.name)
-            return True
-        return answer == "once"
-
-
-def _chat_message(stored: StoredMessage) -> ChatMessage:
-    content: Any = stored.content
-    if stored.role == "ipython":
-        content = _maybe_json(stored.content)
-    return ChatMessage(
-        stored.role, content, tool_calls=stored.tool_calls, status=stored.status, id=stored.id
-    )
-
-
-def _maybe_json(text: str) -> Any:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if isinstance(value, dict | list) else text
-
-
-def _session_settings(settings: Settings) -> dict[str, Any]:
-    return {
-        "temperature": settings.temperature,
-        "top_p": settings.top_p,
-        "top_k": settings.top_k,
-        "min_p": settings.min_p,
-        "repetition_penalty": settings.repetition_penalty,
-        "max_tokens": settings.max_tokens,
-        "seed": settings.seed,
-    }
+    def _ask_approval(self, call: ToolCall) -> Approval:
+        approver = self.approver
+        return approver(call) if approver is not None else Approval.DENY

@@ -23,6 +23,15 @@ APP_NAME = "llama-chat"
 HOME_ENV_VAR = "LLAMA_CHAT_HOME"
 
 
+class StartupError(Exception):
+    """A problem found while starting up (folders, settings, the session database) that the
+    user can fix; its message is one line, naming the file or folder and what to do."""
+
+
+class AppDirError(StartupError):
+    """One of the app's folders cannot be created or written."""
+
+
 @dataclass(frozen=True)
 class AppPaths:
     """The three directories the app writes to, and the files it keeps in them."""
@@ -61,9 +70,19 @@ class AppPaths:
         return self.cache_dir / "kv"
 
     def ensure(self) -> AppPaths:
-        """Create the directories (and parents) if missing; returns self for chaining."""
+        """Create the directories (and parents) if missing; returns self for chaining.
+
+        Raises AppDirError naming the folder when one cannot be created (read-only disk, no
+        permission, a file in the way).
+        """
         for directory in (self.data_dir, self.config_dir, self.cache_dir, self.kv_cache_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise AppDirError(
+                    f"Cannot create the folder {directory} ({exc.strerror or exc}); make it "
+                    f"writable, or set {HOME_ENV_VAR} to a folder you can write to."
+                ) from exc
         return self
 
 

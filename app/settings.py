@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llama_chat.paths import atomic_write_text, move_aside
+from mlx_model import SAMPLING_LIMITS, SamplingParams
+
+from llama_chat.paths import StartupError, atomic_write_text, move_aside
 
 QUANT_LEVELS: tuple[str, ...] = ("4bit", "8bit", "bf16")
 """Checkpoint precisions the app knows how to fetch, smallest first."""
@@ -78,6 +80,21 @@ class Settings:
 
     cache_budget_gb: float = 4.0
     """Disk space for saved KV caches (faster resume of old chats); 0 keeps none."""
+
+
+class SettingsError(StartupError):
+    """The settings file can be neither used nor moved aside; one line naming it."""
+
+
+SAMPLING_KEYS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Settings) if f.name in SAMPLING_LIMITS
+)
+"""The settings that are sampling parameters: their limits are the engine's (SAMPLING_LIMITS)."""
+
+
+def sampling_params(settings: Settings) -> SamplingParams:
+    """The engine's sampling parameters for these settings."""
+    return SamplingParams(**{key: getattr(settings, key) for key in SAMPLING_KEYS})
 
 
 class SettingError(ValueError):
@@ -182,13 +199,13 @@ def _model_dirs(value: Any) -> dict[str, str]:
 _VALIDATORS: dict[str, Validator] = {
     "quant": _choice(QUANT_LEVELS),
     "model_dir": _model_dirs,
-    "temperature": _number(0.0, 2.0),
-    "top_p": _number(0.0, 1.0, low_open=True),
-    "top_k": _integer(0, 1_000_000),
-    "min_p": _number(0.0, 1.0),
-    "repetition_penalty": _number(0.0, 10.0, low_open=True),
+    "temperature": SAMPLING_LIMITS["temperature"].check,
+    "top_p": SAMPLING_LIMITS["top_p"].check,
+    "top_k": SAMPLING_LIMITS["top_k"].check,
+    "min_p": SAMPLING_LIMITS["min_p"].check,
+    "repetition_penalty": SAMPLING_LIMITS["repetition_penalty"].check,
     "max_tokens": _integer(1, 131_072),
-    "seed": _optional(_integer(0, 2**63 - 1), "empty (null) or a whole number from 0 to 2^63-1"),
+    "seed": SAMPLING_LIMITS["seed"].check,
     "system_prompt": _text(allow_empty=True),
     # Llama 3.2 is trained for 128K positions; below 512 a chat cannot hold a system prompt.
     "context_limit": _integer(512, 131_072),
@@ -242,7 +259,9 @@ def load_settings(path: Path) -> tuple[Settings, list[str]]:
     """Read the settings file; returns the settings and warnings to show the user.
 
     A missing file gives the defaults silently. A file that is not a JSON object is moved aside to
-    ``<name>.corrupt-<timestamp>`` (so the user can recover it) and the defaults are used.
+    ``<name>.corrupt-<timestamp>`` (so the user can recover it) and the defaults are used; if it
+    cannot be moved (a read-only folder), SettingsError says so. A leading UTF-8 byte order mark
+    (Windows editors write one) is allowed.
     """
     try:
         raw = path.read_bytes()
@@ -254,11 +273,17 @@ def load_settings(path: Path) -> tuple[Settings, list[str]]:
             "Check the file's permissions."
         ]
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8-sig"))
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object at the top, found {type(data).__name__}")
     except (UnicodeDecodeError, ValueError) as exc:
-        moved_to = move_aside(path)
+        try:
+            moved_to = move_aside(path)
+        except OSError as move_error:
+            raise SettingsError(
+                f"{path} is not a valid settings file ({_first_line(exc)}) and could not be "
+                f"moved aside ({move_error.strerror or move_error}); fix or delete it."
+            ) from exc
         return Settings(), [
             f"{path} is not a valid settings file ({exc}); moved it to {moved_to} "
             "and started from default settings."
@@ -270,3 +295,7 @@ def save_settings(settings: Settings, path: Path) -> None:
     """Write the settings atomically (temp file + fsync + rename): a crash keeps the old file."""
     text = json.dumps(settings_to_dict(settings), indent=2, ensure_ascii=False) + "\n"
     atomic_write_text(path, text)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

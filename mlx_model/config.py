@@ -1,12 +1,16 @@
 """Model configuration read from a checkpoint's ``config.json``.
 
 Every field the decoder uses is checked here, so a broken checkpoint fails at load time with a
-message that names the field and the file, instead of deep inside a matmul.
+message that names the field and the file, instead of deep inside a matmul. Numbers are also
+bounded above (``MAX_*``): a config asking for a billion layers is refused at once, before any
+memory is allocated. The bounds are an order of magnitude or more past any released Llama
+(405B: 126 layers, hidden 16384, 128 heads, vocab 128256, 131072 positions).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,17 @@ from typing import Any
 
 class ConfigError(ValueError):
     """A checkpoint's config.json is missing a field or holds a value we cannot run."""
+
+
+MAX_LAYERS = 1024
+MAX_HIDDEN = 65536
+MAX_INTERMEDIATE = 1 << 20
+MAX_HEADS = 1024
+MAX_HEAD_DIM = 1024
+MAX_VOCAB = 1 << 20
+MAX_POSITIONS = 1 << 24
+MAX_ROPE_THETA = 1e12
+MAX_ROPE_FACTOR = 1024.0
 
 
 @dataclass(frozen=True)
@@ -77,23 +92,19 @@ class ModelConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> ModelConfig:
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: file not found; a checkpoint needs a config.json") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        if not path.exists():
+            raise ConfigError(f"{path}: file not found; a checkpoint needs a config.json")
+        data = _read_json(path)
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a JSON object at the top level")
         config = cls.from_dict(data, source=str(path))
         gen_path = path.with_name("generation_config.json")
         if gen_path.exists():
-            try:
-                gen = json.loads(gen_path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ConfigError(f"{gen_path}: not valid JSON ({exc})") from None
+            gen = _read_json(gen_path)
             if isinstance(gen, dict) and gen.get("eos_token_id") is not None:
-                extra = _int_list(gen["eos_token_id"], "eos_token_id", str(gen_path))
+                extra = _token_ids(
+                    gen["eos_token_id"], "eos_token_id", str(gen_path), config.vocab_size
+                )
                 merged = tuple(dict.fromkeys([*config.eos_token_ids, *extra]))
                 config = _replace(config, eos_token_ids=merged)
         return config
@@ -111,43 +122,46 @@ class ModelConfig:
             if data.get(flag):
                 raise ConfigError(f"{source}: {flag}=true is not supported by the Llama 3 decoder")
 
-        hidden = r.positive_int("hidden_size")
-        heads = r.positive_int("num_attention_heads")
-        kv_heads = r.positive_int("num_key_value_heads", default=heads)
+        hidden = r.positive_int("hidden_size", MAX_HIDDEN)
+        heads = r.positive_int("num_attention_heads", MAX_HEADS)
+        kv_heads = r.positive_int("num_key_value_heads", MAX_HEADS, default=heads)
         if heads % kv_heads:
             raise ConfigError(
                 f"{source}: num_attention_heads ({heads}) must be a multiple of "
                 f"num_key_value_heads ({kv_heads})"
             )
-        head_dim = r.positive_int("head_dim", default=hidden // heads)
+        head_dim = r.positive_int("head_dim", MAX_HEAD_DIM, default=max(hidden // heads, 1))
         if "head_dim" not in data and hidden % heads:
             raise ConfigError(f"{source}: hidden_size must be divisible by num_attention_heads")
         if head_dim % 2:
             raise ConfigError(f"{source}: head_dim must be even for RoPE, got {head_dim}")
 
+        vocab = r.positive_int("vocab_size", MAX_VOCAB)
         rope_theta, rope_scaling = _read_rope(data, source)
         eos = (
-            _int_list(data.get("eos_token_id"), "eos_token_id", source)
+            _token_ids(data.get("eos_token_id"), "eos_token_id", source, vocab)
             if (data.get("eos_token_id") is not None)
             else ()
         )
         bos = data.get("bos_token_id")
-        if bos is not None and not isinstance(bos, int):
-            raise ConfigError(f"{source}: bos_token_id must be an integer, got {bos!r}")
+        if bos is not None:
+            (bos,) = _token_ids(bos, "bos_token_id", source, vocab, single=True)
 
         return cls(
             hidden_size=hidden,
-            num_hidden_layers=r.positive_int("num_hidden_layers"),
+            num_hidden_layers=r.positive_int("num_hidden_layers", MAX_LAYERS),
             num_attention_heads=heads,
             num_key_value_heads=kv_heads,
             head_dim=head_dim,
-            intermediate_size=r.positive_int("intermediate_size"),
-            vocab_size=r.positive_int("vocab_size"),
-            rms_norm_eps=r.positive_float("rms_norm_eps", default=1e-5),
+            intermediate_size=r.positive_int("intermediate_size", MAX_INTERMEDIATE),
+            vocab_size=vocab,
+            rms_norm_eps=r.positive_float("rms_norm_eps", 1.0, default=1e-5),
             rope_theta=rope_theta,
             rope_scaling=rope_scaling,
             tie_word_embeddings=r.boolean("tie_word_embeddings", default=True),
-            max_position_embeddings=r.positive_int("max_position_embeddings", default=131072),
+            max_position_embeddings=r.positive_int(
+                "max_position_embeddings", MAX_POSITIONS, default=131072
+            ),
             eos_token_ids=eos,
             bos_token_id=bos,
             quantization=_read_quantization(data, source),
@@ -173,17 +187,17 @@ class _Reader:
             raise ConfigError(f"{self.source}: required field {key!r} is missing")
         return default
 
-    def positive_int(self, key: str, default: int | None = None) -> int:
+    def positive_int(self, key: str, high: int, default: int | None = None) -> int:
         value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{self.source}: {key} must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= high:
+            raise ConfigError(
+                f"{self.source}: {key} must be a whole number from 1 to {high}, got {value!r}"
+            )
         return value
 
-    def positive_float(self, key: str, default: float | None = None) -> float:
+    def positive_float(self, key: str, high: float, default: float | None = None) -> float:
         value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"{self.source}: {key} must be a positive number, got {value!r}")
-        return float(value)
+        return _positive_float(value, key, high, self.source)
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
@@ -192,11 +206,40 @@ class _Reader:
         return value
 
 
-def _int_list(value: Any, key: str, source: str) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: JSON nested too deeply to be a model config") from None
+
+
+def _positive_float(value: Any, key: str, high: float, source: str) -> float:
+    # json.loads reads NaN and Infinity; neither is a usable epsilon, theta or factor.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= high
+    ):
         raise ConfigError(
-            f"{source}: {key} must be an integer or a list of integers, got {value!r}"
+            f"{source}: {key} must be a finite number in (0, {high:g}], got {value!r}"
+        )
+    return float(value)
+
+
+def _token_ids(
+    value: Any, key: str, source: str, vocab_size: int, single: bool = False
+) -> tuple[int, ...]:
+    """Token ids as a tuple; each must index the vocabulary, or stopping would never match."""
+    items = [value] if single or not isinstance(value, list) else value
+    if not items or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v < vocab_size for v in items
+    ):
+        what = "a token id" if single else "a token id or a list of token ids"
+        raise ConfigError(
+            f"{source}: {key} must be {what} from 0 to {vocab_size - 1}, got {value!r}"
         )
     return tuple(items)
 
@@ -213,8 +256,7 @@ def _read_rope(data: dict[str, Any], source: str) -> tuple[float, RopeScaling | 
         theta = data.get("rope_theta", 10000.0)
         scaling = data.get("rope_scaling")
         where = "rope_scaling"
-    if isinstance(theta, bool) or not isinstance(theta, int | float) or theta <= 0:
-        raise ConfigError(f"{source}: rope_theta must be a positive number, got {theta!r}")
+    theta = _positive_float(theta, "rope_theta", MAX_ROPE_THETA, source)
     if scaling is None:
         return float(theta), None
     if not isinstance(scaling, dict):
@@ -227,12 +269,19 @@ def _read_rope(data: dict[str, Any], source: str) -> tuple[float, RopeScaling | 
             f"{source}: {where}.rope_type {rope_type!r} is not supported (only 'llama3')"
         )
     r = _Reader(scaling, f"{source} ({where})")
+    low = r.positive_float("low_freq_factor", MAX_ROPE_FACTOR, default=1.0)
+    high = r.positive_float("high_freq_factor", MAX_ROPE_FACTOR, default=4.0)
+    if high <= low:
+        # The smoothing between the two bands divides by their difference.
+        raise ConfigError(
+            f"{source}: {where}.high_freq_factor ({high}) must exceed low_freq_factor ({low})"
+        )
     return float(theta), RopeScaling(
-        factor=r.positive_float("factor"),
-        low_freq_factor=r.positive_float("low_freq_factor", default=1.0),
-        high_freq_factor=r.positive_float("high_freq_factor", default=4.0),
+        factor=r.positive_float("factor", MAX_ROPE_FACTOR),
+        low_freq_factor=low,
+        high_freq_factor=high,
         original_max_position_embeddings=r.positive_int(
-            "original_max_position_embeddings", default=8192
+            "original_max_position_embeddings", MAX_POSITIONS, default=8192
         ),
     )
 
@@ -264,7 +313,8 @@ def _read_quantization(data: dict[str, Any], source: str) -> QuantSpec | None:
 
 
 def _check_quant(bits: Any, group_size: Any, where: str) -> None:
-    if bits not in (2, 3, 4, 5, 6, 8):
+    # type() rather than ``in``: 8.0 == 8 and True == 1 would otherwise slip through.
+    if type(bits) is not int or bits not in (2, 3, 4, 5, 6, 8):
         raise ConfigError(f"{where}.bits must be one of 2, 3, 4, 5, 6, 8, got {bits!r}")
-    if group_size not in (32, 64, 128):
+    if type(group_size) is not int or group_size not in (32, 64, 128):
         raise ConfigError(f"{where}.group_size must be 32, 64 or 128, got {group_size!r}")

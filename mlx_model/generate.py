@@ -78,15 +78,15 @@ def prefill(
     while done < len(body):
         chunk = body[done : done + step]
         model.hidden(mx.array(chunk, dtype=mx.int32)[None], cache)
+        cache.commit(chunk)
         mx.eval(cache.state())
-        cache.tokens.extend(chunk)
         done += len(chunk)
         if on_progress is not None:
             on_progress(done, len(todo))
         if cancel is not None and cancel.is_set():
             return None
     logits = model.last_logits(mx.array(last, dtype=mx.int32)[None], cache)
-    cache.tokens.extend(last)
+    cache.commit(last)
     return logits
 
 
@@ -133,7 +133,6 @@ def stream_generate(
     mx.async_eval(y)
 
     generated: list[int] = []
-    fed = 0  # generated tokens already run through the model (their K/V are in the cache)
     times: list[float] = []
     finish: str | None = None
     while True:
@@ -143,10 +142,11 @@ def stream_generate(
                 recent = mx.concatenate([recent, y])[-window:]
             next_y = sampler(model.last_logits(y[None], cache), recent)
             mx.async_eval(next_y)
-            fed += 1
         else:
             next_y = None
         token = y.item()
+        if next_y is not None:
+            cache.commit([token])  # its K/V are being written by the step just queued
         now = time.perf_counter()
         times.append(now)
         if not generated:
@@ -171,8 +171,6 @@ def stream_generate(
 
     if next_y is not None:
         mx.eval(next_y)  # let the queued step finish before the cache is trimmed or reused
-    cache.tokens.extend(generated[:fed])
-    cache.sync_to_tokens()
     yield GenerationEvent(None, detok.flush(), finish, _finish(stats, cache))
 
 

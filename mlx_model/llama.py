@@ -12,7 +12,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .config import ModelConfig
-from .kv_cache import KVCache
+from .kv_cache import KVCache, quantized_attention
 from .rope import Llama3RoPE
 
 
@@ -42,11 +42,14 @@ class Attention(nn.Module):
         k = self.rope(k, offset=offset)
         if cache is not None:
             k, v = cache.update_and_fetch(self.layer_index, k, v)
-        # The fused kernel handles GQA without repeating K/V; "causal" aligns the L queries with
-        # the last L keys, which is what a chunk appended to a cache needs.
-        out = mx.fast.scaled_dot_product_attention(
-            q, k, v, scale=self.scale, mask="causal" if L > 1 else None
-        )
+        if isinstance(k, tuple):
+            out = quantized_attention(q, k, v, self.scale, bits=cache.kv_bits)
+        else:
+            # The fused kernel handles GQA without repeating K/V; "causal" aligns the L queries
+            # with the last L keys, which is what a chunk appended to a cache needs.
+            out = mx.fast.scaled_dot_product_attention(
+                q, k, v, scale=self.scale, mask="causal" if L > 1 else None
+            )
         # (B, H, L, D) -> (B, L, H*D)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
@@ -94,7 +97,8 @@ class Model(nn.Module):
     def __init__(self, config: ModelConfig, compute_dtype: mx.Dtype = mx.bfloat16):
         super().__init__()
         self.config = config
-        self.compute_dtype = compute_dtype
+        # Kept as a name: mx.Dtype cannot be pickled, and copy.deepcopy(model) pickles attributes.
+        self.compute_dtype_name = str(compute_dtype).rsplit(".", 1)[-1]
         self.model = LlamaModel(config)
         if not config.tie_word_embeddings:
             self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
@@ -108,13 +112,17 @@ class Model(nn.Module):
         return self.head(self.hidden(tokens, cache)[:, -1, :])
 
     def hidden(self, tokens: mx.array, cache: KVCache | None = None) -> mx.array:
-        """Final-norm hidden states (1, L, hidden)."""
+        """Final-norm hidden states (1, L, hidden). With a cache, the tokens' K/V are written at
+        ``cache.offset``; the caller commits the tokens (``cache.commit``)."""
         h = self.embed(tokens)
         for layer in self.model.layers:
             h = layer(h, cache)
-        if cache is not None:
-            cache.advance(tokens.shape[1])
         return self.model.norm(h)
+
+    @property
+    def compute_dtype(self) -> mx.Dtype:
+        """The float type activations run in (bfloat16, float16 or float32)."""
+        return getattr(mx, self.compute_dtype_name)
 
     def embed(self, tokens: mx.array) -> mx.array:
         # A quantized embedding dequantizes to its scales' dtype; activations run in compute_dtype.

@@ -1,11 +1,122 @@
 """Choosing the next token from logits: greedy, temperature, top-k, top-p, min-p, repetition
-penalty (Keskar et al., 2019), all seeded so a run can be repeated exactly."""
+penalty (Keskar et al., 2019), all seeded so a run can be repeated exactly.
+
+``SAMPLING_LIMITS`` is the one statement of what each sampling field accepts; settings files,
+command-line flags and settings screens derive their checks and help text from it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 import mlx.core as mx
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The values one sampling field accepts, with a one-line description for people."""
+
+    name: str
+    kind: type
+    low: float
+    high: float | None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False
+    help: str = ""
+
+    def check(self, value: object) -> float | int | None:
+        """The value normalised to ``kind``; raises ValueError(self.expected) if out of range."""
+        if value is None and self.optional:
+            return None
+        # bool is an int subclass, and True as a temperature is a typo, not 1.0.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(self.expected)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(self.expected)
+        if self.kind is int:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError(self.expected)
+                value = int(value)  # JSON writers sometimes emit 40.0
+        else:
+            value = float(value)
+        too_low = value <= self.low if self.low_open else value < self.low
+        too_high = self.high is not None and (
+            value >= self.high if self.high_open else value > self.high
+        )
+        if too_low or too_high:
+            raise ValueError(self.expected)
+        return value
+
+    @property
+    def expected(self) -> str:
+        """What the field accepts, e.g. "a number in [0, 1)" or "a whole number ≥ 0"."""
+        noun = "a whole number" if self.kind is int else "a number"
+        low = _show(self.low)
+        if self.high is None:
+            text = f"{noun} {'>' if self.low_open else '≥'} {low}"
+        else:
+            left = "(" if self.low_open else "["
+            right = ")" if self.high_open else "]"
+            text = f"{noun} in {left}{low}, {_show(self.high)}{right}"
+        return f"empty (none) or {text}" if self.optional else text
+
+
+def _show(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+# mx.random.key takes seeds up to 2**64 - 1; 2**63 - 1 also fits SQLite and int64 everywhere.
+MAX_SEED = 2**63 - 1
+
+SAMPLING_LIMITS: dict[str, Limit] = {
+    limit.name: limit
+    for limit in (
+        Limit("temperature", float, 0.0, 2.0, help="Randomness; 0 always picks the likeliest"),
+        Limit(
+            "top_p",
+            float,
+            0.0,
+            1.0,
+            low_open=True,
+            help="Sample from the smallest set of tokens holding this much probability (1: off)",
+        ),
+        Limit("top_k", int, 0, None, help="Sample from the k likeliest tokens only (0: off)"),
+        Limit(
+            "min_p",
+            float,
+            0.0,
+            1.0,
+            high_open=True,
+            help="Drop tokens less likely than this fraction of the top token (0: off)",
+        ),
+        Limit(
+            "repetition_penalty",
+            float,
+            0.0,
+            2.0,
+            low_open=True,
+            help="Above 1 discourages repeating recent tokens (1: off)",
+        ),
+        Limit(
+            "repetition_context",
+            int,
+            1,
+            None,
+            help="How many recent tokens the repetition penalty looks at",
+        ),
+        Limit(
+            "seed",
+            int,
+            0,
+            MAX_SEED,
+            optional=True,
+            help="Same seed, prompt and settings give the same answer (empty: fresh each time)",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -26,17 +137,14 @@ class SamplingParams:
     """Random seed; the same seed, prompt and settings give the same answer."""
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.temperature >= 0, "temperature must be >= 0"),
-            (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
-            (self.top_k >= 0, "top_k must be >= 0"),
-            (0 <= self.min_p < 1, "min_p must be in [0, 1)"),
-            (self.repetition_penalty > 0, "repetition_penalty must be > 0"),
-            (self.repetition_context > 0, "repetition_context must be > 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        for f in fields(self):
+            limit = SAMPLING_LIMITS[f.name]
+            value = getattr(self, f.name)
+            try:
+                normalised = limit.check(value)
+            except ValueError:
+                raise ValueError(f"{f.name} must be {limit.expected}, got {value!r}") from None
+            object.__setattr__(self, f.name, normalised)
 
 
 class Sampler:
@@ -55,8 +163,11 @@ class Sampler:
             return mx.argmax(logits, axis=-1)
         logprobs = logits / p.temperature
         logprobs = logprobs - mx.logsumexp(logprobs, axis=-1, keepdims=True)
+        # transformers' order: top-k, then top-p on what top-k kept, re-normalised (its top-p
+        # warper takes a softmax of the filtered scores); min-p is a ratio, so it needs none.
         if p.top_k > 0:
             logprobs = _top_k(logprobs, p.top_k)
+            logprobs = logprobs - mx.logsumexp(logprobs, axis=-1, keepdims=True)
         if p.top_p < 1.0:
             logprobs = _top_p(logprobs, p.top_p)
         if p.min_p > 0.0:

@@ -4,6 +4,7 @@
     python scripts/bench.py --shape tiny                   # a quick check that everything runs
     python scripts/bench.py --quant 4bit --prompt-tokens 512 --gen-tokens 64 --json-out r.json
     python scripts/bench.py --model DIR                    # a real checkpoint instead
+    python scripts/bench.py --kv8-context 8192 --quant 4bit  # 8-bit K/V decode vs mlx-lm
 
 By default the checkpoints are random weights with Llama 3.2 3B Instruct's exact shapes,
 generated once into a cache directory: bf16 first, then quantized to 8 and 4 bit by our
@@ -45,6 +46,7 @@ import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 import mlx_model  # noqa: E402
+from mlx_model.kv_cache import KV_GROUP_SIZE  # noqa: E402
 from mlx_model.quantize import convert  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -72,6 +74,10 @@ class RunResult:
     load_peak_gb: float
     run_peak_gb: float
     activations: str
+
+
+def cache_dir_of(args: argparse.Namespace) -> Path:
+    return args.cache_dir or default_cache_dir()
 
 
 def default_cache_dir() -> Path:
@@ -154,9 +160,7 @@ def bench_ours(path: Path, quant: str, prompt: list[int], gen_tokens: int) -> Ru
 
     def steps(ids: list[int], n: int) -> Iterator[int]:
         # stop_ids=[]: random weights may say a stop token; every run decodes n tokens.
-        for event in mlx_model.stream_generate(
-            model, tokenizer, ids, max_tokens=n, stop_ids=[]
-        ):
+        for event in mlx_model.stream_generate(model, tokenizer, ids, max_tokens=n, stop_ids=[]):
             if event.token is not None:
                 yield event.token
 
@@ -164,8 +168,9 @@ def bench_ours(path: Path, quant: str, prompt: list[int], gen_tokens: int) -> Ru
         pass
     mx.reset_peak_memory()
     n, prompt_tps, decode_tps, ttft = timed_run(lambda: steps(prompt, gen_tokens), len(prompt))
-    result = RunResult("ours", quant, len(prompt), n, prompt_tps, decode_tps, ttft, load_s,
-                       load_peak, mx.get_peak_memory() / 1e9, str(model.compute_dtype))
+    peak = mx.get_peak_memory() / 1e9
+    timings = (len(prompt), n, prompt_tps, decode_tps, ttft, load_s, load_peak, peak)
+    result = RunResult("ours", quant, *timings, str(model.compute_dtype))
     return result  # the model is freed when this frame goes; see free_memory()
 
 
@@ -189,9 +194,75 @@ def bench_mlx_lm(path: Path, quant: str, prompt: list[int], gen_tokens: int) -> 
         pass
     mx.reset_peak_memory()
     n, prompt_tps, decode_tps, ttft = timed_run(lambda: steps(prompt, gen_tokens), len(prompt))
-    result = RunResult("mlx-lm", quant, len(prompt), n, prompt_tps, decode_tps, ttft, load_s,
-                       load_peak, mx.get_peak_memory() / 1e9, activations)
+    peak = mx.get_peak_memory() / 1e9
+    timings = (len(prompt), n, prompt_tps, decode_tps, ttft, load_s, load_peak, peak)
+    result = RunResult("mlx-lm", quant, *timings, activations)
     return result  # the model is freed when this frame goes; see free_memory()
+
+
+def bench_kv8_decode(path: Path, context: int, gen_tokens: int) -> dict[str, float]:
+    """Greedy decode with 8-bit K/V already holding ``context`` positions: ours vs mlx-lm's
+    QuantizedKVCache, same weights, same activations, one forward pass + argmax per token.
+
+    The caches are filled with random K/V through each engine's own update_and_fetch rather
+    than by prefilling (an 8k prefill of the 3B shape takes hours on a CPU); decode cost
+    depends on the cache's size and layout, not on what the keys say.
+    """
+    from mlx_lm.models.cache import QuantizedKVCache
+    from mlx_lm.utils import load_model
+
+    free_memory()
+    ours_model = mlx_model.load_model(path)
+    dtype = ours_model.compute_dtype
+    theirs_model, _ = load_model(path)
+    theirs_model.set_dtype(dtype)
+    cfg = ours_model.config
+    bits = 8
+
+    ours_cache = ours_model.make_cache(kv_bits=bits)
+    theirs_cache = [
+        QuantizedKVCache(group_size=KV_GROUP_SIZE, bits=bits) for _ in range(cfg.num_hidden_layers)
+    ]
+    chunk = 1024
+    for start in range(0, context, chunk):
+        n = min(chunk, context - start)
+        for i in range(cfg.num_hidden_layers):
+            shape = (1, cfg.num_key_value_heads, n, cfg.head_dim)
+            k = mx.random.normal(shape, key=mx.random.key(2 * i + start)).astype(dtype)
+            v = mx.random.normal(shape, key=mx.random.key(2 * i + 1 + start)).astype(dtype)
+            ours_cache.update_and_fetch(i, k, v)
+            theirs_cache[i].update_and_fetch(k, v)
+        ours_cache.commit(random_prompt(n + 1, seed=start)[1:])
+        mx.eval(ours_cache.state(), [c.keys for c in theirs_cache])
+
+    def decode(step: Callable[[mx.array], mx.array]) -> float:
+        y = mx.array([1], dtype=mx.int32)
+        for _ in range(WARMUP_GEN):  # compile kernels; the caches grow by these tokens too
+            y = step(y)
+        started = time.perf_counter()
+        for _ in range(gen_tokens):
+            y = step(y)
+        return gen_tokens / (time.perf_counter() - started)
+
+    def ours_step(y: mx.array) -> mx.array:
+        out = mx.argmax(ours_model.last_logits(y[None], ours_cache), axis=-1)
+        ours_cache.commit([int(out.item())])  # item(): one sync per token, like theirs
+        return out
+
+    def theirs_step(y: mx.array) -> mx.array:
+        out = mx.argmax(theirs_model(y[None], cache=theirs_cache)[:, -1, :], axis=-1)
+        mx.eval(out)
+        return out
+
+    ours_tps, theirs_tps = decode(ours_step), decode(theirs_step)
+    return {
+        "context": context,
+        "gen_tokens": gen_tokens,
+        "activations": str(dtype),
+        "ours_tps": ours_tps,
+        "mlx_lm_tps": theirs_tps,
+        "ratio": ours_tps / theirs_tps,
+    }
 
 
 def ratio(a: float, b: float) -> str:
@@ -216,8 +287,7 @@ def markdown_table(pairs: list[tuple[RunResult, RunResult]]) -> str:
             a, b = getattr(ours, field), getattr(theirs, field)
             # Three significant digits: CPU runs of the 3B shape go well below 1 tok/s.
             rows.append(f"| {ours.quant} | {label} | {a:.3g} | {b:.3g} | {ratio(a, b)} |")
-        rows.append(f"| {ours.quant} | activations | {ours.activations} | "
-                    f"{theirs.activations} | |")
+        rows.append(f"| {ours.quant} | activations | {ours.activations} | {theirs.activations} | |")
     return "\n".join(rows)
 
 
@@ -226,39 +296,76 @@ def parse_quants(text: str) -> list[str]:
     unknown = [q for q in quants if q not in QUANTS]
     if unknown or not quants:
         raise argparse.ArgumentTypeError(
-            f"unknown quantization {', '.join(unknown) or text!r}; choose from "
-            f"{', '.join(QUANTS)}"
+            f"unknown quantization {', '.join(unknown) or text!r}; choose from {', '.join(QUANTS)}"
         )
     return quants
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quant", type=parse_quants, default=list(QUANTS),
-                        help="comma-separated: bf16,8bit,4bit (default: all three)")
+    parser.add_argument(
+        "--quant",
+        type=parse_quants,
+        default=list(QUANTS),
+        help="comma-separated: bf16,8bit,4bit (default: all three)",
+    )
     parser.add_argument("--prompt-tokens", type=int, default=256)
     parser.add_argument("--gen-tokens", type=int, default=32)
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="3b",
-                        help="random checkpoint shape (default: Llama 3.2 3B)")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="benchmark this checkpoint instead (one quantization)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="where random checkpoints are kept (default: user cache dir)")
+    parser.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        default="3b",
+        help="random checkpoint shape (default: Llama 3.2 3B)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="benchmark this checkpoint instead (one quantization)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where random checkpoints are kept (default: user cache dir)",
+    )
     parser.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER)
     parser.add_argument("--json-out", type=Path, default=None)
+    parser.add_argument(
+        "--kv8-context",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead: decode with 8-bit K/V after N cached positions (e.g. "
+        "8192), ours vs mlx-lm's QuantizedKVCache; uses --quant's first level",
+    )
     args = parser.parse_args(argv)
+    if args.kv8_context is not None:
+        path = args.model or checkpoint_for(
+            cache_dir_of(args), args.shape, args.quant[0], args.tokenizer
+        )
+        result = bench_kv8_decode(path, args.kv8_context, args.gen_tokens)
+        print(json.dumps(result, indent=2))
+        if args.json_out is not None:
+            args.json_out.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     if args.prompt_tokens < WARMUP_PROMPT or args.gen_tokens < 2:
         parser.error(f"--prompt-tokens must be >= {WARMUP_PROMPT} and --gen-tokens >= 2")
 
-    cache_dir = args.cache_dir or default_cache_dir()
+    cache_dir = cache_dir_of(args)
     prompt = random_prompt(args.prompt_tokens)
-    print(f"# device {mx.default_device()}, {platform.machine()}, mlx {mx.__version__}, "
-          f"prompt {args.prompt_tokens} tokens, decode {args.gen_tokens} tokens",
-          file=sys.stderr, flush=True)
+    print(
+        f"# device {mx.default_device()}, {platform.machine()}, mlx {mx.__version__}, "
+        f"prompt {args.prompt_tokens} tokens, decode {args.gen_tokens} tokens",
+        file=sys.stderr,
+        flush=True,
+    )
     pairs: list[tuple[RunResult, RunResult]] = []
-    targets = [("model", args.model)] if args.model else [
-        (q, checkpoint_for(cache_dir, args.shape, q, args.tokenizer)) for q in args.quant
-    ]
+    targets = (
+        [("model", args.model)]
+        if args.model
+        else [(q, checkpoint_for(cache_dir, args.shape, q, args.tokenizer)) for q in args.quant]
+    )
     for quant, path in targets:
         warm_page_cache(path)
         ours = bench_ours(path, quant, prompt, args.gen_tokens)

@@ -24,7 +24,7 @@ import mlx_model  # noqa: E402
 from llama_chat.store.kv_files import CacheStore  # noqa: E402
 from llama_chat.chat.conversation import ChatMessage, Conversation, GenerationSettings  # noqa: E402
 from llama_chat.resources import asset_path  # noqa: E402
-from mlx_model.tiny import make_tiny_checkpoint  # noqa: E402
+from mlx_model.testing import make_tiny_checkpoint  # noqa: E402
 
 FILLER = (
     "Here is some more of the draft we are working on together; it talks about plans, "

@@ -28,17 +28,15 @@ from mlx.utils import tree_flatten  # noqa: E402
 from mlx_model.config import ModelConfig  # noqa: E402
 from mlx_model.llama import Model  # noqa: E402
 from mlx_model.quantize import convert  # noqa: E402
-from mlx_model.tiny import (  # noqa: E402
+from mlx_model.testing import (  # noqa: E402
     LLAMA_3B_SHAPE,
     TINY_SHAPE,
     make_tiny_checkpoint,
     tiny_config_dict,
-)
-from mlx_model.tokenizer import (  # noqa: E402
-    Tokenizer,
     write_tokenizer_config,
     write_tokenizer_json,
 )
+from mlx_model.tokenizer import Tokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TOKENIZER = REPO / "assets" / "tokenizer.model"
@@ -46,7 +44,7 @@ SHAPES = {"tiny": TINY_SHAPE, "3b": LLAMA_3B_SHAPE}
 
 
 def random_parameter(name: str, shape: tuple[int, ...], dtype: mx.Dtype) -> mx.array:
-    # The same initialization as mlx_model.tiny: norms around 1, matrices with std 0.02.
+    # The same initialization as mlx_model.testing: norms around 1, matrices with std 0.02.
     if "norm" in name:
         return (mx.random.normal(shape) + 1.0).astype(dtype)
     return (mx.random.normal(shape) * 0.02).astype(dtype)
@@ -104,12 +102,15 @@ def write_sharded_random_checkpoint(
 
 
 def write_tokenizer_files(out: Path, tokenizer_model: str | Path, config_dict: dict) -> None:
-    """The tokenizer and generation files mlx_model.tiny writes next to its weights."""
+    """The tokenizer and generation files mlx_model.testing writes next to its weights."""
     (out / "generation_config.json").write_text(
         json.dumps(
-            {"bos_token_id": config_dict["bos_token_id"],
-             "eos_token_id": config_dict["eos_token_id"]}
-        ) + "\n"
+            {
+                "bos_token_id": config_dict["bos_token_id"],
+                "eos_token_id": config_dict["eos_token_id"],
+            }
+        )
+        + "\n"
     )
     (out / "original").mkdir(exist_ok=True)
     shutil.copy2(tokenizer_model, out / "original" / "tokenizer.model")
@@ -137,27 +138,46 @@ def make_checkpoint(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--bits", type=int, choices=(4, 8), default=None,
-                        help="quantize with our converter (default: bf16)")
+    parser.add_argument(
+        "--bits",
+        type=int,
+        choices=(4, 8),
+        default=None,
+        help="quantize with our converter (default: bf16)",
+    )
     parser.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
-    parser.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER,
-                        help="Meta's tokenizer.model (default: %(default)s)")
+    parser.add_argument(
+        "--tokenizer",
+        type=Path,
+        default=DEFAULT_TOKENIZER,
+        help="Meta's tokenizer.model (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if not args.tokenizer.is_file():
-        print(f"error: tokenizer file {args.tokenizer} not found; pass --tokenizer PATH to "
-              "Meta's tokenizer.model", file=sys.stderr)
+        print(
+            f"error: tokenizer file {args.tokenizer} not found; pass --tokenizer PATH to "
+            "Meta's tokenizer.model",
+            file=sys.stderr,
+        )
         return 1
     if args.out.exists() and any(args.out.iterdir()):
         print(f"error: {args.out} is not empty; choose a new --out directory", file=sys.stderr)
         return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    make_checkpoint(args.out, shape_name=args.shape, bits=args.bits,
-                    tokenizer_model=args.tokenizer, seed=args.seed)
+    make_checkpoint(
+        args.out,
+        shape_name=args.shape,
+        bits=args.bits,
+        tokenizer_model=args.tokenizer,
+        seed=args.seed,
+    )
     size = sum(p.stat().st_size for p in args.out.glob("*.safetensors"))
-    print(f"wrote {args.out} ({args.shape}, {args.bits or 16}-bit, {size / 1e9:.2f} GB) "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"wrote {args.out} ({args.shape}, {args.bits or 16}-bit, {size / 1e9:.2f} GB) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 

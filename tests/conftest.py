@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlx_model.tiny import make_tiny_checkpoint
+from mlx_model.testing import make_tiny_checkpoint
 
 
 def meta_tokenizer_model() -> Path:

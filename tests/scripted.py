@@ -15,7 +15,7 @@ import mlx.core as mx
 from mlx.utils import tree_flatten
 
 import mlx_model
-from mlx_model.tiny import make_tiny_checkpoint
+from mlx_model.testing import make_tiny_checkpoint
 
 
 def make_scripted_checkpoint(out: Path, tokenizer_model: Path, chain: dict[int, int]) -> Path:

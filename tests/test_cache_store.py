@@ -9,9 +9,9 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 import pytest
+from llama_chat.store.kv_files import CacheSaveError, CacheStore
 
 import mlx_model
-from llama_chat.store.kv_files import CacheStore
 from mlx_model import KVCache, SamplingParams, prefill, stream_generate
 
 MODEL_ID = "tiny/test-checkpoint"
@@ -145,7 +145,7 @@ def test_a_file_copied_from_another_chat_is_not_trusted(tmp_path: Path, model) -
 def test_a_cache_for_a_smaller_model_is_rejected_by_the_real_loader(
     tmp_path: Path, model, tokenizer_model_path
 ) -> None:
-    from mlx_model.tiny import TINY_SHAPE, make_tiny_checkpoint
+    from mlx_model.testing import TINY_SHAPE, make_tiny_checkpoint
 
     one_layer = make_tiny_checkpoint(
         tmp_path / "one-layer", tokenizer_model_path, shape={**TINY_SHAPE, "num_hidden_layers": 1}
@@ -203,7 +203,7 @@ def test_a_failed_save_keeps_the_previous_file_and_no_temp(tmp_path: Path, model
         raise OSError(28, "No space left on device")
 
     cache.save = save_then_fail
-    with pytest.raises(OSError):
+    with pytest.raises(CacheSaveError, match="No space left on device"):
         store.save(1, KEY, cache)
     assert sorted(tmp_path.iterdir()) == [old]
 

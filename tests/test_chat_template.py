@@ -15,7 +15,7 @@ from llama_models.llama3.tokenizer import Tokenizer as MetaTokenizer
 from transformers.utils.chat_template_utils import render_jinja_template
 
 from llama_chat.chat.template import Segment, encode_prompt, format_date, render, render_segments
-from mlx_model.tokenizer import LLAMA_3_2_CHAT_TEMPLATE as TEMPLATE  # Meta's, verbatim
+from mlx_model.testing import LLAMA_3_2_CHAT_TEMPLATE as TEMPLATE  # Meta's, verbatim
 from mlx_model.tokenizer import Tokenizer
 
 DATE = "09 Mar 2026"

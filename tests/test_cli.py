@@ -133,7 +133,7 @@ def test_summarize_a_file_longer_than_the_context(tiny_4bit, tmp_path):
         (["--model", "/no/such/dir", "-p", "hi"], "no such directory"),
         (["--summarize", "/no/such/file.txt"], "cannot read /no/such/file.txt"),
         (["-p", "hi", "--max-tokens", "0"], "must be at least 1"),
-        (["-p", "hi", "--temp", "-1"], "temperature"),
+        (["-p", "hi", "--temp", "-1"], "--temp: expected a number in [0, 2]"),
         (["-p", "hi", "--quant", "3bit"], "invalid choice"),
         (["-p", "hi", "--offline"], "offline"),
     ],

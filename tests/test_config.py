@@ -106,8 +106,9 @@ def test_kv_bytes_per_token_is_112_kib_for_3b_in_bf16():
 
 
 def test_defaults_match_transformers_when_optional_fields_are_absent(tmp_path):
-    data = {k: v for k, v in LLAMA_32_3B_CONFIG.items() if k not in ("head_dim",
-                                                                      "num_key_value_heads")}
+    data = {
+        k: v for k, v in LLAMA_32_3B_CONFIG.items() if k not in ("head_dim", "num_key_value_heads")
+    }
     path = write_config(tmp_path, data)
     ours = ModelConfig.from_file(path)
     theirs = hf_config(path)
@@ -153,8 +154,13 @@ def test_missing_required_field_names_the_field_and_the_file(tmp_path, field):
         ({"quantization": {"bits": 4, "group_size": 64, "mode": "mxfp4"}}, "mode"),
         ({"quantization": [4, 64]}, "quantization"),
         (
-            {"quantization": {"bits": 4, "group_size": 64,
-                              "model.embed_tokens": {"bits": 9, "group_size": 64}}},
+            {
+                "quantization": {
+                    "bits": 4,
+                    "group_size": 64,
+                    "model.embed_tokens": {"bits": 9, "group_size": 64},
+                }
+            },
             "model.embed_tokens",
         ),
     ],

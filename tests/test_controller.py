@@ -15,7 +15,15 @@ import pytest
 
 from llama_chat.controller import ChatController
 from llama_chat.events import SessionOpened
-from llama_chat.events import ModelLoaded, TextDelta, TurnFinished
+from llama_chat.events import (
+    Job,
+    JobFinished,
+    ModelLoaded,
+    TextDelta,
+    TurnFinished,
+    TurnStarted,
+)
+from llama_chat.status import MessageStatus
 from llama_chat.paths import AppPaths
 from llama_chat.store.sessions import SessionStore
 from llama_chat.settings import Settings
@@ -36,20 +44,26 @@ def make_controller(events, *, max_tokens=12, **kwargs) -> ChatController:
     return controller
 
 
+def session_of(events) -> int:
+    """The chat the last turn was saved to, as the front end learns it: from the events."""
+    return [e for e in events if isinstance(e, TurnStarted)][-1].session_id
+
+
 def test_messages_are_committed_and_the_session_comes_back(home):
     events = []
     controller = make_controller(events)
     first = controller.send("Hello there").result(timeout=120)
     assert first.finish_reason in ("stop", "length")
-    controller.send("And again").result(timeout=120)
-    session_id = controller.session_id
+    second = controller.send("And again").result(timeout=120)
+    session_id = session_of(events)
     controller.close()
     assert any(isinstance(e, ModelLoaded) and e.demo for e in events)
 
     store = SessionStore.open(AppPaths.from_env().sessions_db)
     path = store.active_path(session_id)
     assert [m.role for m in path] == ["user", "assistant", "user", "assistant"]
-    assert [m.status for m in path] == ["complete"] * 4
+    answers = [MessageStatus.from_finish_reason(f.finish_reason) for f in (first, second)]
+    assert [m.status for m in path] == ["complete", answers[0], "complete", answers[1]]
     assert path[1].content == first.text
     assert store.get_session(session_id).title == "Hello there"
 
@@ -78,8 +92,8 @@ def test_stop_keeps_the_partial_answer_marked_stopped(home):
     finished = controller.send("Keep talking").result(timeout=120)
     assert finished.finish_reason == "cancelled"
     streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
-    store = controller.store
-    answer = store.active_path(controller.session_id)[-1]
+    store = controller.sessions
+    answer = store.active_path(session_of(events))[-1]
     assert answer.status == "stopped" and answer.content == streamed
     controller.close()
 
@@ -89,8 +103,8 @@ def test_regenerate_keeps_the_old_answer_as_a_branch(home):
     controller = make_controller(events)
     controller.send("Pick a word").result(timeout=120)
     controller.regenerate().result(timeout=120)
-    store = controller.store
-    path = store.active_path(controller.session_id)
+    store = controller.sessions
+    path = store.active_path(session_of(events))
     assert [m.role for m in path] == ["user", "assistant"]
     siblings = store.siblings(path[-1].id)
     assert len(siblings) == 2  # the first answer is still there
@@ -100,12 +114,14 @@ def test_regenerate_keeps_the_old_answer_as_a_branch(home):
 def test_quant_switch_keeps_the_conversation(home):
     events = []
     controller = make_controller(events)
-    controller.send("Remember me").result(timeout=120)
+    first = controller.send("Remember me").result(timeout=120)
     assert controller.load_model("8bit").result(timeout=120)
-    assert [m.content for m in controller.conversation.messages][0] == "Remember me"
     finished = controller.send("Still there?").result(timeout=120)
+    # The new model saw the whole chat (a fresh cache: nothing of the old model's is reused).
+    assert finished.stats.cached_tokens == 0
+    assert finished.stats.prompt_tokens > first.stats.prompt_tokens + first.stats.generation_tokens
     assert finished.finish_reason in ("stop", "length")
-    assert len(controller.store.active_path(controller.session_id)) == 4
+    assert len(controller.sessions.active_path(session_of(events))) == 4
     controller.close()
 
 
@@ -129,8 +145,8 @@ def test_kill_9_mid_answer_leaves_the_partial_answer_marked_interrupted(home):
     events = []
     controller = make_controller(events)
     controller.send("An earlier chat").result(timeout=120)
-    earlier = controller.session_id
-    earlier_path = [(m.role, m.content, m.status) for m in controller.store.active_path(earlier)]
+    earlier = session_of(events)
+    earlier_path = [(m.role, m.content, m.status) for m in controller.sessions.active_path(earlier)]
     controller.close()
 
     proc = subprocess.Popen(
@@ -163,4 +179,6 @@ def test_kill_9_mid_answer_leaves_the_partial_answer_marked_interrupted(home):
     assert [(m.role, m.content, m.status) for m in store.active_path(earlier)] == earlier_path
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert isinstance(events[-1], TurnFinished)
+    turn_ends = [e for e in events if isinstance(e, TurnFinished | JobFinished)]
+    assert isinstance(turn_ends[-3], TurnFinished)  # then the send job's end, then close's
+    assert turn_ends[-2:] == [JobFinished(Job.SEND, True), JobFinished(Job.CLOSE, True)]

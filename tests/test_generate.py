@@ -82,9 +82,7 @@ def test_explicit_stop_ids_replace_the_default_ones(loaded):
     model, tokenizer = loaded
     before = greedy(model, tokenizer, PROMPT, 12)
     k = first_fresh_position(before, PROMPT)
-    tokens, _, final = generate_all(
-        model, tokenizer, PROMPT, max_tokens=12, stop_ids=[before[k]]
-    )
+    tokens, _, final = generate_all(model, tokenizer, PROMPT, max_tokens=12, stop_ids=[before[k]])
     assert tokens == before[:k]  # the stop token itself is not part of the answer
     assert final.finish_reason == "stop"
 
@@ -92,8 +90,9 @@ def test_explicit_stop_ids_replace_the_default_ones(loaded):
 def test_max_tokens_finishes_with_length(loaded):
     model, tokenizer = loaded
     cache = model.make_cache()
-    tokens, _, final = generate_all(model, tokenizer, PROMPT, cache=cache, max_tokens=5,
-                                    stop_ids=[])
+    tokens, _, final = generate_all(
+        model, tokenizer, PROMPT, cache=cache, max_tokens=5, stop_ids=[]
+    )
     assert len(tokens) == 5
     assert final.finish_reason == "length"
     assert final.stats.generation_tokens == 5
@@ -123,8 +122,9 @@ def test_cancel_from_another_thread_stops_within_one_token(loaded):
     thread.start()
     cache = model.make_cache()
     events = []
-    for event in stream_generate(model, tokenizer, PROMPT, cache=cache, max_tokens=40,
-                                 stop_ids=[], cancel=cancel):
+    for event in stream_generate(
+        model, tokenizer, PROMPT, cache=cache, max_tokens=40, stop_ids=[], cancel=cancel
+    ):
         events.append(event)
         if sum(e.token is not None for e in events) == k:
             reached_k.set()
@@ -144,8 +144,9 @@ def test_cancel_during_a_long_prefill_yields_no_tokens(loaded):
     cancel.set()
     cache = model.make_cache()
     prompt = random_prompt(200, seed=1)
-    events = list(stream_generate(model, tokenizer, prompt, cache=cache, cancel=cancel,
-                                  prefill_step=32))
+    events = list(
+        stream_generate(model, tokenizer, prompt, cache=cache, cancel=cancel, prefill_step=32)
+    )
     assert [e.token for e in events] == [None]
     assert events[0].finish_reason == "cancelled"
     # What was prefilled before the cancel is kept and consistent, so a retry reuses it.
@@ -162,8 +163,9 @@ def test_second_turn_prefills_only_new_tokens_and_matches_a_fresh_cache(loaded):
     assert held == first_prompt + answer[:5]
 
     second_prompt = first_prompt + answer + random_prompt(9, seed=3)[1:]
-    events = list(stream_generate(model, tokenizer, second_prompt, cache=cache, max_tokens=10,
-                                  stop_ids=[]))
+    events = list(
+        stream_generate(model, tokenizer, second_prompt, cache=cache, max_tokens=10, stop_ids=[])
+    )
     reused = [e.token for e in events if e.token is not None]
     stats = events[-1].stats
     assert stats.cached_tokens == len(held)
@@ -180,8 +182,7 @@ def test_a_prompt_that_diverges_from_the_cache_trims_it(loaded):
     cache = model.make_cache()
     greedy(model, tokenizer, random_prompt(30, seed=4), 4, cache=cache)
     other = random_prompt(30, seed=4)[:10] + random_prompt(12, seed=5)[1:]
-    events = list(stream_generate(model, tokenizer, other, cache=cache, max_tokens=6,
-                                  stop_ids=[]))
+    events = list(stream_generate(model, tokenizer, other, cache=cache, max_tokens=6, stop_ids=[]))
     assert events[-1].stats.cached_tokens == 10
     assert [e.token for e in events if e.token is not None] == greedy(model, tokenizer, other, 6)
 
@@ -200,8 +201,9 @@ def test_text_deltas_concatenate_to_the_decoded_tokens(loaded):
     model, tokenizer = loaded
     # Sampling at a high temperature walks over many unrelated tokens, byte pieces included.
     params = SamplingParams(temperature=1.5, seed=7)
-    events = list(stream_generate(model, tokenizer, PROMPT, sampling=params, max_tokens=60,
-                                  stop_ids=[]))
+    events = list(
+        stream_generate(model, tokenizer, PROMPT, sampling=params, max_tokens=60, stop_ids=[])
+    )
     tokens = [e.token for e in events if e.token is not None]
     assert len(set(tokens)) > 20
     assert "".join(e.text for e in events) == tokenizer.decode(tokens)
@@ -213,8 +215,9 @@ def test_same_seed_same_answer_through_the_generator(loaded):
     a = greedy(model, tokenizer, PROMPT, 16, sampling=params)
     b = greedy(model, tokenizer, PROMPT, 16, sampling=params)
     assert a == b
-    assert a != greedy(model, tokenizer, PROMPT, 16, sampling=SamplingParams(temperature=1.0,
-                                                                             top_p=0.9, seed=43))
+    assert a != greedy(
+        model, tokenizer, PROMPT, 16, sampling=SamplingParams(temperature=1.0, top_p=0.9, seed=43)
+    )
 
 
 def test_repetition_penalty_in_the_generator_matches_transformers(loaded):
@@ -263,20 +266,38 @@ def test_empty_prompt_raises(loaded):
 def run_module(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
 
 def test_generate_cli_json_matches_in_process_greedy(tiny_bf16):
-    result = run_module("mlx_model.generate", "--model", str(tiny_bf16), "--prompt-ids", "1,2,3",
-                        "--max-tokens", "8", "--json")
+    result = run_module(
+        "mlx_model.generate",
+        "--model",
+        str(tiny_bf16),
+        "--prompt-ids",
+        "1,2,3",
+        "--max-tokens",
+        "8",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
     out = json.loads(lines[0])
-    for key in ("prompt_tokens", "tokens", "text", "prompt_tps", "generation_tps",
-                "peak_memory_gb"):
+    for key in (
+        "prompt_tokens",
+        "tokens",
+        "text",
+        "prompt_tps",
+        "generation_tps",
+        "peak_memory_gb",
+    ):
         assert key in out, key
     model, tokenizer = mlx_model.load(tiny_bf16)
     tokens, text, _ = generate_all(model, tokenizer, [1, 2, 3], max_tokens=8)
@@ -287,8 +308,16 @@ def test_generate_cli_json_matches_in_process_greedy(tiny_bf16):
 
 
 def test_generate_cli_takes_a_text_prompt(tiny_bf16):
-    result = run_module("mlx_model.generate", "--model", str(tiny_bf16), "--prompt",
-                        "Hello, world", "--max-tokens", "4", "--json")
+    result = run_module(
+        "mlx_model.generate",
+        "--model",
+        str(tiny_bf16),
+        "--prompt",
+        "Hello, world",
+        "--max-tokens",
+        "4",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     _, tokenizer = mlx_model.load(tiny_bf16)
@@ -304,8 +333,7 @@ def test_generate_cli_bad_model_is_one_clear_line(tiny_bf16, tmp_path, broken):
         (target / "config.json").write_text(
             "{oops" if broken == "bad_config" else (tiny_bf16 / "config.json").read_text()
         )
-    result = run_module("mlx_model.generate", "--model", str(target), "--prompt-ids", "1",
-                        "--json")
+    result = run_module("mlx_model.generate", "--model", str(target), "--prompt-ids", "1", "--json")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -316,8 +344,9 @@ def test_generate_cli_bad_model_is_one_clear_line(tiny_bf16, tmp_path, broken):
 
 def test_convert_cli_end_to_end(tiny_bf16, tmp_path):
     out = tmp_path / "q4"
-    result = run_module("mlx_model.convert", "--model", str(tiny_bf16), "--out", str(out),
-                        "--bits", "4")
+    result = run_module(
+        "mlx_model.convert", "--model", str(tiny_bf16), "--out", str(out), "--bits", "4"
+    )
     assert result.returncode == 0, result.stderr
     assert "wrote" in result.stdout and "logit error" in result.stdout
 
@@ -341,8 +370,15 @@ def test_convert_cli_end_to_end(tiny_bf16, tmp_path):
 
 
 def test_convert_cli_refuses_an_already_quantized_model(tiny_4bit, tmp_path):
-    result = run_module("mlx_model.convert", "--model", str(tiny_4bit), "--out",
-                        str(tmp_path / "again"), "--bits", "8")
+    result = run_module(
+        "mlx_model.convert",
+        "--model",
+        str(tiny_4bit),
+        "--out",
+        str(tmp_path / "again"),
+        "--bits",
+        "8",
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "already quantized" in result.stderr

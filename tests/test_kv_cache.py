@@ -14,7 +14,7 @@ from mlx_model import CacheFileError, KVCache
 from mlx_model.config import ModelConfig
 from mlx_model.kv_cache import KV_GROUP_SIZE, STEP
 from mlx_model.llama import Model
-from mlx_model.tiny import TINY_SHAPE, tiny_config_dict
+from mlx_model.testing import TINY_SHAPE, tiny_config_dict
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +44,13 @@ def run(model, tokens: list[int], cache: KVCache | None = None) -> np.ndarray:
     """
     hidden = model.hidden(mx.array([tokens]), cache)
     if cache is not None:
-        cache.tokens.extend(tokens)
+        cache.commit(tokens)
     return np.array(hidden.astype(mx.float32))[0]
 
 
 def run_logits(model, tokens: list[int], cache: KVCache) -> np.ndarray:
     logits = model(mx.array([tokens]), cache)
-    cache.tokens.extend(tokens)
+    cache.commit(tokens)
     return np.array(logits.astype(mx.float32))[0]
 
 
@@ -161,7 +161,7 @@ def test_save_load_round_trip_continues_to_identical_greedy_tokens(f32_model, tm
     path = tmp_path / "session.safetensors"
     cache.save(path, {"model": "tiny", "note": "é ✓"})
 
-    loaded, meta = KVCache.load(path, model)
+    loaded, meta = KVCache.load(path, model.config)
     assert meta["model"] == "tiny" and meta["note"] == "é ✓"
     assert loaded.tokens == cache.tokens and loaded.length == cache.length
     assert loaded.kv_bits == kv_bits
@@ -189,13 +189,13 @@ def test_random_bytes_are_not_a_cache(f32_model, tmp_path):
     path = tmp_path / "junk.safetensors"
     path.write_bytes(os.urandom(4096))
     with pytest.raises(CacheFileError, match="junk.safetensors"):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_missing_cache_file_is_a_cache_error(f32_model, tmp_path):
     model, _ = f32_model
     with pytest.raises(CacheFileError):
-        KVCache.load(tmp_path / "absent.safetensors", model)
+        KVCache.load(tmp_path / "absent.safetensors", model.config)
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.9])
@@ -205,7 +205,7 @@ def test_truncated_cache_file_raises(f32_model, tmp_path, keep):
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CacheFileError):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_cache_from_a_model_with_other_layer_count_raises(f32_model, tmp_path):
@@ -214,7 +214,7 @@ def test_cache_from_a_model_with_other_layer_count_raises(f32_model, tmp_path):
     three_layers = Model(config, compute_dtype=mx.float32)
     path = saved_cache(three_layers, tmp_path)
     with pytest.raises(CacheFileError, match="3 layers"):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_cache_from_a_model_with_other_head_shape_raises(f32_model, tmp_path):
@@ -222,7 +222,7 @@ def test_cache_from_a_model_with_other_head_shape_raises(f32_model, tmp_path):
     shape = {**TINY_SHAPE, "num_key_value_heads": 4}
     other = Model(ModelConfig.from_dict(tiny_config_dict(shape)), compute_dtype=mx.float32)
     with pytest.raises(CacheFileError):
-        KVCache.load(saved_cache(other, tmp_path), model)
+        KVCache.load(saved_cache(other, tmp_path), model.config)
 
 
 @pytest.mark.parametrize("kv_bits", [None, 8])
@@ -234,7 +234,7 @@ def test_cache_from_a_model_with_other_head_dim_raises(f32_model, tmp_path, kv_b
     run(other, random_tokens(6, seed=11), cache)
     cache.save(tmp_path / "c.safetensors")
     with pytest.raises(CacheFileError, match="head_dim"):
-        KVCache.load(tmp_path / "c.safetensors", model)
+        KVCache.load(tmp_path / "c.safetensors", model.config)
 
 
 def rewrite_metadata(path, **changes: str) -> None:
@@ -251,7 +251,7 @@ def test_token_hash_mismatch_raises(f32_model, tmp_path):
     tokens[3] += 1
     rewrite_metadata(path, tokens=json.dumps(tokens))
     with pytest.raises(CacheFileError, match="hash"):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 @pytest.mark.parametrize(
@@ -263,10 +263,115 @@ def test_corrupt_metadata_raises(f32_model, tmp_path, changes):
     path = saved_cache(model, tmp_path)
     rewrite_metadata(path, **changes)
     with pytest.raises(CacheFileError):
-        KVCache.load(path, model)
+        KVCache.load(path, model.config)
 
 
 def test_safetensors_without_our_metadata_raises(f32_model, tiny_f32):
     model, _ = f32_model
     with pytest.raises(CacheFileError, match="format"):
-        KVCache.load(tiny_f32 / "model.safetensors", model)
+        KVCache.load(tiny_f32 / "model.safetensors", model.config)
+
+
+# -- one counter: committed tokens ---------------------------------------------------------
+
+
+def test_kv_cache_does_not_import_the_decoder():
+    # kv_cache <-> llama was an import cycle; the cache needs only a ModelConfig.
+    import ast
+    import inspect
+
+    import mlx_model.kv_cache as kv_cache
+
+    tree = ast.parse(inspect.getsource(kv_cache))
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "llama" not in modules and ".llama" not in modules
+    assert not hasattr(KVCache, "sync_to_tokens") and not hasattr(KVCache, "advance")
+
+
+def test_a_forward_pass_counts_only_once_committed(f32_model):
+    model, _ = f32_model
+    tokens = random_tokens(8, seed=12)
+    cache = model.make_cache()
+    model.hidden(mx.array([tokens]), cache)
+    assert cache.length == cache.offset == 0 and cache.tokens == []
+    cache.commit(tokens)
+    assert cache.length == cache.offset == 8 and cache.tokens == tokens
+
+
+def test_an_uncommitted_step_is_overwritten_by_the_next(f32_model):
+    # A decode step queued ahead and then cancelled leaves K/V past the committed tokens; the
+    # next forward pass writes over them, so nothing needs rolling back.
+    model, _ = f32_model
+    prompt, stray, real = random_tokens(20, seed=13), random_tokens(1, seed=14), [7]
+    cache = model.make_cache()
+    run(model, prompt, cache)
+    model.hidden(mx.array([stray]), cache)  # never committed
+    continued = run(model, real, cache)
+    np.testing.assert_allclose(continued, run(model, prompt + real)[-1:], atol=1e-4)
+    assert cache.tokens == prompt + real
+
+
+def test_tokens_is_a_copy(f32_model):
+    model, _ = f32_model
+    cache = model.make_cache()
+    run(model, [1, 2, 3], cache)
+    cache.tokens.append(4)
+    assert cache.tokens == [1, 2, 3] and cache.length == 3
+
+
+def test_commit_without_a_forward_pass_raises():
+    with pytest.raises(ValueError, match="no K/V"):
+        KVCache(2).commit([1, 2])
+
+
+# -- 8-bit K/V attended in packed form -----------------------------------------------------
+
+
+def test_quantized_cache_hands_attention_packed_arrays(f32_model):
+    model, _ = f32_model
+    cache = model.make_cache(kv_bits=8)
+    k = mx.random.normal((1, model.config.num_key_value_heads, 3, model.config.head_dim))
+    keys, values = cache.update_and_fetch(0, k, k)
+    assert isinstance(keys, tuple) and keys[0].dtype == mx.uint32 and keys[0].shape[2] == 3
+
+
+@pytest.mark.parametrize("L", [1, 7])
+def test_packed_attention_equals_attention_on_dequantized_kv(L):
+    # Same quantized K/V read two ways; float32 rounding is the only difference.
+    from mlx_model.kv_cache import quantized_attention
+
+    B, heads, kv_heads, S, D = 1, 8, 2, 40, 64
+    q = mx.random.normal((B, heads, L, D), key=mx.random.key(0))
+    k = mx.random.normal((B, kv_heads, S, D), key=mx.random.key(1))
+    v = mx.random.normal((B, kv_heads, S, D), key=mx.random.key(2))
+    kq = mx.quantize(k, group_size=KV_GROUP_SIZE, bits=8)
+    vq = mx.quantize(v, group_size=KV_GROUP_SIZE, bits=8)
+    k_deq = mx.dequantize(*kq, group_size=KV_GROUP_SIZE, bits=8)
+    v_deq = mx.dequantize(*vq, group_size=KV_GROUP_SIZE, bits=8)
+    ours = quantized_attention(q, kq, vq, D**-0.5, bits=8)
+    reference = mx.fast.scaled_dot_product_attention(
+        q, k_deq, v_deq, scale=D**-0.5, mask="causal" if L > 1 else None
+    )
+    np.testing.assert_allclose(np.array(ours), np.array(reference), atol=1e-5)
+
+
+def test_8bit_kv_greedy_tokens_equal_mlx_lm_quantized_cache(tiny_f32):
+    from mlx_lm.generate import generate_step
+    from mlx_lm.models.cache import QuantizedKVCache
+    from mlx_lm.utils import load_model
+
+    prompt = random_tokens(40, seed=15)
+    model, tokenizer = mlx_model.load(tiny_f32, dtype=mx.float32)
+    ours = greedy_continue(model, tokenizer, model.make_cache(kv_bits=8), prompt, 24)
+
+    theirs_model, _ = load_model(tiny_f32)
+    # Their quantized cache from the first token, as ours is: prefill attends packed K/V too.
+    cache = [QuantizedKVCache(group_size=KV_GROUP_SIZE, bits=8) for _ in theirs_model.layers]
+    steps = generate_step(
+        mx.array(prompt),
+        theirs_model,
+        max_tokens=24,
+        prompt_cache=cache,
+        sampler=lambda x: mx.argmax(x, -1),
+    )
+    assert ours == [int(token) for token, _ in steps]

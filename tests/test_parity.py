@@ -11,7 +11,7 @@ import pytest
 
 import mlx_model
 import mlx_model.quantize
-from mlx_model.tiny import make_tiny_checkpoint
+from mlx_model.testing import make_tiny_checkpoint
 
 N_POSITIONS = 300
 
@@ -57,6 +57,7 @@ def test_logits_match_transformers_token_by_token_with_cache(tiny_f32, hf_model)
     worst = 0.0
     for i, token in enumerate(tokens):
         step = np.array(model(mx.array([[token]]), cache))[0, 0]
+        cache.commit([token])
         worst = max(worst, float(np.abs(step - theirs[i]).max()))
     assert cache.length == N_POSITIONS
     assert worst < 1e-4

@@ -6,6 +6,8 @@ the public Sampler.
 
 from __future__ import annotations
 
+import re
+
 import mlx.core as mx
 import numpy as np
 import pytest
@@ -18,7 +20,14 @@ from transformers import (
 )
 
 from mlx_model import Sampler, SamplingParams
-from mlx_model.sampling import _min_p, _top_k, _top_p, apply_repetition_penalty
+from mlx_model.sampling import (
+    MAX_SEED,
+    SAMPLING_LIMITS,
+    _min_p,
+    _top_k,
+    _top_p,
+    apply_repetition_penalty,
+)
 
 VOCAB = 2000
 
@@ -174,15 +183,87 @@ def test_sampler_draws_only_from_transformers_filter_chain():
     from transformers import LogitsProcessorList, TemperatureLogitsWarper
 
     logits = random_logits(9, vocab=64, scale=1.5)
-    chain = LogitsProcessorList([
-        TemperatureLogitsWarper(0.8),
-        TopKLogitsWarper(top_k=20),
-        TopPLogitsWarper(top_p=0.7),
-        MinPLogitsWarper(min_p=0.05),
-    ])
+    chain = LogitsProcessorList(
+        [
+            TemperatureLogitsWarper(0.8),
+            TopKLogitsWarper(top_k=20),
+            TopPLogitsWarper(top_p=0.7),
+            MinPLogitsWarper(min_p=0.05),
+        ]
+    )
     allowed = kept_by(chain, logits)
     params = SamplingParams(temperature=0.8, top_k=20, top_p=0.7, min_p=0.05, seed=3)
     tokens = set(draw(Sampler(params), logits, 400))
     assert tokens <= allowed
     # Each kept token holds over 10% of the renormalized mass here: 400 draws see them all.
     assert tokens == allowed
+
+
+# -- SAMPLING_LIMITS: the one source of what each field accepts ---------------------------------
+
+
+def test_every_sampling_field_has_a_limit():
+    from dataclasses import fields
+
+    assert [f.name for f in fields(SamplingParams)] == list(SAMPLING_LIMITS)
+    assert all(limit.help for limit in SAMPLING_LIMITS.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("temperature", 2.01),
+        ("temperature", float("nan")),
+        ("temperature", float("inf")),
+        ("temperature", True),
+        ("temperature", "0.7"),
+        ("top_p", float("nan")),
+        ("top_k", 2.5),
+        ("top_k", float("inf")),
+        ("min_p", 1.0),
+        ("min_p", float("nan")),
+        ("repetition_penalty", 2.5),
+        ("repetition_penalty", float("-inf")),
+        ("repetition_context", 0),
+        ("seed", -1),
+        ("seed", 2**63),
+        ("seed", 1.5),
+        ("seed", False),
+    ],
+)
+def test_limit_rejects_out_of_range_values(name, bad):
+    limit = SAMPLING_LIMITS[name]
+    with pytest.raises(ValueError, match=re.escape(limit.expected)):
+        limit.check(bad)
+    with pytest.raises(ValueError, match=name):
+        SamplingParams(**{name: bad})
+
+
+def test_limit_normalises_integral_floats_and_ints():
+    assert SAMPLING_LIMITS["top_k"].check(40.0) == 40
+    assert type(SAMPLING_LIMITS["top_k"].check(40.0)) is int
+    assert type(SAMPLING_LIMITS["temperature"].check(1)) is float
+    assert SAMPLING_LIMITS["seed"].check(None) is None
+    params = SamplingParams(top_k=40.0, temperature=1, seed=7.0)
+    assert (type(params.top_k), type(params.temperature), type(params.seed)) == (int, float, int)
+
+
+def test_limit_bounds_are_inclusive_or_open_as_documented():
+    assert SAMPLING_LIMITS["temperature"].check(2.0) == 2.0
+    assert SAMPLING_LIMITS["top_p"].check(1.0) == 1.0
+    assert SAMPLING_LIMITS["repetition_penalty"].check(2.0) == 2.0
+    assert SAMPLING_LIMITS["seed"].check(MAX_SEED) == MAX_SEED
+    mx.random.key(MAX_SEED)  # the largest seed we accept is one MLX takes
+
+
+def test_limit_expected_reads_as_a_range():
+    assert SAMPLING_LIMITS["min_p"].expected == "a number in [0, 1)"
+    assert SAMPLING_LIMITS["top_p"].expected == "a number in (0, 1]"
+    assert SAMPLING_LIMITS["top_k"].expected == "a whole number ≥ 0"
+    assert SAMPLING_LIMITS["seed"].expected.startswith("empty (none) or a whole number in [0, ")
+
+
+def test_min_p_of_one_is_refused_before_generation():
+    # It used to pass settings validation and then crash in the sampler.
+    with pytest.raises(ValueError, match=r"min_p must be a number in \[0, 1\)"):
+        SamplingParams(temperature=1.0, min_p=1.0)

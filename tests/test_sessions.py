@@ -1,28 +1,24 @@
-"""Saved sessions: a real SQLite file, real crashes, real migrations."""
+"""Saved sessions: chats, messages, branches, search, export and import."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from llama_chat.store import migrations
-from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError
-from llama_chat.store.sessions import (
-    NotFoundError,
+from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from llama_chat.store.export import (
     SessionImportError,
-    SessionStore,
+    export_json,
+    export_markdown,
+    import_json,
 )
+from llama_chat.store.sessions import NotFoundError, SessionStore
+
+from tests.store_helpers import new_session, raw_connect
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,23 +32,6 @@ def db_path(tmp_path: Path) -> Path:
 def store(db_path: Path):
     with SessionStore.open(db_path) as opened:
         yield opened
-
-
-def new_session(store: SessionStore, title: str = "Chat", **overrides):
-    fields = {
-        "title": title,
-        "system_prompt": "Be brief.",
-        "settings": {"temperature": 0.6, "top_p": 0.9},
-        "model": "mlx-community/Llama-3.2-3B-Instruct-4bit",
-        "quant": "4bit",
-        "template_date": "26 Jul 2024",
-    }
-    fields.update(overrides)
-    return store.create_session(**fields)
-
-
-def raw_connect(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path, isolation_level=None)
 
 
 # -- basics --------------------------------------------------------------------------------------
@@ -212,10 +191,10 @@ def build_branchy_chat(store: SessionStore) -> int:
 
 
 def test_export_import_round_trips_exactly(store: SessionStore) -> None:
-    original = store.export_json(build_branchy_chat(store))
+    original = export_json(store, build_branchy_chat(store))
     text = json.dumps(original)  # through real JSON, as a file would be
-    imported = store.import_json(json.loads(text))
-    again = store.export_json(imported.id)
+    imported = import_json(store, json.loads(text))
+    again = export_json(store, imported.id)
     assert again == original
     assert imported.title == "Ünïcode & `code`"
     assert len(original["messages"]) == 5
@@ -235,17 +214,17 @@ def test_export_import_round_trips_exactly(store: SessionStore) -> None:
     ],
 )
 def test_import_names_the_bad_field_and_writes_nothing(store: SessionStore, mutate, field) -> None:
-    data = store.export_json(build_branchy_chat(store))
+    data = export_json(store, build_branchy_chat(store))
     before = len(store.list_sessions())
     mutate(data)
     with pytest.raises(SessionImportError) as info:
-        store.import_json(data)
+        import_json(store, data)
     assert field in str(info.value)
     assert len(store.list_sessions()) == before
 
 
 def test_markdown_export_shows_the_active_branch(store: SessionStore) -> None:
-    markdown = store.export_markdown(build_branchy_chat(store))
+    markdown = export_markdown(store, build_branchy_chat(store))
     assert markdown.startswith("# Ünïcode & `code`\n")
     assert "Be brief." in markdown
     assert "What's the time in Tokyo? 🗼" in markdown
@@ -257,209 +236,3 @@ def test_markdown_export_shows_the_active_branch(store: SessionStore) -> None:
         < markdown.index("## Tool result")
         < markdown.rindex("## Assistant")
     )
-
-
-# -- durability ----------------------------------------------------------------------------------
-
-
-def test_streaming_messages_become_interrupted_on_open(db_path: Path) -> None:
-    with SessionStore.open(db_path) as store:
-        s = new_session(store).id
-        answer = store.add_message(s, "assistant", "half an ans", status="streaming")
-    with SessionStore.open(db_path) as store:
-        reopened = store.get_message(answer.id)
-    assert (reopened.status, reopened.content) == ("interrupted", "half an ans")
-
-
-CRASHING_WRITER = """
-import sys, time
-from pathlib import Path
-from llama_chat.store.sessions import SessionStore
-
-store = SessionStore.open(Path(sys.argv[1]))
-common = dict(system_prompt="", settings={}, model="m", quant="4bit")
-earlier = store.create_session(title="Earlier chat", **common)
-store.add_message(earlier.id, "user", "kept intact")
-crashing = store.create_session(title="Crashing chat", **common)
-question = store.add_message(crashing.id, "user", "Tell me a story")
-answer = store.add_message(crashing.id, "assistant", "", parent_id=question.id, status="streaming")
-text = ""
-step = 0
-while True:
-    step += 1
-    text += f"w{step} "
-    store.update_message(answer.id, text, "streaming")
-    print(step, flush=True)
-    time.sleep(0.05)
-"""
-
-
-def test_kill_9_while_streaming_keeps_the_partial_answer(db_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CRASHING_WRITER, str(db_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        steps_seen = 0
-        while steps_seen < 5:
-            line = child.stdout.readline()
-            assert line, f"writer died early: {child.stderr.read()}"
-            steps_seen = int(line)
-            assert time.monotonic() < deadline
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-        child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
-
-    with SessionStore.open(db_path) as store:
-        by_title = {s.title: s for s in store.list_sessions()}
-        [question, answer] = store.active_path(by_title["Crashing chat"].id)
-        [kept] = store.active_path(by_title["Earlier chat"].id)
-    assert question.content == "Tell me a story"
-    assert answer.status == "interrupted"
-    words = answer.content.split()
-    assert len(words) >= steps_seen  # every update reported before the kill was committed
-    assert words == [f"w{i}" for i in range(1, len(words) + 1)]
-    assert (kept.content, kept.status) == ("kept intact", "complete")
-    conn = raw_connect(db_path)
-    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def test_newer_schema_is_refused_and_left_untouched(db_path: Path) -> None:
-    with SessionStore.open(db_path) as store:
-        new_session(store)
-    conn = raw_connect(db_path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.execute("PRAGMA journal_mode = DELETE")  # fold the WAL in so the file is the whole db
-    conn.close()
-    before = file_digest(db_path)
-    with pytest.raises(NewerSchemaError) as info:
-        SessionStore.open(db_path)
-    assert str(SCHEMA_VERSION + 1) in str(info.value) and str(db_path) in str(info.value)
-    assert file_digest(db_path) == before
-
-
-def test_a_file_that_is_not_a_database_is_moved_aside(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
-    db_path.write_bytes(b"this is not an SQLite database at all" * 200)
-    db_path.with_name("sessions.db-wal").write_bytes(b"junk wal")
-    with SessionStore.open(db_path) as store:
-        assert store.recovered_from is not None
-        assert store.recovered_from.name.startswith("sessions.db.corrupt-")
-        assert store.recovered_from.read_bytes().startswith(b"this is not")
-        assert Path(str(store.recovered_from) + "-wal").read_bytes() == b"junk wal"
-        assert store.list_sessions() == []
-        new_session(store)  # the fresh database works
-
-
-def test_a_damaged_database_is_moved_aside(db_path: Path) -> None:
-    with SessionStore.open(db_path) as store:
-        s = new_session(store).id
-        for i in range(300):
-            store.add_message(s, "user", f"message {i} " * 40)
-    conn = raw_connect(db_path)
-    conn.execute("PRAGMA journal_mode = DELETE")
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    conn.close()
-    data = bytearray(db_path.read_bytes())
-    for page in range(2, len(data) // page_size, 3):  # scribble over every third b-tree page
-        data[page * page_size : page * page_size + 64] = b"\xa5" * 64
-    db_path.write_bytes(bytes(data))
-    with SessionStore.open(db_path) as store:
-        assert store.recovered_from is not None
-        assert store.list_sessions() == []
-
-
-# -- migrations ----------------------------------------------------------------------------------
-
-
-def build_v1_database(path: Path) -> None:
-    """Schema version 1 written by hand, as the first release's migration created it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = raw_connect(path)
-    conn.executescript(
-        """
-        CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
-        INSERT INTO _migrations VALUES ('m001_sessions_and_messages', '2025-01-01T00:00:00+00:00');
-        CREATE TABLE sessions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL, system_prompt TEXT NOT NULL DEFAULT '',
-            settings_json TEXT NOT NULL DEFAULT '{}', model TEXT NOT NULL, quant TEXT NOT NULL,
-            template_date TEXT);
-        CREATE INDEX sessions_by_updated ON sessions (updated_at DESC, id DESC);
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-            parent_id INTEGER REFERENCES messages (id) ON DELETE CASCADE,
-            role TEXT NOT NULL, content TEXT NOT NULL, tool_calls_json TEXT,
-            status TEXT NOT NULL DEFAULT 'complete' CHECK (status IN
-                ('complete', 'streaming', 'stopped', 'error', 'interrupted')),
-            created_at TEXT NOT NULL, seq INTEGER NOT NULL, UNIQUE (session_id, seq));
-        CREATE INDEX messages_by_parent ON messages (parent_id);
-        CREATE INDEX messages_streaming ON messages (id) WHERE status = 'streaming';
-        INSERT INTO sessions VALUES (7, 'Old chat about walruses',
-            '2025-01-01T10:00:00.000000+00:00', '2025-01-01T10:05:00.000000+00:00', 'sys',
-            '{"temperature": 0.5}', 'm', '8bit', NULL);
-        INSERT INTO messages VALUES (1, 7, NULL, 'user', 'Do walruses swim?', NULL, 'complete',
-            '2025-01-01T10:00:01.000000+00:00', 1);
-        INSERT INTO messages VALUES (2, 7, 1, 'assistant', 'Yes, very well.', NULL, 'streaming',
-            '2025-01-01T10:00:02.000000+00:00', 2);
-        PRAGMA user_version = 1;
-        """
-    )
-    conn.close()
-
-
-def test_v1_database_is_migrated_with_rows_intact(db_path: Path) -> None:
-    build_v1_database(db_path)
-    with SessionStore.open(db_path) as store:
-        session = store.get_session(7)
-        path = store.active_path(7)
-        walrus_hits = store.search("walrus")
-        swim_hits = store.search("swim")
-    assert (session.title, session.quant, session.settings) == (
-        "Old chat about walruses",
-        "8bit",
-        {"temperature": 0.5},
-    )
-    assert [(m.role, m.content) for m in path] == [
-        ("user", "Do walruses swim?"),
-        ("assistant", "Yes, very well."),
-    ]
-    assert path[1].status == "interrupted"
-    assert [s.id for s, _ in walrus_hits] == [7]  # rows from before the search index existed
-    assert [s.id for s, _ in swim_hits] == [7]
-    conn = raw_connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-
-
-def test_a_failing_migration_leaves_the_previous_version(db_path: Path, monkeypatch) -> None:
-    with SessionStore.open(db_path):
-        pass
-
-    def m999_broken(conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE half_done (x)")
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, m999_broken])
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    with pytest.raises(RuntimeError, match="boom"):
-        SessionStore.open(db_path)
-    conn = raw_connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "half_done" not in tables
-    names = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
-    assert "m999_broken" not in names

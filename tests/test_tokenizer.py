@@ -16,14 +16,13 @@ from hypothesis import strategies as st
 from llama_models.llama3 import tokenizer as meta_tokenizer_module
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from mlx_model.testing import write_tokenizer_config, write_tokenizer_json
 from mlx_model.tokenizer import (
     MAX_NO_WHITESPACES_CHARS,
     TIKTOKEN_MAX_ENCODE_CHARS,
     TOKENIZER_FILES,
     Tokenizer,
     TokenizerFileError,
-    write_tokenizer_config,
-    write_tokenizer_json,
 )
 
 ASSET = Path(__file__).parents[1] / "assets" / "tokenizer.model"

@@ -6,9 +6,10 @@ import threading
 import typing
 from pathlib import Path
 
+from textual.message import Message
+
 from llama_chat import events
 from llama_chat.tui.bridge import MESSAGE_FOR, Core, EventBridge, message_for
-from textual.message import Message
 
 
 class Collector:

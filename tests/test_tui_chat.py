@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from textual import on
+
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.tui.bridge import Core
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-from textual import on
-
 from tests.tui_pilot import (
     SIZE,
     DrivenApp,

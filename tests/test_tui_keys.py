@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from textual.binding import Binding
+from textual.widgets import DataTable, OptionList
+
 from llama_chat.tui.app import LlamaChatApp
 from llama_chat.tui.screens.chat import ChatScreen
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
-from textual.binding import Binding
-from textual.widgets import DataTable, OptionList
-
 from tests.tui_pilot import SIZE, make_app, model_ready, on_screen, seed_chat, wait_for
 
 pytestmark = pytest.mark.anyio

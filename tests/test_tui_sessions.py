@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from llama_chat.tui.screens.dialogs import ConfirmDialog, ExportDialog, RenameDialog
-from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
 from textual.widgets import Input, ListView
 
+from llama_chat.tui.screens.dialogs import ConfirmDialog, ExportDialog, RenameDialog
+from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
 from tests.tui_pilot import (
     SIZE,
     make_app,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
 from llama_chat.events import Job
 from llama_chat.settings import load_settings
 from llama_chat.tui.screens.settings import SettingsScreen
 from llama_chat.tui.widgets.message import UserMessage
-from textual.pilot import Pilot
-from textual.widgets import Input, Select
-
 from tests.tui_pilot import SIZE, make_app, model_ready, on_screen, send, wait_for, widgets
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,11 @@ checking the new pictures.
 
 from __future__ import annotations
 
-import llama_chat.tui.screens.settings as settings_screen
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+import llama_chat.tui.screens.settings as settings_screen
 from llama_chat.paths import AppPaths
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tools import ToolCall
@@ -17,9 +20,6 @@ from llama_chat.tui.app import LlamaChatApp
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import SettingsScreen
 from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
-from textual.pilot import Pilot
-from textual.widgets import Input
-
 from tests.tui_pilot import make_app, model_ready, on_screen, seed_chat, wait_for
 
 SIZE = (110, 36)

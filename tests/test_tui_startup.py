@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.widgets import Input, ProgressBar
+
 from llama_chat.events import DownloadProgressEvent, ModelLoading, Notice
 from llama_chat.settings import Settings, load_settings
 from llama_chat.tui.app import RESTART_WITH_DEMO
 from llama_chat.tui.screens.welcome import WelcomeScreen
-from textual.widgets import Input, ProgressBar
-
 from tests.tui_pilot import SIZE, DrivenApp, make_app, model_ready, on_screen, wait_for
 
 pytestmark = pytest.mark.anyio

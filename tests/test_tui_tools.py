@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from llama_chat.settings import Settings
 from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
 from llama_chat.tui.widgets.message import ToolCallMessage, ToolResultMessage
-
 from tests.tui_pilot import SIZE, DrivenApp, model_ready, on_screen, wait_for, widgets
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ import pytest
 from mlx.utils import tree_flatten
 
 from mlx_model import WeightsError, load_model
-from mlx_model.tiny import make_tiny_checkpoint
+from mlx_model.testing import make_tiny_checkpoint
 
 Q_PROJ = "model.layers.1.self_attn.q_proj.weight"
 
@@ -104,11 +104,14 @@ def write_shards(checkpoint: Path) -> None:
     parts = [names[: len(names) // 2], names[len(names) // 2 :]]
     weight_map = {}
     for shard, part in zip(shard_names, parts, strict=True):
-        mx.save_safetensors(str(checkpoint / shard), {n: tensors[n] for n in part},
-                            metadata={"format": "mlx"})
+        mx.save_safetensors(
+            str(checkpoint / shard), {n: tensors[n] for n in part}, metadata={"format": "mlx"}
+        )
         weight_map.update({n: shard for n in part})
-    index = {"metadata": {"total_size": sum(t.nbytes for t in tensors.values())},
-             "weight_map": weight_map}
+    index = {
+        "metadata": {"total_size": sum(t.nbytes for t in tensors.values())},
+        "weight_map": weight_map,
+    }
     (checkpoint / "model.safetensors.index.json").write_text(json.dumps(index))
     single.unlink()
 
@@ -133,14 +136,14 @@ def test_sharded_missing_tensor_is_still_named(checkpoint):
 
 def test_index_that_is_not_json_names_the_index(checkpoint):
     write_shards(checkpoint)
-    (checkpoint / "model.safetensors.index.json").write_text("{\"weight_map\": ")
+    (checkpoint / "model.safetensors.index.json").write_text('{"weight_map": ')
     with pytest.raises(WeightsError, match="model.safetensors.index.json"):
         load_model(checkpoint)
 
 
 def test_index_without_weight_map_names_the_index(checkpoint):
     write_shards(checkpoint)
-    (checkpoint / "model.safetensors.index.json").write_text("{\"metadata\": {}}")
+    (checkpoint / "model.safetensors.index.json").write_text('{"metadata": {}}')
     with pytest.raises(WeightsError, match="model.safetensors.index.json"):
         load_model(checkpoint)
 
@@ -178,8 +181,14 @@ def test_quantized_checkpoint_missing_scales_is_named(tiny_8bit, tmp_path):
 
 def test_loading_does_not_hold_two_copies_of_the_weights(tokenizer_model_path, tmp_path):
     # Embedding 128256 x 512 in bf16 is 131 MB: large enough to see a second copy.
-    shape = {"hidden_size": 512, "intermediate_size": 1024, "num_hidden_layers": 2,
-             "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 64}
+    shape = {
+        "hidden_size": 512,
+        "intermediate_size": 1024,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 2,
+        "head_dim": 64,
+    }
     path = make_tiny_checkpoint(tmp_path / "big", tokenizer_model_path, shape=shape)
     gc.collect()
     mx.clear_cache()
@@ -199,7 +208,7 @@ def test_layer_by_layer_random_checkpoint_loads_in_ours_and_mlx_lm(tokenizer_mod
 
     from mlx_lm.utils import load_model as lm_load_model
 
-    from mlx_model.tiny import TINY_SHAPE
+    from mlx_model.testing import TINY_SHAPE
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "make_tiny_model.py"
     spec = importlib.util.spec_from_file_location("make_tiny_model", script)

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import on
+from textual.pilot import Pilot
+
 from llama_chat.events import JobFinished
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
@@ -20,8 +23,6 @@ from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.app import LlamaChatApp
 from llama_chat.tui.bridge import Core
 from llama_chat.tui.state import TURN_JOBS
-from textual import on
-from textual.pilot import Pilot
 
 SIZE = (110, 40)
 

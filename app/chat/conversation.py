@@ -9,6 +9,7 @@ history yields the same tokens and the cache stays valid.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -31,8 +32,9 @@ from llama_chat.events import (
     TurnFinished,
     TurnStats,
 )
-from llama_chat.settings import Settings
+from llama_chat.settings import Settings, sampling_params
 from llama_chat.status import MessageStatus
+from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
 
 import mlx_model
@@ -56,6 +58,15 @@ class ChatMessage:
     status: MessageStatus = MessageStatus.COMPLETE
     id: int | None = None  # row id once saved
 
+    @classmethod
+    def from_stored(cls, stored: StoredMessage) -> ChatMessage:
+        content: Any = stored.content
+        if stored.role == "ipython":
+            content = _maybe_json(stored.content)  # a tool's dict result was saved as JSON
+        return cls(
+            stored.role, content, tool_calls=stored.tool_calls, status=stored.status, id=stored.id
+        )
+
     def to_template(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.tool_calls:
@@ -72,18 +83,7 @@ class GenerationSettings:
     @classmethod
     def from_settings(cls, s: Settings) -> GenerationSettings:
         """The generation part of the user's settings."""
-        return cls(
-            sampling=mlx_model.SamplingParams(
-                temperature=s.temperature,
-                top_p=s.top_p,
-                top_k=s.top_k,
-                min_p=s.min_p,
-                repetition_penalty=s.repetition_penalty,
-                seed=s.seed,
-            ),
-            max_tokens=s.max_tokens,
-            context_limit=s.context_limit,
-        )
+        return cls(sampling_params(s), max_tokens=s.max_tokens, context_limit=s.context_limit)
 
 
 class Conversation:
@@ -295,3 +295,11 @@ class Conversation:
         finished = TurnFinished(reason, text, stats, error)
         emit(finished)
         return finished
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict | list) else text

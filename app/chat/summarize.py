@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from llama_chat.chat.conversation import Conversation, GenerationSettings
 from llama_chat.events import Event, SummaryProgress, TextDelta, TurnFinished
@@ -29,6 +30,14 @@ REDUCE_PROMPT = (
 )
 DOCUMENT_PROMPT = "<document>\n{text}\n</document>\n\n{instruction}"
 PROMPT_MARGIN = 64  # the template's headers, the date line, rounding
+MIN_CHUNK_TOKENS = 64
+"""Smaller parts than this leave the model too little to summarise (and labels would dominate)."""
+MIN_PART_SUMMARY_TOKENS = 16
+
+
+class SummaryError(ValueError):
+    """The document cannot be summarised with these limits; says which limit to change."""
+
 
 Emit = Callable[[Event], None]
 
@@ -40,7 +49,7 @@ def count_tokens(tokenizer: mlx_model.Tokenizer, text: str) -> int:
 def split_for_context(tokenizer: mlx_model.Tokenizer, text: str, budget: int) -> list[str]:
     """Chunks of ``text``, each at most ``budget`` tokens, cut at the largest boundary that fits."""
     if budget < 16:
-        raise ValueError(f"a chunk budget of {budget} tokens is too small to summarise anything")
+        raise SummaryError(f"a chunk budget of {budget} tokens is too small to summarise anything")
     pieces = _pieces(tokenizer, text.strip(), budget, level=0)
     chunks: list[str] = []
     current: list[str] = []
@@ -98,12 +107,12 @@ def summarize(
     cancel = cancel or threading.Event()
     cache = model.make_cache()  # shared: every stage starts with the same system prompt
 
-    def conversation(text: str) -> Conversation:
+    def conversation(text: str, max_tokens: int | None = None) -> Conversation:
         c = Conversation(
             model,
             tokenizer,
             system_prompt=system_prompt,
-            settings=settings,
+            settings=settings if max_tokens is None else replace(settings, max_tokens=max_tokens),
             date_string=date_string,
             cache=cache,
         )
@@ -123,22 +132,42 @@ def summarize(
         return conversation(final).respond(emit, cancel=cancel)
 
     template_tokens = count_tokens(tokenizer, MAP_PROMPT.format(index=99, total=99, text=""))
+    chunk_budget = budget - template_tokens
+    if chunk_budget < MIN_CHUNK_TOKENS:
+        raise SummaryError(
+            f"a context limit of {settings.context_limit} tokens with answers of up to "
+            f"{settings.max_tokens} tokens leaves {max(chunk_budget, 0)} tokens for each part of "
+            f"the document (at least {MIN_CHUNK_TOKENS} are needed): lower the max tokens or "
+            "raise the context limit"
+        )
     while True:
-        chunks = split_for_context(tokenizer, text, budget - template_tokens)
+        chunks = split_for_context(tokenizer, text, chunk_budget)
         summaries = []
         for i, chunk in enumerate(chunks, start=1):
             emit(SummaryProgress("map", i - 1, len(chunks)))
+            # At most half the part's length, so that every round is shorter than the last.
+            cap = min(
+                settings.max_tokens,
+                max(MIN_PART_SUMMARY_TOKENS, count_tokens(tokenizer, chunk) // 2),
+            )
             finished = conversation(
-                MAP_PROMPT.format(index=i, total=len(chunks), text=chunk)
+                MAP_PROMPT.format(index=i, total=len(chunks), text=chunk), cap
             ).respond(_quiet(emit), cancel=cancel)
             if finished.finish_reason in ("cancelled", "error"):
                 emit(finished)
                 return finished
             summaries.append(f"Part {i}: {finished.text.strip()}")
         emit(SummaryProgress("map", len(chunks), len(chunks)))
-        text = "\n\n".join(summaries)
-        if fits(REDUCE_PROMPT, text) or len(chunks) == 1:
+        shorter = "\n\n".join(summaries)
+        if fits(REDUCE_PROMPT, shorter) or len(chunks) == 1:
+            text = shorter
             break
+        if count_tokens(tokenizer, shorter) >= count_tokens(tokenizer, text):
+            raise SummaryError(
+                "the summaries of the parts are no shorter than the parts themselves; raise the "
+                "context limit or lower the max tokens"
+            )
+        text = shorter
     emit(SummaryProgress("reduce", 0, 1))
     return conversation(REDUCE_PROMPT.format(text=text, instruction=instruction)).respond(
         emit, cancel=cancel

@@ -7,13 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llama_chat.models.demo import ensure_demo_checkpoint
-from llama_chat.models.store import (
-    DOWNLOAD_PATTERNS,
-    DownloadProgress,
-    ModelNotAvailableError,
-    ModelStore,
-    ModelStoreError,
-)
+from llama_chat.models.hub import DOWNLOAD_PATTERNS, DownloadProgress, ModelStoreError
+from llama_chat.models.store import ModelNotAvailableError, ModelStore
 from llama_chat.settings import Settings
 
 

@@ -1,15 +1,103 @@
-"""Writing a saved chat to a Markdown or JSON file the user can find."""
+"""Chats as files: JSON export and import (all branches), Markdown (the active branch), and
+writing either to a new file the user can find."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from llama_chat.paths import atomic_write_text
-from llama_chat.store.sessions import SessionStore
+from llama_chat.status import MessageStatus
+from llama_chat.store.records import ROLES, SessionInfo
 
+if TYPE_CHECKING:
+    from llama_chat.store.sessions import SessionStore
+
+EXPORT_FORMAT = "llama-chat-session"
+EXPORT_VERSION = 1
 EXPORT_FORMATS = {"markdown": ".md", "json": ".json"}
+
+
+class SessionImportError(ValueError):
+    """An exported session file that cannot be imported; names the offending field."""
+
+
+def export_json(store: SessionStore, session_id: int) -> dict[str, Any]:
+    """The whole chat, all branches, as plain JSON data without database ids.
+
+    Messages are listed in the order written and numbered from 1; ``parent`` refers to that
+    number. So exporting an imported export gives back the same data.
+    """
+    session = store.get_session(session_id)
+    messages = store.messages(session_id)
+    local_id = {m.id: number for number, m in enumerate(messages, start=1)}
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "session": {
+            "title": session.title,
+            "created_at": session.created_at.isoformat(timespec="microseconds"),
+            "updated_at": session.updated_at.isoformat(timespec="microseconds"),
+            "system_prompt": session.system_prompt,
+            "settings": session.settings,
+            "model": session.model,
+            "quant": session.quant,
+            "template_date": session.template_date,
+        },
+        "messages": [
+            {
+                "id": local_id[m.id],
+                "parent": None if m.parent_id is None else local_id[m.parent_id],
+                "role": m.role,
+                "content": m.content,
+                "tool_calls": m.tool_calls,
+                "status": m.status,
+                "created_at": m.created_at.isoformat(timespec="microseconds"),
+            }
+            for m in messages
+        ],
+    }
+
+
+def import_json(store: SessionStore, data: Mapping[str, Any]) -> SessionInfo:
+    """Add a chat from ``export_json`` data as a new session (new ids), in one transaction.
+
+    Raises SessionImportError naming the first bad field; nothing is written then.
+    """
+    session, messages = _validate_export(data)
+    return store.add_session_tree(session, messages)
+
+
+def export_markdown(store: SessionStore, session_id: int) -> str:
+    """The active branch as a readable Markdown document."""
+    session = store.get_session(session_id)
+    lines = [
+        f"# {session.title}",
+        "",
+        f"- Created: {session.created_at:%Y-%m-%d %H:%M} UTC",
+        f"- Model: {session.model} ({session.quant})",
+        "",
+    ]
+    if session.system_prompt:
+        lines += ["## System", "", session.system_prompt, ""]
+    headings = {"user": "User", "assistant": "Assistant", "system": "System"}
+    for message in store.active_path(session_id):
+        if message.role in ("ipython", "tool"):
+            lines += ["## Tool result", "", _fenced(message.content, ""), ""]
+        else:
+            lines += [f"## {headings[message.role]}", ""]
+            if message.content:
+                lines += [message.content, ""]
+        if message.tool_calls:
+            body = json.dumps(message.tool_calls, indent=2, ensure_ascii=False)
+            lines += ["Tool call:", "", _fenced(body, "json"), ""]
+        if message.status != MessageStatus.COMPLETE:
+            lines += [f"*({message.status})*", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def default_export_dir() -> Path:
@@ -24,9 +112,9 @@ def export_session(store: SessionStore, session_id: int, fmt: str, folder: Path)
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     title = store.get_session(session_id).title
     if fmt == "markdown":
-        text = store.export_markdown(session_id)
+        text = export_markdown(store, session_id)
     else:
-        text = json.dumps(store.export_json(session_id), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(export_json(store, session_id), indent=2, ensure_ascii=False) + "\n"
     stem = f"llama-chat-{session_id}-{_slug(title)}"
     suffix = EXPORT_FORMATS[fmt]
     path = folder / f"{stem}{suffix}"
@@ -41,3 +129,104 @@ def export_session(store: SessionStore, session_id: int, fmt: str, folder: Path)
 def _slug(title: str) -> str:
     slug = re.sub(r"[^\w]+", "-", title.lower(), flags=re.UNICODE).strip("-")
     return slug[:40].rstrip("-") or "chat"
+
+
+def _fenced(text: str, language: str) -> str:
+    # A fence longer than any backtick run inside, so the content cannot close it early.
+    longest, run = 0, 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _validate_export(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Check exported data field by field; returns normalised (session, messages)."""
+
+    def fail(where: str, problem: str) -> SessionImportError:
+        return SessionImportError(f"Cannot import chat: {where} {problem}.")
+
+    def field_of(
+        obj: Mapping[str, Any],
+        key: str,
+        kind: type | tuple[type, ...],
+        where: str,
+        *,
+        optional: bool = False,
+    ) -> Any:
+        if key not in obj:
+            raise fail(f"{where}.{key}", "is missing")
+        value = obj[key]
+        if value is None and optional:
+            return None
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise fail(f"{where}.{key}", f"has the wrong type ({type(value).__name__})")
+        return value
+
+    def timestamp(obj: Mapping[str, Any], key: str, where: str) -> str:
+        text = field_of(obj, key, str, where)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise fail(f"{where}.{key}", f"is not an ISO-8601 time ({text!r})") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+    if not isinstance(data, Mapping):
+        raise fail("the file", "is not a JSON object")
+    if data.get("format") != EXPORT_FORMAT:
+        raise fail("format", f"is {data.get('format')!r}, expected {EXPORT_FORMAT!r}")
+    if data.get("version") != EXPORT_VERSION:
+        raise fail(
+            "version",
+            f"is {data.get('version')!r}; this llama-chat reads version {EXPORT_VERSION}",
+        )
+    raw_session = field_of(data, "session", Mapping, "")
+    session = {
+        "title": field_of(raw_session, "title", str, "session"),
+        "created_at": timestamp(raw_session, "created_at", "session"),
+        "updated_at": timestamp(raw_session, "updated_at", "session"),
+        "system_prompt": field_of(raw_session, "system_prompt", str, "session"),
+        "settings": dict(field_of(raw_session, "settings", Mapping, "session")),
+        "model": field_of(raw_session, "model", str, "session"),
+        "quant": field_of(raw_session, "quant", str, "session"),
+        "template_date": field_of(raw_session, "template_date", str, "session", optional=True),
+    }
+    messages: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for index, raw in enumerate(field_of(data, "messages", list, "")):
+        where = f"messages[{index}]"
+        if not isinstance(raw, Mapping):
+            raise fail(where, "is not an object")
+        local_id = field_of(raw, "id", int, where)
+        parent = field_of(raw, "parent", int, where, optional=True)
+        if local_id in seen:
+            raise fail(f"{where}.id", f"repeats id {local_id}")
+        if parent is not None and parent not in seen:
+            raise fail(f"{where}.parent", f"refers to {parent}, which is not an earlier message")
+        role = field_of(raw, "role", str, where)
+        if role not in ROLES:
+            raise fail(f"{where}.role", f"is {role!r}; expected one of {', '.join(ROLES)}")
+        status = field_of(raw, "status", str, where)
+        if status not in frozenset(MessageStatus):
+            allowed = ", ".join(MessageStatus)
+            raise fail(f"{where}.status", f"is {status!r}; expected one of {allowed}")
+        tool_calls = field_of(raw, "tool_calls", list, where, optional=True)
+        seen.add(local_id)
+        messages.append(
+            {
+                "id": local_id,
+                "parent": parent,
+                "role": role,
+                "content": field_of(raw, "content", str, where),
+                "tool_calls": tool_calls,
+                # An answer still streaming when exported was cut off as far as we can tell.
+                "status": MessageStatus.INTERRUPTED
+                if status == MessageStatus.STREAMING
+                else status,
+                "created_at": timestamp(raw, "created_at", where),
+            }
+        )
+    return session, messages

@@ -10,6 +10,7 @@ least recently used files (file mtime records the last use).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -33,6 +34,16 @@ STORE_FORMAT = "1"
 _TMP_PREFIX = ".tmp-"
 _STALE_TMP_SECONDS = 3600  # a temp file this old is left over from a crash, not a save in flight
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class CacheSaveError(Exception):
+    """A KV cache could not be written (disk full, read-only, no permission); one line naming
+    the file and why. Nothing is left behind, and the chat itself is unaffected."""
+
+
+# What a damaged or foreign cache file raises on load: KVCache.load's own CacheFileError, and
+# the plain errors a malformed header or metadata gives. Anything else is a bug and propagates.
+_DAMAGED = (CacheFileError, TypeError, ValueError, KeyError, RuntimeError)
 
 
 def cache_key(model_id: str, quant: str, token_ids: Sequence[int]) -> str:
@@ -71,7 +82,8 @@ class CacheStore:
 
         ``key_meta`` must hold ``model_id`` and ``quant``; any other entries are stored as
         metadata too. Returns the file, or None when nothing was kept (empty cache, zero budget,
-        or the file alone is larger than the budget).
+        or the file alone is larger than the budget). Raises CacheSaveError when the file
+        cannot be written; the chat's older cache file, if any, is then kept.
         """
         missing = [k for k in ("model_id", "quant") if not key_meta.get(k)]
         if missing:
@@ -89,16 +101,24 @@ class CacheStore:
                 "quant": quant,
             }
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
         # A unique temp name in the same directory: a crash mid-write never leaves a file that
         # looks finished, and the rename cannot cross file systems. No fsync: a cache torn by a
         # power cut fails to load and is deleted, which costs only a prefill.
         tmp = self.directory / f"{_TMP_PREFIX}{uuid.uuid4().hex}{SUFFIX}"
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
             cache.save(tmp, metadata)
             os.replace(tmp, target)
+        except (OSError, RuntimeError) as exc:
+            # MLX reports a full or read-only disk as RuntimeError ("Unable to write 8 bytes",
+            # "Failed to open file"), the file system as OSError.
+            raise CacheSaveError(
+                f"Could not save the KV cache to {target} ({_one_line(exc)}); "
+                "the chat is saved, only reopening it will be slower. Check the free space."
+            ) from exc
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         for older in self.session_files(session_id):
             if older != target:
                 older.unlink(missing_ok=True)
@@ -125,12 +145,9 @@ class CacheStore:
                 path.unlink(missing_ok=True)
                 continue
             try:
-                cache, metadata = KVCache.load(path, model)
-            except CacheFileError as exc:
-                self._discard(path, str(exc))
-                continue
-            except Exception as exc:  # any unreadable file is only a lost cache
-                self._discard(path, f"could not be loaded ({exc!r})")
+                cache, metadata = KVCache.load(path, model.config)
+            except _DAMAGED as exc:  # a damaged file is only a lost cache: delete, carry on
+                self._discard(path, f"could not be loaded ({exc})")
                 continue
             problem = self._problem(path, metadata, cache, session_id, model_id, quant, prompt_ids)
             if problem:
@@ -175,7 +192,10 @@ class CacheStore:
     @staticmethod
     def _discard(path: Path, reason: str) -> None:
         log.info("deleting cache file %s: %s", path.name, reason)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only cache folder: the file is skipped all the same
+            log.warning("could not delete cache file %s: %s", path, exc)
 
     # -- housekeeping ---------------------------------------------------------------------------
 
@@ -239,3 +259,8 @@ def _newest_first(paths) -> list[Path]:
             continue
     stamped.sort(key=lambda item: (item[0], item[1].name), reverse=True)
     return [path for _, path in stamped]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

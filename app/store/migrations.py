@@ -1,11 +1,13 @@
 """Schema of ``sessions.db``: an ordered list of small migrations, applied once each.
 
-Each ``mNNN_what(conn)`` function runs in its own transaction together with the row that records
-it in ``_migrations`` and the new ``PRAGMA user_version``, so a crash part-way leaves the database
-at the previous version and the migration simply runs again on the next start. Shipped migrations
-are never edited; a change to the schema is a new function appended to ``MIGRATIONS``.
+The pending ``mNNN_what(conn)`` functions run in one ``BEGIN IMMEDIATE`` transaction together
+with the rows that record them in ``_migrations`` and the new ``PRAGMA user_version``, so a crash
+part-way leaves the database as it was, and the migrations simply run again on the next start.
+The version is read again once the write lock is held: two processes opening a new database at
+once migrate it once. Shipped migrations are never edited; a change to the schema is a new
+function appended to ``MIGRATIONS``.
 
-Only ``SessionStore.open`` calls :func:`migrate`.
+Only `llama_chat.store.db.open_database` calls :func:`migrate`.
 """
 
 from __future__ import annotations
@@ -15,23 +17,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from llama_chat.store.errors import NewerSchemaError
+
 Migration = Callable[[sqlite3.Connection], None]
 
-MESSAGE_STATUSES: tuple[str, ...] = ("complete", "streaming", "stopped", "error", "interrupted")
-
-
-class NewerSchemaError(RuntimeError):
-    """The database was written by a newer llama-chat; we refuse to touch it."""
-
-    def __init__(self, path: Path | str, found: int, supported: int) -> None:
-        super().__init__(
-            f"{path} uses schema version {found}, but this llama-chat understands only up to "
-            f"version {supported}. Upgrade llama-chat, or move the file away to start with an "
-            "empty history (it was left untouched)."
-        )
-        self.path = Path(path)
-        self.found = found
-        self.supported = supported
+# The statuses each schema's CHECK constraint allows: frozen with the migration that wrote them
+# (the app's own list is llama_chat.status.MessageStatus, which m003 matches).
+_V1_STATUSES = ("complete", "streaming", "stopped", "error", "interrupted")
+_V3_STATUSES = ("complete", "streaming", "stopped", "error", "interrupted", "cut_off")
 
 
 def _execute_all(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
@@ -41,7 +34,7 @@ def _execute_all(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
 
 
 def m001_sessions_and_messages(conn: sqlite3.Connection) -> None:
-    statuses = ", ".join(f"'{s}'" for s in MESSAGE_STATUSES)
+    statuses = ", ".join(f"'{s}'" for s in _V1_STATUSES)
     _execute_all(
         conn,
         (
@@ -147,9 +140,55 @@ def m002_full_text_search(conn: sqlite3.Connection) -> None:
     )
 
 
+def m003_cut_off_status(conn: sqlite3.Connection) -> None:
+    """Allow status 'cut_off' (an answer that reached max_tokens).
+
+    A CHECK constraint cannot be altered in SQLite, so the messages table is rebuilt the
+    documented way (https://www.sqlite.org/lang_altertable.html#otheralter, steps 3-10; the
+    caller has foreign keys off and the transaction open): ids, rows, indexes, the full-text
+    triggers and the AUTOINCREMENT counter are kept, so the FTS index stays valid as it is.
+    """
+    (table_sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'"
+    ).fetchone()
+    old_check = "CHECK (status IN (" + ", ".join(f"'{s}'" for s in _V1_STATUSES) + "))"
+    new_check = "CHECK (status IN (" + ", ".join(f"'{s}'" for s in _V3_STATUSES) + "))"
+    if old_check not in " ".join(table_sql.split()):
+        raise RuntimeError("messages table has an unexpected CHECK constraint; not migrating")
+    new_sql = " ".join(table_sql.split()).replace(old_check, new_check)
+    new_sql = new_sql.replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)
+    # Step 3: the indexes and triggers that go with the table (dropped along with it).
+    attached = [
+        row[0]
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'messages'"
+            " AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY rowid"
+        )
+    ]
+    sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+    _execute_all(
+        conn,
+        (
+            new_sql,  # 4
+            "INSERT INTO messages_new SELECT * FROM messages",  # 5: same columns, same order
+            "DROP TABLE messages",  # 6
+            "ALTER TABLE messages_new RENAME TO messages",  # 7
+            *attached,  # 8
+        ),
+    )
+    if sequence is not None:  # ids of deleted messages stay unused
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'messages'", sequence
+        )
+    problems = conn.execute("PRAGMA foreign_key_check").fetchall()  # 10
+    if problems:
+        raise RuntimeError(f"foreign key check failed after rebuilding messages: {problems[:3]}")
+
+
 MIGRATIONS: list[Migration] = [
     m001_sessions_and_messages,
     m002_full_text_search,
+    m003_cut_off_status,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -168,11 +207,33 @@ def check_not_newer(conn: sqlite3.Connection, path: Path | str) -> None:
 
 
 def migrate(conn: sqlite3.Connection, path: Path | str = "sessions.db") -> list[str]:
-    """Apply the migrations not yet recorded; returns their names in the order applied.
+    """Apply the migrations not yet recorded, all in one transaction; returns their names.
 
-    ``conn`` must be in autocommit mode (``isolation_level=None``) so the explicit transactions
-    here are the only ones.
+    ``conn`` must be in autocommit mode (``isolation_level=None``) with a busy timeout, so the
+    explicit transaction here is the only one and a second process waits for the first.
     """
+    check_not_newer(conn, path)
+    if schema_version(conn) == SCHEMA_VERSION:
+        return []  # the usual case: no write lock needed
+    # Table rebuilds need foreign keys off, and the pragma is a no-op inside a transaction.
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            applied = _apply_pending(conn, path)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+    return applied
+
+
+def _apply_pending(conn: sqlite3.Connection, path: Path | str) -> list[str]:
+    # Read again under the write lock: another process may have migrated meanwhile.
     check_not_newer(conn, path)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -183,19 +244,12 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "sessions.db") -> list[
         name = migration.__name__
         if name in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            migration(conn)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(UTC).isoformat(timespec="seconds")),
-            )
-            # PRAGMA takes no parameters; version is our own int.
-            conn.execute(f"PRAGMA user_version = {int(version)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        migration(conn)
+        conn.execute(
+            "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+            (name, datetime.now(UTC).isoformat(timespec="seconds")),
+        )
+        # PRAGMA takes no parameters; version is our own int.
+        conn.execute(f"PRAGMA user_version = {int(version)}")
         applied.append(name)
     return applied

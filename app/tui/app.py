@@ -11,6 +11,12 @@ import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
 from llama_chat.controller import ChatController
 from llama_chat.paths import AppPaths
 from llama_chat.resources import asset_path
@@ -22,13 +28,7 @@ from llama_chat.tui.screens.chat import ChatScreen
 from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
 from llama_chat.tui.screens.welcome import missing_model_files, run_welcome
 from llama_chat.tui.state import TURN_JOBS, ModelState
-from textual import on, work
-from textual.app import App, SystemCommand
-from textual.binding import Binding
-from textual.reactive import reactive
-from textual.screen import Screen
-
-from mlx_model import ModelConfig
+from mlx_model import LLAMA_3_2_3B, ModelConfig
 
 RESTART_WITH_DEMO = "restart-with-demo"
 """What the app returns when the user picked the demo on the welcome screen."""
@@ -189,12 +189,8 @@ class LlamaChatApp(App[str | None]):
     # -- services for the screens (see state.ChatApp) -----------------------------------------
 
     def reference_config(self) -> ModelConfig:
-        """The loaded model's config, or Llama 3.2 3B's shape before one is loaded."""
-        if self.model_config is not None:
-            return self.model_config
-        from mlx_model.tiny import LLAMA_3B_SHAPE, tiny_config_dict
-
-        return ModelConfig.from_dict(tiny_config_dict(LLAMA_3B_SHAPE))
+        """The loaded model's config, or Llama 3.2 3B's before one is loaded."""
+        return self.model_config or LLAMA_3_2_3B
 
     def export_folder(self) -> Path:
         return self.export_dir or default_export_dir()

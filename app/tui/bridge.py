@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from llama_chat import events
 from textual.message import Message
 from textual.message_pump import MessagePump
+
+from llama_chat import events
 
 
 class Core:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import partial
 
-from llama_chat.store.sessions import SessionInfo
-from llama_chat.tui.state import chat_app
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
+
+from llama_chat.store.sessions import SessionInfo
+from llama_chat.tui.state import chat_app
 
 SESSION_PICKER_LIMIT = 200
 

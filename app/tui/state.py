@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol, cast
 
+from textual.dom import DOMNode
+
 from llama_chat.controller import ChatController
 from llama_chat.events import Job
 from llama_chat.settings import Settings
-from textual.dom import DOMNode
-
 from mlx_model import ModelConfig
 
 ModelState = Literal["loading", "ready", "failed"]

@@ -30,7 +30,9 @@ def history(turns: int, seed: int = 0) -> list[ChatMessage]:
     messages = []
     for _ in range(turns):
         messages.append(ChatMessage("user", " ".join(rng.choices(words, k=rng.randint(1, 30)))))
-        messages.append(ChatMessage("assistant", " ".join(rng.choices(words, k=rng.randint(1, 60)))))
+        messages.append(
+            ChatMessage("assistant", " ".join(rng.choices(words, k=rng.randint(1, 60))))
+        )
     messages.append(ChatMessage("user", "and now?"))
     return messages
 
@@ -70,8 +72,12 @@ def fit_by_reencoding(c: Conversation) -> tuple[list[int], int]:
 def test_fitted_prompt_equals_the_reencoding_oracle(engine, limit, with_tools, tmp_path):
     tools = default_registry([tmp_path]) if with_tools else None
     messages = history(40, seed=limit)
-    ours = conversation(engine, list(messages), context_limit=limit + 2000 * with_tools, tools=tools)
-    oracle = conversation(engine, list(messages), context_limit=limit + 2000 * with_tools, tools=tools)
+    ours = conversation(
+        engine, list(messages), context_limit=limit + 2000 * with_tools, tools=tools
+    )
+    oracle = conversation(
+        engine, list(messages), context_limit=limit + 2000 * with_tools, tools=tools
+    )
     assert ours.fit_prompt() == fit_by_reencoding(oracle)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
+import mlx_model
 from llama_chat.events import Job
 from llama_chat.status import MessageStatus
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.screens.dialogs import ConfirmDialog
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-
-import mlx_model
 from tests.tui_pilot import (
     SIZE,
     DrivenApp,

@@ -7,6 +7,13 @@ bubbles on to the app, which keeps the app-wide state (state.ChatApp).
 
 from __future__ import annotations
 
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Label
+
 from llama_chat.tui.bridge import Core
 from llama_chat.tui.clipboard import copy_text
 from llama_chat.tui.screens import dialogs
@@ -18,12 +25,6 @@ from llama_chat.tui.widgets.message_list import MessageList
 from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
 from llama_chat.tui.widgets.status_bar import StatusBar, model_label
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Footer, Label
 
 
 class ChatScreen(Screen[None]):

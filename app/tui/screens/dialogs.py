@@ -4,8 +4,6 @@ as events (SessionsChanged, Exported, or JobFailed)."""
 
 from __future__ import annotations
 
-from llama_chat.store.sessions import NotFoundError
-from llama_chat.tui.state import chat_app
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -13,6 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
+
+from llama_chat.store.sessions import NotFoundError
+from llama_chat.tui.state import chat_app
 
 
 class ConfirmDialog(ModalScreen[bool]):

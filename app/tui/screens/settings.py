@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes, memory_needed
-from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
-from llama_chat.tui.state import chat_app
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -24,7 +21,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Switch, TextArea
 
-from mlx_model import ModelConfig
+from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes
+from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
+from llama_chat.tui.state import chat_app
+from mlx_model import ModelConfig, memory_needed
 
 
 @dataclass(frozen=True)

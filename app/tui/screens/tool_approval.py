@@ -11,7 +11,6 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from llama_chat.tools import ToolCall
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -21,11 +20,11 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
-ALLOW_ONCE, ALLOW_ALWAYS, DENY = "once", "always", "deny"
+from llama_chat.tools import Approval, ToolCall
 
 
-class ToolApprovalScreen(ModalScreen[str]):
-    """Dismisses with "once", "always" (for the rest of this chat) or "deny"."""
+class ToolApprovalScreen(ModalScreen[Approval]):
+    """Dismisses with the user's Approval (ALWAYS: for the rest of this chat)."""
 
     BINDINGS = [
         Binding("o", "answer('once')", "Allow once", id="tool.once", tooltip="Run it this time"),
@@ -63,10 +62,10 @@ class ToolApprovalScreen(ModalScreen[str]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.action_answer(event.button.id or "deny")
+        self.action_answer(event.button.id or Approval.DENY)
 
     def action_answer(self, answer: str) -> None:
-        self.dismiss(answer if answer in (ALLOW_ONCE, ALLOW_ALWAYS) else DENY)
+        self.dismiss(Approval(answer))
 
 
 class ApprovalGate:
@@ -75,25 +74,25 @@ class ApprovalGate:
     @dataclass
     class Requested(Message):
         call: ToolCall
-        answer: Future[str]
+        answer: Future[Approval]
         """Unblocks the engine thread when set."""
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self._pending: set[Future[str]] = set()
+        self._pending: set[Future[Approval]] = set()
         self._lock = threading.Lock()
         self._closed = False
 
-    def ask(self, call: ToolCall) -> str:
-        """Runs on the engine thread: "once", "always" or "deny"."""
-        answer: Future[str] = Future()
+    def ask(self, call: ToolCall) -> Approval:
+        """Runs on the engine thread: blocks until the user has answered."""
+        answer: Future[Approval] = Future()
         with self._lock:
             if self._closed:
-                return DENY
+                return Approval.DENY
             self._pending.add(answer)
         try:
             if not self.app.post_message(self.Requested(call, answer)):
-                return DENY  # the app is closing: nobody can say yes
+                return Approval.DENY  # the app is closing: nobody can say yes
             return answer.result()
         finally:
             with self._lock:
@@ -105,14 +104,14 @@ class ApprovalGate:
             self._closed = True
             for answer in self._pending:
                 if not answer.done():
-                    answer.set_result(DENY)
+                    answer.set_result(Approval.DENY)
 
 
 def show_approval(app: App, request: ApprovalGate.Requested) -> None:
     """Push the dialog for ``request``; its answer (Escape: deny) unblocks the engine thread."""
 
-    def answered(result: str | None) -> None:
+    def answered(result: Approval | None) -> None:
         if not request.answer.done():
-            request.answer.set_result(result or DENY)
+            request.answer.set_result(result or Approval.DENY)
 
     app.push_screen(ToolApprovalScreen(request.call), answered)

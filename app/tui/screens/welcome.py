@@ -5,14 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llama_chat.models.store import (
-    HUB_REPOS,
-    QUANT_BITS,
-    ModelStore,
-    ModelStoreError,
-    memory_needed,
-)
-from llama_chat.tui.state import chat_app
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -20,6 +12,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
+
+from llama_chat.models.store import (
+    HUB_REPOS,
+    QUANT_BITS,
+    ModelStore,
+    ModelStoreError,
+)
+from llama_chat.tui.state import chat_app
+from mlx_model import memory_needed
 
 WELCOME_QUANT = "4bit"
 """What the welcome screen offers to download: the smallest download that answers well."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llama_chat.status import MessageStatus
-from llama_chat.tools import ToolCall
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
+
+from llama_chat.status import MessageStatus
+from llama_chat.tools import ToolCall
 
 STATUS_NOTES: dict[MessageStatus, str] = {
     MessageStatus.STOPPED: "■ stopped",

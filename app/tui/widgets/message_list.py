@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+
 from llama_chat.events import ToolCallRequested, ToolResultReady, TurnFinished
 from llama_chat.status import MessageStatus
 from llama_chat.store.sessions import StoredMessage
@@ -13,8 +16,6 @@ from llama_chat.tui.widgets.message import (
     ToolResultMessage,
     UserMessage,
 )
-from textual.containers import VerticalScroll
-from textual.widget import Widget
 
 
 class MessageList(VerticalScroll):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from llama_chat.store.sessions import SessionInfo, SessionStore
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -13,6 +12,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
+
+from llama_chat.store.sessions import SessionInfo, SessionStore
 
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
 _HIT_START, _HIT_END = "\x02", "\x03"

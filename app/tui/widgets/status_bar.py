@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llama_chat.events import DownloadProgressEvent, ModelLoaded, TurnStats
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
+
+from llama_chat.events import DownloadProgressEvent, ModelLoaded, TurnStats
 
 
 def model_label(event: ModelLoaded, model_dir: Path | None) -> str:

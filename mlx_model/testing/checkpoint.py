@@ -14,10 +14,12 @@ from pathlib import Path
 import mlx.core as mx
 from mlx.utils import tree_flatten
 
-from .config import ModelConfig
-from .llama import Model
-from .quantize import quantize_model
-from .tokenizer import Tokenizer, write_tokenizer_config, write_tokenizer_json
+from ..config import ModelConfig
+from ..llama import Model
+from ..presets import LLAMA_3_2_3B
+from ..quantize import quantize_model
+from ..tokenizer import Tokenizer
+from .tokenizer_files import write_tokenizer_config, write_tokenizer_json
 
 TINY_SHAPE = {
     "hidden_size": 256,
@@ -28,14 +30,7 @@ TINY_SHAPE = {
     "head_dim": 64,
 }
 # Llama 3.2 3B Instruct's exact shapes, for benchmarks.
-LLAMA_3B_SHAPE = {
-    "hidden_size": 3072,
-    "intermediate_size": 8192,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 24,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-}
+LLAMA_3B_SHAPE = {name: getattr(LLAMA_3_2_3B, name) for name in TINY_SHAPE}
 
 
 def tiny_config_dict(shape: dict[str, int] | None = None) -> dict:
