@@ -7,6 +7,7 @@ import json
 import pytest
 from textual.widgets import Input, ListView
 
+from llama_chat.store.export import export_json, export_markdown
 from llama_chat.tui.screens.dialogs import ConfirmDialog, ExportDialog, RenameDialog
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
 from tests.tui_pilot import (
@@ -87,7 +88,7 @@ async def test_search_rename_export_and_delete_from_the_sidebar(paths, export_di
         await pilot.click("#markdown")
         await wait_for(pilot, lambda: list(export_dir.glob("*.md")), "the Markdown file")
         (markdown,) = export_dir.glob("*.md")
-        assert markdown.read_text() == sessions.export_markdown(lisbon)
+        assert markdown.read_text() == export_markdown(sessions, lisbon)
         await wait_for(pilot, lambda: any(str(markdown) in m for m, _ in app.notices), "notice")
 
         sidebar.query_one(ListView).focus()
@@ -114,7 +115,7 @@ async def test_the_palette_exports_the_open_chat_as_json(paths, export_dir):
         await app.chat.run_action("export_session('json')")
         await wait_for(pilot, lambda: list(export_dir.glob("*.json")), "the JSON file")
         (exported,) = export_dir.glob("*.json")
-        assert json.loads(exported.read_text()) == app.controller.sessions.export_json(session_id)
+        assert json.loads(exported.read_text()) == export_json(app.controller.sessions, session_id)
 
 
 async def test_deleting_the_open_chat_leaves_it_first(paths):
