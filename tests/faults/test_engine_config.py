@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlx_model import ConfigError, ModelConfig
-from mlx_model.tiny import tiny_config_dict
+from mlx_model.testing import tiny_config_dict
 
 
 def write(directory: Path, text: str, name: str = "config.json") -> Path:
