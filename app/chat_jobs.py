@@ -384,7 +384,6 @@ class ChatJobs:
         return answer == Approval.ONCE
 
 
-
 def _session_settings(settings: Settings) -> dict[str, Any]:
     """What a chat remembers of the settings it was written with."""
     return {key: getattr(settings, key) for key in (*SAMPLING_KEYS, "max_tokens")}

@@ -16,10 +16,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from mlx_model import SAMPLING_LIMITS, Limit
-
 from llama_chat.paths import AppPaths, StartupError
 from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
+from mlx_model import SAMPLING_LIMITS, Limit
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what cat exits with

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from llama_chat.status import MessageStatus
 from llama_chat.tools import ToolCall, ToolResult
-
 from mlx_model import ModelConfig
 from mlx_model.generate import GenerationStats
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlx_model import SAMPLING_LIMITS, SamplingParams
-
 from llama_chat.paths import StartupError, atomic_write_text, move_aside
+from mlx_model import SAMPLING_LIMITS, SamplingParams
 
 QUANT_LEVELS: tuple[str, ...] = ("4bit", "8bit", "bf16")
 """Checkpoint precisions the app knows how to fetch, smallest first."""

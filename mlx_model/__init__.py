@@ -42,9 +42,10 @@ def load(path: str | Path, *, dtype: mx.Dtype | None = None) -> tuple[Model, Tok
     come from config.json and generation_config.json when they name any.
     """
     path = Path(path)
-    tokenizer = Tokenizer.from_pretrained(path)
     config_path = path / "config.json"
-    _check_vocabulary(ModelConfig.from_file(config_path), tokenizer, config_path)
+    config = ModelConfig.from_file(config_path)  # bounds-checked before anything is allocated
+    tokenizer = Tokenizer.from_pretrained(path)
+    _check_vocabulary(config, tokenizer, config_path)
     model = load_model(path, dtype=dtype)
     if model.config.eos_token_ids:
         tokenizer.eos_token_ids = list(

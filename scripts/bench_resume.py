@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mlx.core as mx  # noqa: E402
 
 import mlx_model  # noqa: E402
-from llama_chat.store.kv_files import CacheStore  # noqa: E402
 from llama_chat.chat.conversation import ChatMessage, Conversation, GenerationSettings  # noqa: E402
 from llama_chat.resources import asset_path  # noqa: E402
+from llama_chat.store.kv_files import CacheStore  # noqa: E402
 from mlx_model.testing import make_tiny_checkpoint  # noqa: E402
 
 FILLER = (

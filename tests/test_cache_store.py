@@ -9,9 +9,9 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 import pytest
-from llama_chat.store.kv_files import CacheSaveError, CacheStore
 
 import mlx_model
+from llama_chat.store.kv_files import CacheSaveError, CacheStore
 from mlx_model import KVCache, SamplingParams, prefill, stream_generate
 
 MODEL_ID = "tiny/test-checkpoint"

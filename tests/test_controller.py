@@ -14,19 +14,19 @@ from pathlib import Path
 import pytest
 
 from llama_chat.controller import ChatController
-from llama_chat.events import SessionOpened
 from llama_chat.events import (
     Job,
     JobFinished,
     ModelLoaded,
+    SessionOpened,
     TextDelta,
     TurnFinished,
     TurnStarted,
 )
-from llama_chat.status import MessageStatus
 from llama_chat.paths import AppPaths
-from llama_chat.store.sessions import SessionStore
 from llama_chat.settings import Settings
+from llama_chat.status import MessageStatus
+from llama_chat.store.sessions import SessionStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 import mlx_model
-from llama_chat.chat.template import encode_prompt
 from llama_chat.chat.conversation import MAX_TOOL_ROUNDS, Conversation, GenerationSettings
+from llama_chat.chat.template import encode_prompt
 from llama_chat.events import ContextTrimmed, TextDelta, ToolCallRequested, ToolResultReady
 from llama_chat.tools import default_registry
 from tests.scripted import chain_for, make_scripted_checkpoint

@@ -44,7 +44,9 @@ def test_a_model_too_big_for_the_machine_is_refused_before_loading(
 ) -> None:
     checkpoint = shutil.copytree(tiny_bf16, tmp_path / "huge")
     config = json.loads((checkpoint / "config.json").read_text())
-    config["num_hidden_layers"] = 100_000  # terabytes of weights; the files never get read
+    # The largest shape the config accepts: terabytes of weights; the files never get read.
+    config["num_hidden_layers"] = 1024
+    config["intermediate_size"] = 1 << 20
     (checkpoint / "config.json").write_text(json.dumps(config))
     calls = []
     with pytest.raises(ModelLoadError) as info:

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION
+
 from llama_chat.store.export import (
     SessionImportError,
     export_json,
     export_markdown,
     import_json,
 )
+from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from llama_chat.store.sessions import NotFoundError, SessionStore
-
 from tests.store_helpers import new_session, raw_connect
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from llama_chat.store.migrations import SCHEMA_VERSION, NewerSchemaError
 from llama_chat.store.sessions import (
     SessionStore,
 )
-
 from tests.store_helpers import file_digest, new_session, raw_connect
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -6,11 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from llama_chat.status import MessageStatus
 from llama_chat.store import migrations
 from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from llama_chat.store.sessions import SessionStore
-
 from tests.store_helpers import build_v1_database, raw_connect
 
 

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from llama_chat import paths as paths_module
 from llama_chat.paths import AppPaths
 from llama_chat.settings import (

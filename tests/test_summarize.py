@@ -6,8 +6,8 @@ import pytest
 
 import mlx_model
 from llama_chat.chat.conversation import GenerationSettings
-from llama_chat.events import SummaryProgress, TextDelta, TurnFinished
 from llama_chat.chat.summarize import count_tokens, split_for_context, summarize
+from llama_chat.events import SummaryProgress, TextDelta, TurnFinished
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from llama_chat.tools import (
     MAX_INT_BITS,
     ToolCall,

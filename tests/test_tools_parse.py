@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llama_models.llama3.tool_utils import ToolUtils
+
 from llama_chat.chat.template import render
 from llama_chat.tools import (
     ToolCall,
     parse_tool_calls,
 )
-from llama_models.llama3.tool_utils import ToolUtils
 
 # ---- parsing -----------------------------------------------------------------------------------
 

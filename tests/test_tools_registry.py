@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llama_chat.chat.template import render
 from llama_chat.tools import (
     Approval,

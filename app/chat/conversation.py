@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
+import mlx_model
 from llama_chat.chat.template import (
     encode_generation_prompt,
     encode_message,
@@ -36,8 +37,6 @@ from llama_chat.settings import Settings, sampling_params
 from llama_chat.status import MessageStatus
 from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
-
-import mlx_model
 
 MAX_TOOL_ROUNDS = 4
 DECLINED = "The user declined to run this tool."

@@ -14,10 +14,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+import mlx_model
 from llama_chat.chat.conversation import Conversation, GenerationSettings
 from llama_chat.events import Event, SummaryProgress, TextDelta, TurnFinished
-
-import mlx_model
 
 MAP_PROMPT = (
     "Here is part {index} of {total} of a longer document.\n\n<document_part>\n{text}\n"

@@ -19,12 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def vocab_1000(tmp_path_factory, tokenizer_model_path) -> Path:
-    # Weights and config agree (a 1000-row embedding); only the tokenizer is bigger.
-    return make_tiny_checkpoint(
+    # Weights and config agree (a 1000-row embedding, stop ids inside it); only the tokenizer
+    # is bigger.
+    checkpoint = make_tiny_checkpoint(
         tmp_path_factory.mktemp("vocab-1000"),
         tokenizer_model_path,
-        config_overrides={"vocab_size": 1000},
+        config_overrides={"vocab_size": 1000, "eos_token_id": 999, "bos_token_id": 998},
     )
+    (checkpoint / "generation_config.json").write_text('{"eos_token_id": 999}')
+    return checkpoint
 
 
 @pytest.fixture
@@ -56,7 +59,9 @@ def test_a_truncated_tokenizer_is_refused(truncated_tokenizer: Path) -> None:
 def test_eos_ids_outside_the_vocabulary_are_refused(tmp_path: Path, tiny_bf16: Path) -> None:
     checkpoint = shutil.copytree(tiny_bf16, tmp_path / "eos")
     (checkpoint / "generation_config.json").write_text('{"eos_token_id": [128009, 200000]}')
-    with pytest.raises(mlx_model.ConfigError, match=r"token id 200000 is outside"):
+    with pytest.raises(
+        mlx_model.ConfigError, match=r"generation_config.json: eos_token_id .*200000"
+    ):
         mlx_model.load(checkpoint)
 
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from llama_chat import paths as paths_module
 from llama_chat.paths import AppDirError, AppPaths, StartupError
 from llama_chat.settings import Settings, SettingsError, load_settings

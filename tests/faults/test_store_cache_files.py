@@ -8,9 +8,9 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 import pytest
-from llama_chat.store.kv_files import CacheSaveError, CacheStore
 
 import mlx_model
+from llama_chat.store.kv_files import CacheSaveError, CacheStore
 from mlx_model import KVCache, prefill
 
 MODEL_ID = "tiny/test-checkpoint"
@@ -81,7 +81,7 @@ def damage_metadata(path: Path) -> None:
     # A well-formed file whose metadata lies: missing and mistyped fields.
     arrays, meta = mx.load(str(path), return_metadata=True)
     meta["length"] = "many"
-    meta.pop("tokens_sha256")
+    meta.pop("sha256")
     mx.save_safetensors(str(path), arrays, metadata=meta)
 
 

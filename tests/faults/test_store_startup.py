@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from llama_chat.paths import StartupError
 from llama_chat.store.migrations import SCHEMA_VERSION
 from llama_chat.store.sessions import NewerSchemaError, SessionStore, SessionStoreError

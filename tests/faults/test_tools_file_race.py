@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from llama_chat.tools import ToolError, read_text_file
 
 SECRET = "outside secret"

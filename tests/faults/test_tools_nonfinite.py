@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from llama_chat.tools import ToolCall, parse_tool_calls
 
 KEPT = ToolCall("count_words", {"text": "hi"})
