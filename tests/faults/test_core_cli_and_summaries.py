@@ -1,4 +1,4 @@
-"""One-shot CLI and map-reduce summaries: every bad input or limit ends in one line, never a hang."""
+"""One-shot CLI and summaries: every bad input or limit ends in one line, never a hang."""
 
 from __future__ import annotations
 

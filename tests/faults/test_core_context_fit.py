@@ -1,4 +1,4 @@
-"""Fitting a long chat into the context: linear in its length, cancellable, same prompt as before."""
+"""Fitting a long chat into the context: linear in its length, cancellable, same prompt."""
 
 from __future__ import annotations
 
