@@ -14,8 +14,10 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from llama_chat.chat.presets import PresetError, PresetLibrary, split_invocation
 from llama_chat.paths import AppPaths, StartupError
 from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
 from mlx_model import SAMPLING_LIMITS, Limit
@@ -46,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     parser.add_argument("--context-limit", type=_positive_int, help="context window in tokens")
     parser.add_argument("--summarize", metavar="FILE", help="summarise FILE (any length)")
+    parser.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="apply a prompt-library preset to the text on stdin (or -p's text), e.g. fix, "
+        "formal, summarise, 'translate French'",
+    )
     parser.add_argument("--tools", action="store_true", help="offer tools; ask before each run")
     parser.add_argument(
         "--allow-tools", action="store_true", help="offer tools; run without asking"
@@ -94,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     settings, warnings = load_settings(paths.settings_file)
     settings = _with_overrides(settings, args)
     piped = not sys.stdin.isatty()
-    if args.prompt is None and args.summarize is None and not piped:
+    if args.prompt is None and args.summarize is None and args.preset is None and not piped:
         from llama_chat.tui.app import run_tui
 
         return run_tui(
@@ -169,6 +177,14 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
             document = None  # an empty pipe (or /dev/null) is no document
         elif args.prompt is None:
             document, args.prompt = None, document
+    if args.preset is not None:
+        if args.summarize is not None:
+            return _fail("--preset works on text from standard input or -p, not with --summarize")
+        try:
+            args.prompt, settings = _apply_preset(args, settings, paths, document)
+        except PresetError as exc:
+            return _fail(str(exc))
+        document = None
     if not (args.prompt or "").strip() and document is None and args.summarize is None:
         return _fail("the prompt is empty")
 
@@ -192,6 +208,25 @@ def _one_shot(args: argparse.Namespace, settings: Settings, paths, piped: bool) 
     if args.demo:
         print("llama-chat: demo model (random weights): the text is meaningless", file=sys.stderr)
     return _answer(args, settings, loaded.model, loaded.tokenizer, document)
+
+
+def _apply_preset(
+    args: argparse.Namespace, settings: Settings, paths: AppPaths, document: str | None
+) -> tuple[str, Settings]:
+    """The message a preset makes of stdin (or of -p's text), and the settings it asks for."""
+    library = PresetLibrary.load(paths.presets_file)
+    for warning in library.warnings:
+        print(f"llama-chat: presets: {warning}", file=sys.stderr)
+    name, arg = split_invocation(args.preset)
+    preset = library.get(name)
+    text = document if document is not None else (args.prompt or "")
+    message = preset.apply(text, arg)
+    changes = {}
+    if preset.temperature is not None and args.temperature is None:
+        changes["temperature"] = preset.temperature
+    if preset.system_prompt is not None and args.system is None:
+        changes["system_prompt"] = preset.system_prompt
+    return message, replace(settings, **changes)
 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:

@@ -62,6 +62,10 @@ class AppPaths:
         return self.config_dir / "settings.json"
 
     @property
+    def presets_file(self) -> Path:
+        return self.config_dir / "presets.json"
+
+    @property
     def sessions_db(self) -> Path:
         return self.data_dir / "sessions.db"
 
