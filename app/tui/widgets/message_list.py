@@ -20,7 +20,6 @@ from llama_chat.tui.widgets.message import (
     UserMessage,
 )
 
-
 FIRST_SCREEN_MESSAGES = 16
 """Saved messages mounted when a chat opens: enough to fill a tall terminal."""
 OLDER_PAGE_MESSAGES = 24
