@@ -211,8 +211,7 @@ class ChatScreen(Screen[None]):
 
     @on(PromptInput.DraftChanged)
     def save_draft(self) -> None:
-        """Keep the unsent text with the open chat (see drafts.py)."""
-        if self.drafts is not None:  # None until mounted
+        if self.drafts is not None:  # keep the unsent text with the open chat (drafts.py)
             self.drafts.save(self.state.session_id)
 
     # -- sending --------------------------------------------------------------------------------
