@@ -268,6 +268,8 @@ class ChatJobs:
         conversation = self._conversation
         if conversation is None or self._session_id is None or not conversation.messages:
             return 0
+        if not self._cache_files.session_files(self._session_id):
+            return 0  # no saved cache: skip encoding what may be thousands of messages
         try:
             ids = conversation.encode(add_generation_prompt=False)
         except ValueError:

@@ -5,6 +5,8 @@ llama-chat --demo                           the app on a tiny random model (no d
 llama-chat -p "Draft a polite reminder"     stream one answer to stdout
 cat notes.txt | llama-chat -p "Summarise"   the piped text is the document
 llama-chat --summarize report.txt           map-reduce summary of a long file
+llama-chat export [CHAT] [--format md|json] [-o FILE]   a saved chat to a file (cli_sessions.py)
+llama-chat import FILE.json                 add an exported chat
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from llama_chat import cli_sessions
 from llama_chat.paths import AppPaths, StartupError
 from llama_chat.settings import QUANT_LEVELS, Settings, load_settings
 from mlx_model import SAMPLING_LIMITS, Limit
@@ -82,9 +85,12 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        return _run(args)
+        # A first word picks a subcommand; anything else is the chat's own flags, as before.
+        if argv and argv[0] in cli_sessions.SUBCOMMANDS:
+            return cli_sessions.main(argv, AppPaths.from_env())
+        return _run(build_parser().parse_args(argv))
     except StartupError as exc:
         return _fail(str(exc))
 

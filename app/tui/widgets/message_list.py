@@ -20,8 +20,9 @@ from llama_chat.tui.widgets.message import (
     UserMessage,
 )
 
-FIRST_SCREEN_MESSAGES = 16
-"""Saved messages mounted when a chat opens: enough to fill a tall terminal."""
+FIRST_SCREEN_MESSAGES = 6
+"""Saved messages mounted when a chat opens: about a screenful (each Markdown answer is a
+tree of widgets, and styling them is what makes opening a chat slow)."""
 OLDER_PAGE_MESSAGES = 24
 """Saved messages mounted above the others each time the user scrolls to the top."""
 
