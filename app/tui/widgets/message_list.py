@@ -63,6 +63,12 @@ class MessageList(VerticalScroll):
         if widgets:
             await self.mount_all(widgets)
         self.anchor()  # show the latest messages, also once the layout has settled
+        self.call_after_refresh(self._fill_screen)
+
+    def _fill_screen(self) -> None:
+        """Short messages may not fill the screen, and what cannot scroll cannot be scrolled
+        up to: mount older pages until it can."""
+        self._near_top(self.scroll_y)
 
     def _near_top(self, scroll_y: float) -> None:
         if self.older and scroll_y <= 1 and not self._loading_older:
@@ -88,6 +94,7 @@ class MessageList(VerticalScroll):
             )
         finally:
             self._loading_older = False
+        self.call_after_refresh(self._fill_screen)
 
     async def show_all(self) -> None:
         """Mount every older message (for jumping to the start of the chat)."""
