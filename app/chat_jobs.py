@@ -156,10 +156,7 @@ class ChatJobs:
                 self._conversation.date_string,
             )
         elif self._session_id is not None:  # a chat opened before there was a model
-            info = self.sessions.get_session(self._session_id)
-            stored = self.sessions.active_path(self._session_id)
-            self._conversation = self._stored_conversation(info, stored)
-            self._restore_cache()
+            self.open_session(self._session_id)  # again, now with its saved KV cache
         return True
 
     def _unload(self) -> None:

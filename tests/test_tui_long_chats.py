@@ -40,6 +40,7 @@ async def test_a_long_chat_opens_on_its_newest_messages_and_older_ones_come_on_s
         for _ in range(40):  # scroll to the top until the first question is there
             if widgets(app, UserMessage)[0].text == "Q0":
                 break
+            await wait_for(pilot, lambda: not messages.loading_older, "a page to settle")
             shown = len(messages.children)
             messages.scroll_home(animate=False, immediate=True)
             await wait_for(

@@ -156,4 +156,8 @@ async def test_a_restarted_app_finds_the_chat_with_its_messages(paths):
         assert [u.text for u in widgets(second, UserMessage)] == ["Persist me"]
         assert widgets(second, AssistantMessage)[0].text == answer
         # The saved KV cache came back: the context already holds the chat.
-        assert not second.chat.status.context_text.startswith("ctx 0/")
+        await wait_for(
+            pilot,
+            lambda: not second.chat.status.context_text.startswith("ctx 0/"),
+            "the context meter to show the restored cache",
+        )

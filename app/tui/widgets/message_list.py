@@ -46,7 +46,8 @@ class MessageList(VerticalScroll):
         """The answer this turn ended with, until the next turn starts."""
         self.older: list[StoredMessage] = []
         """Saved messages above the mounted ones, not mounted yet (oldest first)."""
-        self._loading_older = False
+        self.loading_older = False
+        """A page of older messages is being mounted (scrolling to the top waits for it)."""
 
     def on_mount(self) -> None:
         self.watch(self, "scroll_y", self._near_top, init=False)
@@ -71,8 +72,8 @@ class MessageList(VerticalScroll):
         self._near_top(self.scroll_y)
 
     def _near_top(self, scroll_y: float) -> None:
-        if self.older and scroll_y <= 1 and not self._loading_older:
-            self._loading_older = True
+        if self.older and scroll_y <= 1 and not self.loading_older:
+            self.loading_older = True
             self.run_worker(self.show_older(), group="older", exclusive=True)
 
     async def show_older(self) -> None:
@@ -93,7 +94,7 @@ class MessageList(VerticalScroll):
                 y=y_before + self.virtual_size.height - height_before, animate=False, immediate=True
             )
         finally:
-            self._loading_older = False
+            self.loading_older = False
         self.call_after_refresh(self._fill_screen)
 
     async def show_all(self) -> None:
