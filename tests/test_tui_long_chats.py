@@ -32,6 +32,7 @@ async def test_a_long_chat_opens_on_its_newest_messages_and_older_ones_come_on_s
         await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
         messages = app.chat.messages
         await pilot.pause()
+        await wait_for(pilot, lambda: not messages.loading_older, "the screen to fill")
         # About a screenful, not all 300 (short ones: pages are added until the list scrolls).
         mounted = len(messages.children) - 1  # the "earlier messages" note
         assert FIRST_SCREEN_MESSAGES <= mounted < 100
@@ -46,6 +47,7 @@ async def test_a_long_chat_opens_on_its_newest_messages_and_older_ones_come_on_s
             await wait_for(
                 pilot, lambda shown=shown: len(messages.children) > shown, "an older page"
             )
+        await wait_for(pilot, lambda: not messages.loading_older, "the last page to settle")
         assert [u.text for u in widgets(app, UserMessage)][:2] == ["Q0", "Q1"]
         assert not messages.query_children(OlderNote)
         assert len(widgets(app, AssistantMessage)) == 150
