@@ -9,18 +9,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
 
 import mlx_model
-from llama_chat.chat.conversation import ChatMessage, Conversation, GenerationSettings
+from llama_chat.chat.approvals import ToolApprovals
+from llama_chat.chat.conversation import (
+    ChatMessage,
+    ContextOverflowError,
+    Conversation,
+    GenerationSettings,
+)
 from llama_chat.chat.saved_answer import SavedAnswer
 from llama_chat.events import (
     DownloadProgressEvent,
     Event,
     Exported,
+    MessageRefused,
     ModelLoaded,
     ModelLoadFailed,
     ModelLoading,
@@ -41,7 +49,7 @@ from llama_chat.settings import SAMPLING_KEYS, Settings
 from llama_chat.status import MessageStatus
 from llama_chat.store.export import export_session
 from llama_chat.store.kv_files import CacheSaveError, CacheStore
-from llama_chat.store.sessions import SessionStore
+from llama_chat.store.sessions import SessionInfo, SessionStore, StoredMessage
 from llama_chat.tools import Approval, ToolCall, ToolRegistry, default_registry
 
 TITLE_CHARS = 48
@@ -67,7 +75,7 @@ class ChatJobs:
         self.sessions = sessions
         self._emit = emit
         self.cancel = cancel
-        self._ask_approval = ask_approval
+        self._approvals = ToolApprovals(ask_approval)
         self.model_dir = model_dir
         self.demo = demo
         self.offline = offline
@@ -79,16 +87,9 @@ class ChatJobs:
         self._model_id = ""
         self._conversation: Conversation | None = None
         self._session_id: int | None = None
-        self._always_allowed: set[str] = set()
 
     def last_answer(self) -> str:
-        conversation = self._conversation
-        if conversation is None:
-            return ""
-        for message in reversed(conversation.messages):
-            if message.role == "assistant" and isinstance(message.content, str) and message.content:
-                return message.content
-        return ""
+        return self._conversation.last_answer() if self._conversation is not None else ""
 
     def close(self) -> None:
         self.save_cache()
@@ -154,6 +155,8 @@ class ChatJobs:
                 self._conversation.system_prompt,
                 self._conversation.date_string,
             )
+        elif self._session_id is not None:  # a chat opened before there was a model
+            self.open_session(self._session_id)  # again, now with its saved KV cache
         return True
 
     def _unload(self) -> None:
@@ -219,7 +222,7 @@ class ChatJobs:
     def new_session(self) -> None:
         self.save_cache()
         self._session_id = None
-        self._always_allowed.clear()
+        self._approvals.forget()
         if self._model is not None:
             self._conversation = self._make_conversation([], self.settings.system_prompt, None)
         self._emit(SessionOpened(None, []))
@@ -229,15 +232,16 @@ class ChatJobs:
         info = self.sessions.get_session(session_id)
         stored = self.sessions.active_path(session_id)
         self._session_id = session_id
-        self._always_allowed.clear()
-        cached = 0
+        self._approvals.forget()
+        self._conversation = None
         if self._model is not None:
-            messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]
-            self._conversation = self._make_conversation(
-                messages, info.system_prompt, info.template_date
-            )
-            cached = self._restore_cache()
+            self._conversation = self._stored_conversation(info, stored)
+        cached = self._restore_cache()
         self._emit(SessionOpened(info, stored, cached))
+
+    def _stored_conversation(self, info: SessionInfo, stored: list[StoredMessage]) -> Conversation:
+        messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]
+        return self._make_conversation(messages, info.system_prompt, info.template_date)
 
     def rename_session(self, session_id: int, title: str) -> None:
         self.sessions.rename_session(session_id, title)
@@ -261,6 +265,8 @@ class ChatJobs:
         conversation = self._conversation
         if conversation is None or self._session_id is None or not conversation.messages:
             return 0
+        if not self._cache_files.session_files(self._session_id):
+            return 0  # no saved cache: skip encoding what may be thousands of messages
         try:
             ids = conversation.encode(add_generation_prompt=False)
         except ValueError:
@@ -309,9 +315,11 @@ class ChatJobs:
             return None
         if self._conversation is None:
             self._conversation = self._make_conversation([], self.settings.system_prompt, None)
-        session_id = self._ensure_session(text)
         parent = self._last_saved_id()
-        user = self._conversation.add_user(text)
+        user = self._user_turn(text, replace_last=False)
+        if user is None:
+            return None
+        session_id = self._ensure_session(text)
         user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
         return self._respond(user.id)
 
@@ -334,10 +342,20 @@ class ChatJobs:
         except ValueError:
             return self.send(text)
         parent = self._conversation.messages[index - 1].id if index > 0 else None
-        user = self._conversation.edit_last_user(text)
+        user = self._user_turn(text, replace_last=True)
+        if user is None:
+            return None
         session_id = self._ensure_session(text)
         user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
         return self._respond(user.id)
+
+    def _user_turn(self, text: str, *, replace_last: bool) -> ChatMessage | None:
+        """The new user message, or None (nothing saved, the user told) when it cannot fit."""
+        try:
+            return self._conversation.try_user_turn(text, replace_last=replace_last)
+        except ContextOverflowError as exc:
+            self._emit(MessageRefused(text, str(exc)))
+            return None
 
     def _last_saved_id(self) -> int | None:
         for message in reversed(self._conversation.messages):
@@ -361,7 +379,8 @@ class ChatJobs:
             self._emit(event)
 
         try:
-            finished = conversation.respond(emit, cancel=self.cancel, approve=self._approve)
+            approve = partial(self._approvals.approve, tools=conversation.tools)
+            finished = conversation.respond(emit, cancel=self.cancel, approve=approve)
         except Exception:
             answer.finalise(MessageStatus.ERROR)  # keep what streamed; the job says what broke
             raise
@@ -370,18 +389,6 @@ class ChatJobs:
         if saved is not None and last is not None and last.role == "assistant":
             last.id = saved
         return finished
-
-    def _approve(self, call: ToolCall) -> bool:
-        tools = self._conversation.tools if self._conversation is not None else None
-        if tools is not None and not tools.needs_approval(call):
-            return True
-        if call.name in self._always_allowed:
-            return True
-        answer = self._ask_approval(call)
-        if answer == Approval.ALWAYS:
-            self._always_allowed.add(call.name)
-            return True
-        return answer == Approval.ONCE
 
 
 def _session_settings(settings: Settings) -> dict[str, Any]:

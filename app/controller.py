@@ -128,6 +128,10 @@ class ChatController:
     def export_session(self, session_id: int, fmt: str, folder: Path) -> Future[Path | None]:
         return self._submit(Job.EXPORT, self._jobs.export_session, session_id, fmt, folder)
 
+    def save_draft(self, session_id: int | None, text: str) -> Future[None]:
+        """Keep the unsent text of a chat (None: the new, unsaved chat); "" forgets it."""
+        return self._submit(Job.SAVE_DRAFT, self.sessions.set_draft, session_id, text)
+
     def save_cache(self) -> Future[None]:
         return self._submit(Job.SAVE_CACHE, self._jobs.save_cache)
 

@@ -34,6 +34,7 @@ class Job(StrEnum):
     DELETE = "delete the chat"
     EXPORT = "export the chat"
     SAVE_CACHE = "save the KV cache"
+    SAVE_DRAFT = "save the unsent message"
     SUMMARIZE = "summarise"
     CLOSE = "close"
 
@@ -167,6 +168,15 @@ class TurnStarted:
 
 
 @dataclass(frozen=True)
+class MessageRefused:
+    """The user's message was not sent: it cannot fit the context. It is in neither the
+    conversation nor the store; ``text`` goes back to the user and ``reason`` says why."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SessionsChanged:
     """The list of saved chats changed (renamed, deleted, imported)."""
 
@@ -192,6 +202,7 @@ Event = (
     | TurnFinished
     | SessionOpened
     | TurnStarted
+    | MessageRefused
     | SessionsChanged
     | Exported
     | JobFailed

@@ -42,6 +42,8 @@ async def test_sidebar_lists_chats_newest_first_and_opens_one(paths):
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
+        await wait_for(pilot, lambda: app.session_id == newer, "the last chat to reopen")
+        await pilot.pause()
         items = app.chat.sidebar.items
         assert [i.session.id for i in items] == [newer, older]
         app.chat.sidebar.query_one(ListView).focus()
@@ -61,6 +63,8 @@ async def test_search_rename_export_and_delete_from_the_sidebar(paths, export_di
     app = make_app(paths, export_dir)
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
+        await wait_for(pilot, lambda: app.session_id == bread, "the last chat to reopen")
+        await pilot.pause()
         sidebar = app.chat.sidebar
         sessions = app.controller.sessions
 
@@ -156,4 +160,8 @@ async def test_a_restarted_app_finds_the_chat_with_its_messages(paths):
         assert [u.text for u in widgets(second, UserMessage)] == ["Persist me"]
         assert widgets(second, AssistantMessage)[0].text == answer
         # The saved KV cache came back: the context already holds the chat.
-        assert not second.chat.status.context_text.startswith("ctx 0/")
+        await wait_for(
+            pilot,
+            lambda: not second.chat.status.context_text.startswith("ctx 0/"),
+            "the context meter to show the restored cache",
+        )

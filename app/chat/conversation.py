@@ -119,6 +119,20 @@ class Conversation:
         self.messages.append(message)
         return message
 
+    def try_user_turn(self, text: str, *, replace_last: bool = False) -> ChatMessage:
+        """Add the newest user message (or, with ``replace_last``, edit the last one) if the
+        prompt then fits the context. If it does not, the history is left as it was and
+        ContextOverflowError says why: a message the model cannot read must not stay in the
+        history, where it would push older turns out of view on the next turn."""
+        before = (list(self.messages), self.window_start)
+        message = self.edit_last_user(text) if replace_last else self.add_user(text)
+        try:
+            self.fit_prompt()
+        except ContextOverflowError:
+            self.messages, self.window_start = before
+            raise
+        return message
+
     def last_user_index(self) -> int:
         for i in range(len(self.messages) - 1, -1, -1):
             if self.messages[i].role == "user":
@@ -137,6 +151,13 @@ class Conversation:
         self.messages = self.messages[:cut]
         self.window_start = min(self.window_start, cut)
         return self.add_user(text)
+
+    def last_answer(self) -> str:
+        """The text of the newest answer that has text ("" if none)."""
+        for message in reversed(self.messages):
+            if message.role == "assistant" and isinstance(message.content, str) and message.content:
+                return message.content
+        return ""
 
     # -- prompt ------------------------------------------------------------------------------
 

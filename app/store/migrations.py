@@ -185,10 +185,31 @@ def m003_cut_off_status(conn: sqlite3.Connection) -> None:
         raise RuntimeError(f"foreign key check failed after rebuilding messages: {problems[:3]}")
 
 
+def m004_drafts(conn: sqlite3.Connection) -> None:
+    """Unsent text in the message box, one draft per chat, so quitting loses nothing typed."""
+    _execute_all(
+        conn,
+        (
+            # session_id NULL is the new chat that has no row yet; the unique index on
+            # COALESCE makes that one draft too (a plain UNIQUE lets NULLs repeat). Deleting
+            # a chat deletes its draft.
+            """
+            CREATE TABLE drafts (
+                session_id INTEGER REFERENCES sessions (id) ON DELETE CASCADE,
+                text       TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX drafts_one_per_chat ON drafts (COALESCE(session_id, 0))",
+        ),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_sessions_and_messages,
     m002_full_text_search,
     m003_cut_off_status,
+    m004_drafts,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

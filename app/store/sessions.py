@@ -22,6 +22,7 @@ from typing import Any
 
 from llama_chat.status import MessageStatus
 from llama_chat.store.db import open_database
+from llama_chat.store.drafts import DraftStore
 
 # Re-exported: callers import the store's errors from here.
 from llama_chat.store.errors import NewerSchemaError, SessionStoreError  # noqa: F401
@@ -57,7 +58,7 @@ def _fts_query(text: str) -> str | None:
     return " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
 
 
-class SessionStore:
+class SessionStore(DraftStore):
     """All reads and writes of saved chats. Safe to share between the UI and a worker thread."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, recovered_from: Path | None) -> None:
@@ -156,6 +157,9 @@ class SessionStore:
             (limit, offset),
         )
         return [session_from_row(row) for row in rows]
+
+    def count_sessions(self) -> int:
+        return self._query("SELECT COUNT(*) FROM sessions")[0][0]
 
     def rename_session(self, session_id: int, title: str) -> SessionInfo:
         with self._transaction() as conn:

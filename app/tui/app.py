@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
@@ -112,6 +113,7 @@ class LlamaChatApp(App[str | None]):
             self.notify(
                 f"Unknown theme {self.settings.theme!r}; using the default.", severity="warning"
             )
+        self.watch(self, "theme", self._save_theme, init=False)
         for warning in self.settings_warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=15)
         self.bridge.attach(self.chat)
@@ -210,6 +212,16 @@ class LlamaChatApp(App[str | None]):
             self.theme = settings.theme
         self.controller.apply_settings(settings, session_system_prompt)
 
+    def _save_theme(self, theme: str) -> None:
+        """A theme picked anywhere (the palette too) is the one the app starts with next."""
+        if theme == self.settings.theme:
+            return
+        self.settings = replace(self.settings, theme=theme)
+        try:
+            save_settings(self.settings, self.paths.settings_file)
+        except OSError as exc:
+            self.notify(f"Could not save the theme: {exc.strerror}.", severity="warning")
+
     @work(exclusive=True, group="welcome")
     async def show_welcome(self, reason: str) -> None:
         await run_welcome(self, reason)
@@ -234,6 +246,7 @@ class LlamaChatApp(App[str | None]):
         if self._shut_down:
             return
         self._shut_down = True
+        self.chat.save_draft()  # queued before the close job, so it is written
         self.bridge.close()
         self.approvals.deny_all()
         try:

@@ -83,6 +83,10 @@ class Core:
         event: events.TurnStarted
 
     @dataclass
+    class MessageRefused(Message):
+        event: events.MessageRefused
+
+    @dataclass
     class SessionsChanged(Message):
         event: events.SessionsChanged
 
@@ -115,6 +119,7 @@ MESSAGE_FOR: dict[type, type[Message]] = {
     events.TurnFinished: Core.TurnFinished,
     events.SessionOpened: Core.SessionOpened,
     events.TurnStarted: Core.TurnStarted,
+    events.MessageRefused: Core.MessageRefused,
     events.SessionsChanged: Core.SessionsChanged,
     events.Exported: Core.Exported,
     events.JobFailed: Core.JobFailed,

@@ -14,8 +14,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from llama_chat.events import Job
 from llama_chat.tui.bridge import Core
 from llama_chat.tui.clipboard import copy_text
+from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.screens import dialogs
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
@@ -80,6 +82,7 @@ class ChatScreen(Screen[None]):
         super().__init__(id="chat-screen")
         self._turn_ended = False
         """The running answer job already showed how it ended (TurnFinished or JobFailed)."""
+        self.drafts: Drafts | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -96,6 +99,9 @@ class ChatScreen(Screen[None]):
     def on_mount(self) -> None:
         self.watch(self.app, "editing", self._show_editing_hint)
         self.prompt.focus()
+        self.drafts = Drafts(self.state.controller, self.prompt)
+        if (reopen := self.drafts.chat_to_reopen()) is not None:
+            self.state.controller.open_session(reopen)
 
     @property
     def state(self) -> ChatApp:
@@ -135,7 +141,7 @@ class ChatScreen(Screen[None]):
             self.status.set_activity("stopping…")
         elif self.state.editing:
             self.state.editing = False
-            self.prompt.clear()
+            self.prompt.unstash()
 
     async def action_regenerate(self) -> None:
         if not self._can_start():
@@ -155,16 +161,18 @@ class ChatScreen(Screen[None]):
         if last_user is None:
             self.notify("There is no message to edit yet.", severity="warning")
             return
-        self.prompt.set_text(last_user.text)
+        self.prompt.stash_and_set(last_user.text)
         self.prompt.focus()
         self.state.editing = True
 
     def action_new_session(self) -> None:
         if not self.refuse_while_busy():
+            self.save_draft()
             self.state.controller.new_session()
 
     def action_open_session(self, session_id: int) -> None:
         if not self.refuse_while_busy():
+            self.save_draft()
             self.state.controller.open_session(session_id)
 
     def action_copy_last(self) -> None:
@@ -175,12 +183,8 @@ class ChatScreen(Screen[None]):
         copy_text(self.app, text, "the last answer")
 
     def action_toggle_sidebar(self) -> None:
-        sidebar = self.sidebar
-        sidebar.display = not sidebar.display
-        if sidebar.display:
-            sidebar.query_one("#session-search").focus()
-        else:
-            self.prompt.focus()
+        self.sidebar.display = not self.sidebar.display
+        (self.sidebar.query_one("#session-search") if self.sidebar.display else self.prompt).focus()
 
     def action_search_sessions(self) -> None:
         self.sidebar.display = True
@@ -204,6 +208,11 @@ class ChatScreen(Screen[None]):
     def action_export_session(self, fmt: str = "") -> None:
         if self._require_session():
             dialogs.export_session(self.app, self.state.session_id, fmt or None)
+
+    @on(PromptInput.DraftChanged)
+    def save_draft(self) -> None:
+        if self.drafts is not None:  # keep the unsent text with the open chat (drafts.py)
+            self.drafts.save(self.state.session_id)
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -239,6 +248,7 @@ class ChatScreen(Screen[None]):
         self.prompt.clear()
         if self.state.editing:
             self.state.editing = False
+            self.prompt.unstash()
             last_user = self.messages.last_user()
             if last_user is not None:
                 await self.messages.remove_after(last_user, inclusive=True)
@@ -249,6 +259,7 @@ class ChatScreen(Screen[None]):
             await self.messages.add(UserMessage(text))
             self._start_turn()
             self.state.controller.send(text)
+        self.save_draft()
 
     def _start_turn(self) -> None:
         self.state.busy = True
@@ -281,7 +292,9 @@ class ChatScreen(Screen[None]):
         await self.messages.show_stored(event.messages)
         self.prompt.prompt_history = [m.content for m in event.messages if m.role == "user"]
         self.status.set_context(event.cached_tokens, self.state.settings.context_limit)
-        await self.sidebar.reload(event.session.id if event.session is not None else None)
+        session_id = event.session.id if event.session is not None else None
+        self.drafts.show(session_id)
+        await self.sidebar.reload(session_id)
         self.prompt.focus()
 
     @on(Core.TurnStarted)
@@ -292,6 +305,16 @@ class ChatScreen(Screen[None]):
             user.message_id = event.user_message_id
         if event.session_id != self.state.session_id:  # the chat's first message: now saved
             await self.sidebar.reload(event.session_id)
+
+    @on(Core.MessageRefused)
+    async def _message_refused(self, message: Core.MessageRefused) -> None:
+        """Nothing was saved: show the chat as stored and give the text back to edit."""
+        self._turn_ended = True
+        sid, sessions = self.state.session_id, self.state.controller.sessions
+        await self.messages.show_stored(sessions.active_path(sid) if sid is not None else [])
+        self.prompt.set_text(message.event.text)
+        reason = message.event.reason
+        self.notify(f"Your message was not sent: {reason}.", severity="warning", timeout=15)
 
     @on(Core.PrefillProgress)
     def _prefill(self, message: Core.PrefillProgress) -> None:
@@ -336,6 +359,8 @@ class ChatScreen(Screen[None]):
 
     @on(Core.JobFinished)
     async def _job_finished(self, message: Core.JobFinished) -> None:
+        if message.event.job == Job.SETTINGS:  # the meter shows the new limit right away
+            self.status.set_context(self.status.context_used, self.state.settings.context_limit)
         if message.event.job not in TURN_JOBS:
             return
         session_id = self.state.session_id

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from textual.containers import VerticalScroll
+from textual.reactive import reactive
 from textual.widget import Widget
+from textual.widgets import Static
 
 from llama_chat.events import ToolCallRequested, ToolResultReady, TurnFinished
 from llama_chat.status import MessageStatus
@@ -17,10 +20,21 @@ from llama_chat.tui.widgets.message import (
     UserMessage,
 )
 
+FIRST_SCREEN_MESSAGES = 6
+"""Saved messages mounted when a chat opens: about a screenful (each Markdown answer is a
+tree of widgets, and styling them is what makes opening a chat slow)."""
+OLDER_PAGE_MESSAGES = 24
+"""Saved messages mounted above the others each time the user scrolls to the top."""
+
 
 class MessageList(VerticalScroll):
     """Messages, oldest first. Anchored to the bottom while an answer streams, so it follows
-    new text until the user scrolls up (Textual releases the anchor then)."""
+    new text until the user scrolls up (Textual releases the anchor then).
+
+    A saved chat can hold thousands of messages, and each rendered answer costs milliseconds of
+    Markdown layout; so opening one mounts only its newest messages, and older ones are
+    mounted a page at a time when the user scrolls to the top.
+    """
 
     can_focus = True
 
@@ -30,15 +44,69 @@ class MessageList(VerticalScroll):
         """The answer widget receiving text now (None between answers)."""
         self.finished: AssistantMessage | None = None
         """The answer this turn ended with, until the next turn starts."""
+        self.older: list[StoredMessage] = []
+        """Saved messages above the mounted ones, not mounted yet (oldest first)."""
+        self.loading_older = False
+        """A page of older messages is being mounted (scrolling to the top waits for it)."""
+
+    def on_mount(self) -> None:
+        self.watch(self, "scroll_y", self._near_top, init=False)
 
     async def show_stored(self, messages: Iterable[StoredMessage]) -> None:
-        """Replace everything with a saved chat's messages."""
+        """Replace everything with a saved chat's messages (the newest ones mounted now)."""
         self.answer = None
+        shown = [m for m in messages if m.role != "system"]
+        self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
         await self.remove_children()
-        widgets = [w for m in messages for w in widgets_for(m)]
+        widgets = [w for m in newest for w in widgets_for(m)]
+        if self.older:
+            widgets.insert(0, OlderNote(len(self.older)))
         if widgets:
             await self.mount_all(widgets)
         self.anchor()  # show the latest messages, also once the layout has settled
+        self.call_after_refresh(self._fill_screen)
+
+    def _fill_screen(self) -> None:
+        """Short messages may not fill the screen, and what cannot scroll cannot be scrolled
+        up to: mount older pages until it can."""
+        self._near_top(self.scroll_y)
+
+    def _near_top(self, scroll_y: float) -> None:
+        if self.older and scroll_y <= 1 and not self.loading_older:
+            self.loading_older = True
+            self.run_worker(self.show_older(), group="older", exclusive=True)
+
+    async def show_older(self) -> None:
+        """Mount the next page of older messages above the others, keeping the view in place."""
+        try:
+            page = self.older[-OLDER_PAGE_MESSAGES:]
+            self.older = self.older[:-OLDER_PAGE_MESSAGES]
+            note = self.query_children(OlderNote).first()
+            height_before, y_before = self.virtual_size.height, self.scroll_y
+            widgets = [w for m in page for w in widgets_for(m)]
+            await self.mount_all(widgets, after=note)
+            if self.older:
+                note.count = len(self.older)
+            else:
+                await note.remove()
+            await self._settled()
+            self.scroll_to(
+                y=y_before + self.virtual_size.height - height_before, animate=False, immediate=True
+            )
+        finally:
+            self.loading_older = False
+        self.call_after_refresh(self._fill_screen)
+
+    async def show_all(self) -> None:
+        """Mount every older message (for jumping to the start of the chat)."""
+        while self.older:
+            await self.show_older()
+
+    async def _settled(self) -> None:
+        """Wait until the newly mounted widgets have been laid out (their heights are known)."""
+        refreshed = asyncio.Event()
+        self.call_after_refresh(refreshed.set)
+        await refreshed.wait()
 
     async def add(self, widget: Widget) -> None:
         await self.mount(widget)
@@ -100,6 +168,24 @@ class MessageList(VerticalScroll):
         doomed = children[start:]
         if doomed:
             await self.remove_children(doomed)
+
+
+class OlderNote(Static):
+    """Says that older messages are there, above, and how to see them."""
+
+    DEFAULT_CSS = """
+    OlderNote { color: $text-muted; text-align: center; width: 1fr; }
+    """
+
+    count: reactive[int] = reactive(0)
+    """How many saved messages are above, not shown yet."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="older-note")
+        self.count = count
+
+    def render(self) -> str:
+        return f"↑ {self.count:,} earlier messages: scroll up to show them"
 
 
 def widgets_for(message: StoredMessage) -> list[Widget]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import on
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+DRAFT_SAVE_DELAY_S = 0.5
+"""Typing pauses this long before the draft is saved (and on leaving the chat or quitting)."""
 
 
 class PromptInput(TextArea):
@@ -67,6 +71,45 @@ class PromptInput(TextArea):
         )
         self.prompt_history: list[str] = []
         """Prompts sent in this chat, oldest first; Up in an empty box brings back the last."""
+        self.stashed: str | None = None
+        """What was in the box when editing the last message began; it comes back after."""
+
+    @dataclass
+    class DraftChanged(Message):
+        """The unsent text changed and then rested for DRAFT_SAVE_DELAY_S: time to save it."""
+
+        prompt_input: PromptInput
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
+
+    def on_mount(self) -> None:
+        self._draft_timer = self.set_timer(
+            DRAFT_SAVE_DELAY_S, lambda: self.post_message(self.DraftChanged(self)), pause=True
+        )
+
+    @on(TextArea.Changed)
+    def _restart_draft_timer(self) -> None:
+        self._draft_timer.reset()
+        self._draft_timer.resume()
+
+    @property
+    def draft(self) -> str:
+        """The text to keep if the app closed now: the stashed draft while editing."""
+        return self.stashed if self.stashed is not None else self.text
+
+    def stash_and_set(self, text: str) -> None:
+        """Put ``text`` in the box, keeping what was there to bring back with ``unstash``."""
+        if self.stashed is None:
+            self.stashed = self.text
+        self.set_text(text)
+
+    def unstash(self) -> None:
+        """Bring back what the box held before ``stash_and_set`` (no-op without a stash)."""
+        if self.stashed is not None:
+            self.set_text(self.stashed)
+            self.stashed = None
 
     def action_submit(self) -> None:
         if self.text.strip():

@@ -28,6 +28,8 @@ class StatusBar(Horizontal):
         super().__init__(id=id)
         self.model_text = ""
         self.context_text = ""
+        self.context_used = 0
+        """Tokens in the context now (kept so a new limit can be shown at once)."""
         self.speed_text = ""
         self.activity_text = ""
 
@@ -99,6 +101,7 @@ class StatusBar(Horizontal):
         self.set_activity(f"reading prompt {done}/{total}")
 
     def set_context(self, used: int, limit: int) -> None:
+        self.context_used = used
         self.context_text = f"ctx {used:,}/{limit:,}" if limit else "ctx –"
         self.query_one("#status-context", Label).update(self.context_text)
         bar = self.query_one("#context-bar", ProgressBar)

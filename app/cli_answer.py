@@ -1,0 +1,263 @@
+"""``llama-chat -p`` / stdin / ``--summarize`` / ``--preset``: one answer streamed to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from llama_chat.chat.presets import PresetError, PresetLibrary, split_invocation
+from llama_chat.paths import AppPaths
+from llama_chat.settings import Settings
+
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str) -> int:
+    print(f"llama-chat: {message}", file=sys.stderr)
+    return 1
+
+
+def one_shot(args: argparse.Namespace, settings: Settings, paths: AppPaths, piped: bool) -> int:
+    """Answer once from the command line; returns the exit status."""
+    document = None
+    if args.summarize is not None:
+        try:
+            document = Path(args.summarize).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"cannot read {args.summarize}: {getattr(exc, 'strerror', None) or exc}")
+        if not document.strip():
+            return _fail(f"{args.summarize} is empty: there is nothing to summarise")
+    elif piped:
+        try:
+            document = sys.stdin.read()
+        except UnicodeDecodeError:
+            return _fail("the text on standard input is not UTF-8")
+        if not document.strip():
+            document = None  # an empty pipe (or /dev/null) is no document
+        elif args.prompt is None:
+            document, args.prompt = None, document
+    if args.preset is not None:
+        if args.summarize is not None:
+            return _fail("--preset works on text from standard input or -p, not with --summarize")
+        try:
+            args.prompt, settings = _apply_preset(args, settings, paths, document)
+        except PresetError as exc:
+            return _fail(str(exc))
+        document = None
+    if not (args.prompt or "").strip() and document is None and args.summarize is None:
+        return _fail("the prompt is empty")
+
+    from llama_chat.models.loader import ModelLoadError, load_checked
+
+    progress = _ProgressLine()
+    try:
+        loaded = load_checked(
+            settings,
+            settings.quant,
+            cache_dir=paths.ensure().cache_dir,
+            model=args.model,
+            demo=args.demo,
+            offline=settings.offline,
+            on_progress=progress.update,
+        )
+    except ModelLoadError as exc:
+        return _fail(str(exc))
+    finally:
+        progress.done()
+    if args.demo:
+        print("llama-chat: demo model (random weights): the text is meaningless", file=sys.stderr)
+    return _answer(args, settings, loaded.model, loaded.tokenizer, document)
+
+
+def _apply_preset(
+    args: argparse.Namespace, settings: Settings, paths: AppPaths, document: str | None
+) -> tuple[str, Settings]:
+    """The message a preset makes of stdin (or of -p's text), and the settings it asks for."""
+    library = PresetLibrary.load(paths.presets_file)
+    for warning in library.warnings:
+        print(f"llama-chat: presets: {warning}", file=sys.stderr)
+    name, arg = split_invocation(args.preset)
+    preset = library.get(name)
+    text = document if document is not None else (args.prompt or "")
+    message = preset.apply(text, arg)
+    changes = {}
+    if preset.temperature is not None and args.temperature is None:
+        changes["temperature"] = preset.temperature
+    if preset.system_prompt is not None and args.system is None:
+        changes["system_prompt"] = preset.system_prompt
+    return message, replace(settings, **changes)
+
+
+def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
+    from llama_chat.chat.conversation import Conversation, GenerationSettings
+    from llama_chat.chat.summarize import DOCUMENT_PROMPT, SummaryError, count_tokens, summarize
+    from llama_chat.events import (
+        ContextTrimmed,
+        SummaryProgress,
+        TextDelta,
+        ToolCallRequested,
+        TurnFinished,
+    )
+    from llama_chat.tools import default_registry
+
+    generation = GenerationSettings.from_settings(settings)
+    cancel = threading.Event()
+    out = _Output(hold_tool_calls=args.tools or args.allow_tools)
+
+    def emit(event) -> None:
+        if isinstance(event, TextDelta):
+            out.write(event.text)
+        elif isinstance(event, ToolCallRequested):
+            out.drop_held()
+            print(f"[tool] {event.call.name}({event.call.arguments})", file=sys.stderr)
+        elif isinstance(event, SummaryProgress):
+            print(f"[{event.stage} {event.done}/{event.total}]", file=sys.stderr)
+        elif isinstance(event, ContextTrimmed):
+            print(f"[dropped {event.dropped_messages} old messages to fit]", file=sys.stderr)
+        elif isinstance(event, TurnFinished):
+            out.flush()
+
+    try:
+        if document is not None and (
+            args.summarize is not None
+            or count_tokens(
+                tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
+            )
+            > settings.context_limit - settings.max_tokens - 256
+        ):
+            if args.summarize is None:
+                print(
+                    "[document longer than the context: summarising it in parts]", file=sys.stderr
+                )
+            finished = summarize(
+                model,
+                tokenizer,
+                document,
+                instruction=args.prompt or "Write a concise summary of the whole document.",
+                system_prompt=settings.system_prompt,
+                settings=generation,
+                emit=emit,
+                cancel=cancel,
+            )
+        else:
+            text = args.prompt
+            if document is not None:
+                text = DOCUMENT_PROMPT.format(text=document.strip(), instruction=args.prompt)
+            tools = None
+            if args.tools or args.allow_tools:
+                tools = default_registry([Path(p).expanduser() for p in settings.allowed_folders])
+            conversation = Conversation(
+                model,
+                tokenizer,
+                system_prompt=settings.system_prompt,
+                settings=generation,
+                tools=tools,
+            )
+            conversation.add_user(text)
+            finished = conversation.respond(
+                emit, cancel=cancel, approve=_approver(args.allow_tools)
+            )
+    except SummaryError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        cancel.set()
+        out.flush()
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        print("llama-chat: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not out.ended_with_newline:
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    if args.verbose:
+        s = finished.stats
+        print(
+            f"[{finished.finish_reason}] prompt {s.prompt_tokens} tok ({s.cached_tokens} cached) "
+            f"at {s.prompt_tps:.1f} tok/s, first token {s.ttft_s:.2f}s, "
+            f"{s.generation_tokens} tok at {s.generation_tps:.1f} tok/s, "
+            f"peak memory {s.peak_memory_gb:.2f} GB",
+            file=sys.stderr,
+        )
+    if finished.finish_reason == "error":
+        return _fail(finished.error or "generation failed")
+    return 0
+
+
+def _approver(allow_all: bool):
+    def approve(call) -> bool:
+        if allow_all:
+            return True
+        try:
+            with open("/dev/tty", "r+", encoding="utf-8") as tty:
+                tty.write(f"Run tool {call.name} with {call.arguments}? [y/N] ")
+                tty.flush()
+                return tty.readline().strip().lower() in ("y", "yes")
+        except OSError:
+            return False  # no terminal to ask: never run a tool unasked
+
+    return approve
+
+
+class _Output:
+    """Streams the answer to stdout; holds back text that may turn out to be a tool call."""
+
+    def __init__(self, hold_tool_calls: bool):
+        self.hold_tool_calls = hold_tool_calls
+        self.held: list[str] | None = [] if hold_tool_calls else None
+        self.ended_with_newline = True
+
+    def write(self, text: str) -> None:
+        if self.held is not None:
+            self.held.append(text)
+            start = "".join(self.held).lstrip()
+            if not start:
+                return
+            if start[0] in "{[<":
+                return  # looks like a call: wait for the end of the message
+            text, self.held = "".join(self.held), None
+        self._emit(text)
+
+    def drop_held(self) -> None:
+        self.held = [] if self.hold_tool_calls else None
+
+    def flush(self) -> None:
+        if self.held:
+            self._emit("".join(self.held))
+        self.held = [] if self.hold_tool_calls else None
+        sys.stdout.flush()
+
+    def _emit(self, text: str) -> None:
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            self.ended_with_newline = text.endswith("\n")
+
+
+class _ProgressLine:
+    """A one-line download progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self):
+        self.shown = False
+        self.enabled = sys.stderr.isatty() and not os.environ.get("CI")
+
+    def update(self, p) -> None:
+        if not self.enabled:
+            return
+        total = max(p.bytes_total, 1)
+        width = 30
+        filled = int(width * p.bytes_done / total)
+        eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "?"
+        sys.stderr.write(
+            f"\rdownloading [{'#' * filled}{'.' * (width - filled)}] "
+            f"{p.bytes_done / 1e9:.2f}/{total / 1e9:.2f} GB {p.rate_bps / 1e6:.1f} MB/s ETA {eta}  "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")

@@ -1,0 +1,131 @@
+"""Long chats, drafts and refused messages in the real app: nothing typed is lost."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from llama_chat.settings import load_settings
+from llama_chat.store.sessions import SessionStore
+from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from llama_chat.tui.widgets.message_list import FIRST_SCREEN_MESSAGES, OlderNote
+from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, send, wait_for, widgets
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def exchange(turns: int) -> list[tuple[str, str]]:
+    return [m for n in range(turns) for m in (("user", f"Q{n}"), ("assistant", f"A{n}"))]
+
+
+async def test_a_long_chat_opens_on_its_newest_messages_and_older_ones_come_on_scroll_up(paths):
+    chat = seed_chat(paths, "Long", exchange(150))
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:  # the last chat reopens on start
+        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
+        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
+        messages = app.chat.messages
+        await pilot.pause()
+        await wait_for(pilot, lambda: not messages.loading_older, "the screen to fill")
+        # About a screenful, not all 300 (short ones: pages are added until the list scrolls).
+        mounted = len(messages.children) - 1  # the "earlier messages" note
+        assert FIRST_SCREEN_MESSAGES <= mounted < 100
+        assert widgets(app, AssistantMessage)[-1].text == "A149"
+        assert messages.query_children(OlderNote).first().count == 300 - mounted
+        for _ in range(40):  # scroll to the top until the first question is there
+            if widgets(app, UserMessage)[0].text == "Q0":
+                break
+            await wait_for(pilot, lambda: not messages.loading_older, "a page to settle")
+            shown = len(messages.children)
+            messages.scroll_home(animate=False, immediate=True)
+            await wait_for(
+                pilot, lambda shown=shown: len(messages.children) > shown, "an older page"
+            )
+        await wait_for(pilot, lambda: not messages.loading_older, "the last page to settle")
+        assert [u.text for u in widgets(app, UserMessage)][:2] == ["Q0", "Q1"]
+        assert not messages.query_children(OlderNote)
+        assert len(widgets(app, AssistantMessage)) == 150
+
+
+async def test_a_message_too_long_for_the_context_is_given_back_and_not_kept(paths):
+    chat = seed_chat(paths, "Short", exchange(5))
+    app = make_app(paths, context_limit=2048, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await wait_for(pilot, lambda: app.session_id == chat, "the chat to reopen")
+        too_long = "word " * 3000
+        app.chat.prompt.set_text(too_long)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat.prompt.text == too_long, "the text back in the box")
+        assert any("not sent" in text for text, _ in app.notices)
+        assert [u.text for u in widgets(app, UserMessage)][-1] == "Q4"
+        path = app.controller.sessions.active_path(chat)
+        assert len(path) == 10 and path[-1].content == "A4"
+        # The next short message sees the whole chat: nothing was pushed out of view.
+        app.chat.prompt.clear()
+        await send(pilot, "ok")
+        assert not any("no longer seen" in text for text, _ in app.notices)
+        assert len(app.controller.sessions.active_path(chat)) == 12
+
+
+async def test_drafts_survive_quitting_per_chat_and_in_a_new_chat(paths):
+    chat = seed_chat(paths, "Saved", exchange(1))
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
+        await pilot.pause()
+        app.chat.prompt.focus()
+        await pilot.press(*"half a thought")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.chat.prompt.text == "", "the new chat")
+        await pilot.press(*"a new idea")
+    # Quitting right after typing: the draft is saved on the way out.
+    with SessionStore.open(paths.sessions_db) as sessions:
+        assert sessions.draft(chat) == "half a thought"
+        assert sessions.draft(None) == "a new idea"
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:  # a new chat with a draft comes back first
+        await pilot.pause()
+        assert app.session_id is None and app.chat.prompt.text == "a new idea"
+        app.chat.action_open_session(chat)
+        await wait_for(pilot, lambda: app.chat.prompt.text == "half a thought", "the draft")
+
+
+async def test_edit_last_keeps_the_draft_and_escape_brings_it_back(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await send(pilot, "Hello")
+        await pilot.press(*"unsent words", "ctrl+l")
+        assert app.editing and app.chat.prompt.text == "Hello"
+        await pilot.press("escape")
+        assert not app.editing and app.chat.prompt.text == "unsent words"
+
+
+async def test_a_theme_from_the_palette_is_saved(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.theme = "nord"  # what the palette's theme picker sets
+        await pilot.pause()
+    settings, _ = load_settings(paths.settings_file)
+    assert settings.theme == "nord"
+
+
+async def test_the_context_meter_shows_a_new_limit_at_once(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await send(pilot, "Hi")
+        used = app.chat.status.context_used
+        before = len(app.finished_jobs)
+        app.apply_settings(replace(app.settings, context_limit=4096))
+        await wait_for(pilot, lambda: len(app.finished_jobs) > before, "the settings job")
+        await pilot.pause()
+        assert app.chat.status.context_text == f"ctx {used:,}/4,096"
