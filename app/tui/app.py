@@ -24,7 +24,8 @@ from llama_chat.settings import Settings, save_settings
 from llama_chat.store.export import default_export_dir
 from llama_chat.tui.bridge import Core, EventBridge
 from llama_chat.tui.commands import SessionPicker, chat_commands
-from llama_chat.tui.screens.chat import ChatScreen
+from llama_chat.tui.keys import unknown_binding_ids
+from llama_chat.tui.screens.chat import ChatScreen, all_bindings
 from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
 from llama_chat.tui.screens.welcome import model_problem, run_welcome
 from llama_chat.tui.state import TURN_JOBS, ModelState, SaveWhen
@@ -116,6 +117,7 @@ class LlamaChatApp(App[str | None]):
             )
         for warning in self.settings_warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=15)
+        self._apply_keys(self.settings.keys)
         self.bridge.attach(self.chat)
         # After the first paint: the model loads behind the screen, never in front of it.
         self.call_after_refresh(self._start)
@@ -217,7 +219,20 @@ class LlamaChatApp(App[str | None]):
         self.settings = settings
         if settings.theme in self.available_themes:
             self.theme = settings.theme
+        self._apply_keys(settings.keys)
         self.controller.apply_settings(settings, session_system_prompt)
+
+    def _apply_keys(self, keys: dict[str, str]) -> None:
+        unknown = unknown_binding_ids(keys, all_bindings(self))
+        if unknown:
+            self.notify(
+                f"settings.json: no key binding has the id {', '.join(map(repr, unknown))} "
+                "(the help screen lists the ids); that remapping is ignored.",
+                title="Settings",
+                severity="warning",
+                timeout=15,
+            )
+        self.set_keymap(keys)
 
     def _save(self, settings: Settings) -> None:
         try:
