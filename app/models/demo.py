@@ -41,8 +41,9 @@ DEMO_WORDS = (
     "against top turned learn point city play toward five using himself usually money"
 ).split()
 """Ordinary lowercase words the demo may write (each one token after a space)."""
-STOP_BIAS = 0.35
-"""Makes the end of turn likelier than any one word: answers end after a few dozen words."""
+STOP_BIAS = 0.0
+"""The end of turn is as likely as any one word. A higher bias ends answers sooner but makes
+it the greedy pick (temperature 0), so the demo would write nothing at all."""
 
 
 def ensure_demo_checkpoint(cache_dir: Path) -> Path:
