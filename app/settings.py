@@ -80,6 +80,9 @@ class Settings:
     cache_budget_gb: float = 4.0
     """Disk space for saved KV caches (faster resume of old chats); 0 keeps none."""
 
+    keys: dict[str, str] = field(default_factory=dict)
+    """Remapped keys: binding id (see the help screen) to key(s), e.g. {"edit_last": "ctrl+u"}."""
+
 
 class SettingsError(StartupError):
     """The settings file can be neither used nor moved aside; one line naming it."""
@@ -195,6 +198,16 @@ def _model_dirs(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def _key_map(value: Any) -> dict[str, str]:
+    expected = 'an object mapping binding ids to keys, e.g. {"edit_last": "ctrl+u"}'
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+        for k, v in value.items()
+    ):
+        raise ValueError(expected)
+    return dict(value)
+
+
 _VALIDATORS: dict[str, Validator] = {
     "quant": _choice(QUANT_LEVELS),
     "model_dir": _model_dirs,
@@ -213,6 +226,7 @@ _VALIDATORS: dict[str, Validator] = {
     "allowed_folders": _folder_list,
     "offline": _boolean,
     "cache_budget_gb": _number(0.0, 100_000.0),
+    "keys": _key_map,
 }
 assert set(_VALIDATORS) == {f.name for f in dataclasses.fields(Settings)}, "one validator per field"
 

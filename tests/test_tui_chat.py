@@ -166,7 +166,7 @@ async def test_edit_last_message_replaces_it_and_answers_again(paths):
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
         await send(pilot, "First try")
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+e")
         assert app.editing and app.chat.prompt.text == "First try"
         assert app.chat.query_one("#editing-hint").display
         app.chat.prompt.clear()
@@ -184,7 +184,7 @@ async def test_escape_cancels_editing(paths):
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
         await send(pilot, "Hello")
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+e")
         assert app.editing
         await pilot.press("escape")
         assert not app.editing and app.chat.prompt.text == ""
@@ -212,7 +212,7 @@ async def test_new_chat_and_the_sidebar_toggle(paths):
         assert app.session_id not in (None, first)
         assert [i.session.title for i in app.chat.sidebar.items] == ["Second chat", "First chat"]
 
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+b", "ctrl+b")  # to the chats' search, then hidden
         assert not app.chat.sidebar.display and app.chat.prompt.has_focus
         await pilot.press("ctrl+b")
         assert app.chat.sidebar.display

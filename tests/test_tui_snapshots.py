@@ -14,16 +14,20 @@ from textual.widgets import Input
 
 import llama_chat.tui.screens.settings as settings_screen
 from llama_chat.paths import AppPaths
+from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tools import ToolCall
 from llama_chat.tui.app import LlamaChatApp
+from llama_chat.tui.screens.dialogs import ConfirmDialog, ExportDialog, RenameDialog
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import SettingsScreen
 from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
-from tests.tui_pilot import make_app, model_ready, on_screen, seed_chat, wait_for
+from llama_chat.tui.screens.welcome import WelcomeScreen
+from tests.tui_pilot import DrivenApp, make_app, model_ready, on_screen, seed_chat, wait_for
 
 SIZE = (110, 36)
 TALL = (110, 84)  # the whole settings form, memory check included
+SMALL = (80, 24)  # every screen and dialog must fit (and scroll) here
 
 ANSWER = """Here is a loaf plan:
 
@@ -153,3 +157,62 @@ def test_tool_approval(snap_compare, paths):
         await settle(pilot)
 
     assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SIZE)
+
+
+# -- 80×24: every screen and dialog fits, scrolling where it must ------------------------------
+
+
+def test_welcome_at_80x24(snap_compare, paths, monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+
+    async def run_before(pilot: Pilot) -> None:
+        await on_screen(pilot, WelcomeScreen, "the welcome")
+        await settle(pilot)
+
+    app = DrivenApp(Settings(), paths, offline=True)
+    assert snap_compare(app, run_before=run_before, terminal_size=SMALL)
+
+
+def test_settings_at_80x24(snap_compare, paths):
+    async def run_before(pilot: Pilot) -> None:
+        await model_ready(pilot)
+        await pilot.press("ctrl+s")
+        await on_screen(pilot, SettingsScreen, "settings")
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SMALL)
+
+
+def test_help_at_80x24(snap_compare, paths):
+    async def run_before(pilot: Pilot) -> None:
+        await model_ready(pilot)
+        await pilot.press("f1")
+        await on_screen(pilot, HelpScreen, "help")
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SMALL)
+
+
+@pytest.mark.parametrize(
+    "dialog",
+    [
+        lambda: RenameDialog("Sourdough hydration"),
+        lambda: ConfirmDialog(
+            "Delete the chat “Sourdough hydration”? This cannot be undone.", "Delete"
+        ),
+        lambda: ExportDialog("Sourdough hydration", "/Users/ana/Documents"),
+        lambda: ToolApprovalScreen(ToolCall("read_text_file", {"path": "~/notes/todo.txt"})),
+    ],
+    ids=["rename", "confirm", "export", "tool_approval"],
+)
+def test_dialog_at_80x24(snap_compare, paths, dialog):
+    async def run_before(pilot: Pilot) -> None:
+        await model_ready(pilot)
+        screen = dialog()
+        pilot.app.push_screen(screen)
+        await on_screen(pilot, type(screen), "the dialog")
+        await settle(pilot)
+
+    assert snap_compare(make_app(paths), run_before=run_before, terminal_size=SMALL)

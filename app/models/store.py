@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import struct
 import threading
 from pathlib import Path
 
@@ -27,7 +28,14 @@ from llama_chat.models.hub import (
     format_gb,
 )
 from llama_chat.settings import QUANT_LEVELS, Settings
-from mlx_model import TOKENIZER_FILES, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, MemoryEstimate
+from mlx_model import (
+    TOKENIZER_FILES,
+    WEIGHTS_FILE,
+    WEIGHTS_INDEX_FILE,
+    ConfigError,
+    MemoryEstimate,
+    ModelConfig,
+)
 
 HUB_REPOS: dict[str, str] = {
     "4bit": "mlx-community/Llama-3.2-3B-Instruct-4bit",
@@ -210,6 +218,58 @@ def _missing_in_directory(directory: Path) -> list[str]:
     elif not any(directory.glob("*.safetensors")):
         missing.append(f"{WEIGHTS_FILE} (or {WEIGHTS_INDEX_FILE} and its shards)")
     return missing
+
+
+MAX_SAFETENSORS_HEADER = 100_000_000
+"""safetensors' own limit on the JSON header's size, in bytes."""
+
+
+def checkpoint_folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be loaded as a checkpoint (one line), or None when it can.
+
+    Cheap checks only (no tensors are read), so a folder typed by the user is refused before it
+    is saved: the files the loader needs, a config.json the engine accepts, and weights files
+    that are non-empty and start with a safetensors header.
+    """
+    missing = _missing_in_directory(folder)
+    if missing:
+        return f"{folder} is not a checkpoint folder: it lacks {', '.join(missing)}."
+    try:
+        ModelConfig.from_file(folder / "config.json")
+    except (ConfigError, OSError) as exc:
+        return " ".join(str(exc).split())
+    weights = sorted(folder.glob("*.safetensors"))
+    index = folder / WEIGHTS_INDEX_FILE
+    if index.is_file():
+        weights = [folder / name for name in _shards_in_index(index)]
+    for path in weights:
+        problem = _safetensors_problem(path)
+        if problem:
+            return f"{path} {problem}: copy or download the checkpoint again."
+    return None
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    # The format: an 8-byte little-endian header length, then that many bytes of JSON.
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            head = file.read(8)
+            if size == 0:
+                return "is empty"
+            if len(head) < 8:
+                return "is truncated"
+            (length,) = struct.unpack("<Q", head)
+            if not 2 <= length <= min(size - 8, MAX_SAFETENSORS_HEADER):
+                return "is not a safetensors file (bad header length)"
+            header = json.loads(file.read(length))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "is not a safetensors file (its header is not JSON)"
+    if not isinstance(header, dict):
+        return "is not a safetensors file (its header is not a JSON object)"
+    return None
 
 
 # -- memory ----------------------------------------------------------------------------------

@@ -25,10 +25,11 @@ from llama_chat.settings import Settings, save_settings
 from llama_chat.store.export import default_export_dir
 from llama_chat.tui.bridge import Core, EventBridge
 from llama_chat.tui.commands import SessionPicker, chat_commands
-from llama_chat.tui.screens.chat import ChatScreen
+from llama_chat.tui.keys import unknown_binding_ids
+from llama_chat.tui.screens.chat import ChatScreen, all_bindings
 from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
-from llama_chat.tui.screens.welcome import missing_model_files, run_welcome
-from llama_chat.tui.state import TURN_JOBS, ModelState
+from llama_chat.tui.screens.welcome import model_problem, run_welcome
+from llama_chat.tui.state import TURN_JOBS, ModelState, SaveWhen
 from mlx_model import LLAMA_3_2_3B, ModelConfig
 
 RESTART_WITH_DEMO = "restart-with-demo"
@@ -92,6 +93,8 @@ class LlamaChatApp(App[str | None]):
         self.controller = ChatController(
             settings, paths, self.bridge.post, model_dir=model_dir, demo=demo, offline=offline
         )
+        self._save_after_load = False
+        """Settings chosen on the welcome screen wait for the model to load before saving."""
         self.approvals = ApprovalGate(self)
         self.controller.approver = self.approvals.ask
         self._shut_down = False
@@ -116,14 +119,15 @@ class LlamaChatApp(App[str | None]):
         self.watch(self, "theme", self._save_theme, init=False)
         for warning in self.settings_warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=15)
+        self._apply_keys(self.settings.keys)
         self.bridge.attach(self.chat)
         # After the first paint: the model loads behind the screen, never in front of it.
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        missing = missing_model_files(self)
-        if missing:
-            self.show_welcome(f"Not on disk yet: {', '.join(missing[:3])}.")
+        problem = model_problem(self)
+        if problem:
+            self.show_welcome(problem)
         else:
             self.controller.load_model()
 
@@ -137,11 +141,16 @@ class LlamaChatApp(App[str | None]):
     def _model_loaded(self, message: Core.ModelLoaded) -> None:
         self.model_config = message.event.config
         self.model_state = "ready"
+        if self._save_after_load:
+            self._save_after_load = False
+            self._save(self.settings)
 
     @on(Core.ModelLoadFailed)
     def _model_failed(self, message: Core.ModelLoadFailed) -> None:
         self.model_state = "failed"
-        if missing_model_files(self):
+        # A choice made on the welcome screen that did not work: offer the choices again.
+        retry, self._save_after_load = self._save_after_load, False
+        if retry or model_problem(self):
             self.show_welcome(message.event.message)
         else:
             self.notify(
@@ -197,8 +206,37 @@ class LlamaChatApp(App[str | None]):
     def export_folder(self) -> Path:
         return self.export_dir or default_export_dir()
 
-    def apply_settings(self, settings: Settings, session_system_prompt: str | None = None) -> None:
-        """Save the settings file and hand the settings to the controller."""
+    def apply_settings(
+        self,
+        settings: Settings,
+        session_system_prompt: str | None = None,
+        *,
+        save: SaveWhen = "now",
+    ) -> None:
+        """Save the settings file (now, or once the model has loaded with them) and hand the
+        settings to the controller."""
+        self._save_after_load = save == "after_load"
+        if not self._save_after_load:
+            self._save(settings)
+        self.settings = settings
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        self._apply_keys(settings.keys)
+        self.controller.apply_settings(settings, session_system_prompt)
+
+    def _apply_keys(self, keys: dict[str, str]) -> None:
+        unknown = unknown_binding_ids(keys, all_bindings(self))
+        if unknown:
+            self.notify(
+                f"settings.json: no key binding has the id {', '.join(map(repr, unknown))} "
+                "(the help screen lists the ids); that remapping is ignored.",
+                title="Settings",
+                severity="warning",
+                timeout=15,
+            )
+        self.set_keymap(keys)
+
+    def _save(self, settings: Settings) -> None:
         try:
             save_settings(settings, self.paths.settings_file)
         except OSError as exc:
@@ -207,10 +245,6 @@ class LlamaChatApp(App[str | None]):
                 "The new settings apply until you quit.",
                 severity="error",
             )
-        self.settings = settings
-        if settings.theme in self.available_themes:
-            self.theme = settings.theme
-        self.controller.apply_settings(settings, session_system_prompt)
 
     def _save_theme(self, theme: str) -> None:
         """A theme picked anywhere (the palette too) is the one the app starts with next."""

@@ -13,10 +13,12 @@ from textual.dom import DOMNode
 
 from llama_chat.controller import ChatController
 from llama_chat.events import Job
+from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from mlx_model import ModelConfig
 
 ModelState = Literal["loading", "ready", "failed"]
+SaveWhen = Literal["now", "after_load"]
 
 TURN_JOBS = frozenset({Job.SEND, Job.REGENERATE, Job.EDIT})
 """Jobs that write an answer: the app is busy from their start until their JobFinished."""
@@ -25,6 +27,7 @@ TURN_JOBS = frozenset({Job.SEND, Job.REGENERATE, Job.EDIT})
 class ChatApp(Protocol):
     controller: ChatController
     settings: Settings
+    paths: AppPaths
     demo: bool
     model_dir: Path | None
     offline: bool
@@ -39,7 +42,11 @@ class ChatApp(Protocol):
     def export_folder(self) -> Path: ...
 
     def apply_settings(
-        self, settings: Settings, session_system_prompt: str | None = None
+        self,
+        settings: Settings,
+        session_system_prompt: str | None = None,
+        *,
+        save: SaveWhen = "now",
     ) -> None: ...
 
     async def restart_with_demo(self) -> None: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlx.core as mx
@@ -69,15 +70,21 @@ def make_tiny_checkpoint(
     seed: int = 0,
     shape: dict[str, int] | None = None,
     config_overrides: dict | None = None,
+    output_ids: Mapping[int, float] | None = None,
 ) -> Path:
     """Write a random-weight checkpoint to ``out_dir`` and return it.
 
     ``tokenizer_model`` is Meta's ``tokenizer.model``; it is copied to ``original/`` and also
     converted to ``tokenizer.json`` so Hugging Face tools (and mlx-lm) can read the checkpoint.
+
+    ``output_ids`` (token id → bias) limits what the model can write to those ids, through its
+    weights alone (see ``_mask_outputs``); a positive bias makes an id likelier than the others.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config_dict = tiny_config_dict(shape)
+    if output_ids is not None:
+        config_dict["tie_word_embeddings"] = False  # the head differs from the embedding
     config_dict["torch_dtype"] = {mx.float32: "float32", mx.float16: "float16"}.get(
         dtype, "bfloat16"
     )
@@ -97,6 +104,8 @@ def make_tiny_checkpoint(
         for name, p in tree_flatten(model.parameters())
     ]
     model.load_weights(params)
+    if output_ids is not None:
+        _mask_outputs(model, output_ids, dtype)
     mx.eval(model.parameters())
 
     if quant_bits is not None:
@@ -114,3 +123,25 @@ def make_tiny_checkpoint(
     write_tokenizer_json(Tokenizer.from_tiktoken_file(tokenizer_model), out / "tokenizer.json")
     write_tokenizer_config(out / "tokenizer_config.json")
     return out
+
+
+ALWAYS_ON = 1.0
+"""Value of hidden channel 0 in every token's embedding: it dominates the random rest."""
+MASKED = -32.0
+"""Head weight on channel 0 for ids that must never win."""
+
+
+def _mask_outputs(model: Model, output_ids: Mapping[int, float], dtype: mx.Dtype) -> None:
+    # Channel 0 of every embedding is a large constant and the layers' random weights are
+    # small, so after the final norm channel 0 is large and positive at every position. A head
+    # row with a large negative weight there gives that id a very low logit whatever the
+    # context: no sampling setting can pick it. Allowed ids get their bias on that channel.
+    embedding = model.model.embed_tokens.weight
+    embedding[:, 0] = ALWAYS_ON
+    head = model.lm_head.weight
+    column = mx.full((head.shape[0],), MASKED)
+    ids = mx.array(list(output_ids), dtype=mx.int32)
+    column[ids] = mx.array(list(output_ids.values()), dtype=mx.float32)
+    head[:, 0] = column.astype(dtype)
+    model.model.embed_tokens.weight = embedding.astype(dtype)
+    model.lm_head.weight = head

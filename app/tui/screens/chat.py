@@ -7,82 +7,49 @@ bubbles on to the app, which keeps the app-wide state (state.ChatApp).
 
 from __future__ import annotations
 
-from textual import on
-from textual.app import ComposeResult
+from textual import events, on
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from llama_chat.events import Job
 from llama_chat.tui.bridge import Core
 from llama_chat.tui.clipboard import copy_text
 from llama_chat.tui.drafts import Drafts
+from llama_chat.tui.keys import CHAT_BINDINGS
 from llama_chat.tui.screens import dialogs
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
 from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
 from llama_chat.tui.widgets.message import UserMessage
 from llama_chat.tui.widgets.message_list import MessageList
+from llama_chat.tui.widgets.priority_footer import PriorityFooter
 from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
 from llama_chat.tui.widgets.status_bar import StatusBar, model_label
 
+SIDEBAR_MIN_WIDTH = 90
+"""Below this many columns the saved chats start hidden (Ctrl+B shows them)."""
+
+
+def all_bindings(app: App) -> list[Binding]:
+    """Every key of the main screen, as the help screen lists them."""
+    found = [*CHAT_BINDINGS, *app.BINDINGS, *PromptInput.BINDINGS, *SessionSidebar.BINDINGS]
+    return [b for b in found if isinstance(b, Binding)]
+
 
 class ChatScreen(Screen[None]):
-    BINDINGS = [
-        Binding(
-            "escape",
-            "stop",
-            "Stop",
-            id="stop",
-            tooltip="Stop the answer being written; what it wrote so far is kept",
-            priority=True,
-        ),
-        Binding(
-            "ctrl+r",
-            "regenerate",
-            "Regenerate",
-            id="regenerate",
-            tooltip="Write the last answer again (the old one is kept as a branch)",
-        ),
-        Binding(
-            "ctrl+l",
-            "edit_last",
-            "Edit last",
-            id="edit_last",
-            tooltip="Edit your last message and answer it again",
-        ),
-        Binding("ctrl+n", "new_session", "New chat", id="new_session", tooltip="Start a new chat"),
-        Binding(
-            "ctrl+o",
-            "copy_last",
-            "Copy answer",
-            id="copy_last",
-            tooltip="Copy the last answer to the clipboard",
-        ),
-        Binding(
-            "ctrl+b",
-            "toggle_sidebar",
-            "Chats",
-            id="toggle_sidebar",
-            tooltip="Show or hide the list of saved chats",
-        ),
-        Binding(
-            "ctrl+s",
-            "settings",
-            "Settings",
-            id="settings",
-            tooltip="Model precision, sampling, system prompt, memory, theme",
-        ),
-        Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show every key"),
-    ]
+    BINDINGS = CHAT_BINDINGS
 
     def __init__(self) -> None:
         super().__init__(id="chat-screen")
         self._turn_ended = False
         """The running answer job already showed how it ended (TurnFinished or JobFailed)."""
         self.drafts: Drafts | None = None
+        self._sidebar_chosen = False
+        """The user showed or hid the saved chats: resizing no longer decides for them."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -94,7 +61,7 @@ class ChatScreen(Screen[None]):
                 )
                 yield PromptInput(id="prompt")
         yield StatusBar(id="status")
-        yield Footer()
+        yield PriorityFooter(compact=True)
 
     def on_mount(self) -> None:
         self.watch(self.app, "editing", self._show_editing_hint)
@@ -102,6 +69,10 @@ class ChatScreen(Screen[None]):
         self.drafts = Drafts(self.state.controller, self.prompt)
         if (reopen := self.drafts.chat_to_reopen()) is not None:
             self.state.controller.open_session(reopen)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if not self._sidebar_chosen:
+            self.sidebar.display = event.size.width >= SIDEBAR_MIN_WIDTH
 
     @property
     def state(self) -> ChatApp:
@@ -130,18 +101,35 @@ class ChatScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
-            return self.state.busy or self.state.editing
+            return self.state.busy
+        if action == "cancel_edit":
+            return self.state.editing and not self.state.busy
+        if action == "scroll_chat":
+            focused = self.focused
+            if focused is not None and self.sidebar in focused.ancestors_with_self:
+                return False  # the chat list scrolls itself
+            if parameters[0] in ("home", "end") and focused is self.prompt:
+                return not self.prompt.text  # keys pass on to the box when it has text
         if action in ("regenerate", "edit_last"):
             return None if self.state.busy else True  # None: shown greyed out in the footer
         return True
 
     def action_stop(self) -> None:
-        if self.state.busy:
-            self.state.controller.stop()
-            self.status.set_activity("stopping…")
-        elif self.state.editing:
-            self.state.editing = False
-            self.prompt.unstash()
+        self.state.controller.stop()
+        self.status.set_activity("stopping…")
+
+    def action_cancel_edit(self) -> None:
+        self.state.editing = False
+        self.prompt.unstash()  # the draft that edit-last set aside comes back
+
+    def action_scroll_chat(self, where: str) -> None:
+        messages = self.messages
+        {
+            "page_up": messages.scroll_page_up,
+            "page_down": messages.scroll_page_down,
+            "home": messages.scroll_home,
+            "end": messages.scroll_end,
+        }[where]()
 
     async def action_regenerate(self) -> None:
         if not self._can_start():
@@ -183,10 +171,20 @@ class ChatScreen(Screen[None]):
         copy_text(self.app, text, "the last answer")
 
     def action_toggle_sidebar(self) -> None:
-        self.sidebar.display = not self.sidebar.display
-        (self.sidebar.query_one("#session-search") if self.sidebar.display else self.prompt).focus()
+        # One press goes to the search, showing the chats if needed; from the chats, one press
+        # hides them and returns to the message box.
+        sidebar = self.sidebar
+        self._sidebar_chosen = True
+        focused = self.focused
+        if sidebar.display and focused is not None and sidebar in focused.ancestors_with_self:
+            sidebar.display = False
+            self.prompt.focus()
+        else:
+            sidebar.display = True
+            sidebar.query_one("#session-search").focus()
 
     def action_search_sessions(self) -> None:
+        self._sidebar_chosen = True
         self.sidebar.display = True
         self.sidebar.query_one("#session-search").focus()
 
@@ -194,8 +192,9 @@ class ChatScreen(Screen[None]):
         open_settings(self.app)
 
     def action_help(self) -> None:
-        bindings = [*self.BINDINGS, *self.app.BINDINGS, *PromptInput.BINDINGS]
-        self.app.push_screen(HelpScreen([*bindings, *SessionSidebar.BINDINGS]))
+        paths = self.state.paths
+        where = f"Settings: {paths.settings_file}\nChats: {paths.data_dir}"
+        self.app.push_screen(HelpScreen(all_bindings(self.app), self.state.settings.keys, where))
 
     def action_rename_session(self) -> None:
         if self._require_session():

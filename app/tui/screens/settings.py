@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Switch, TextArea
 
-from llama_chat.models.store import QUANT_BITS, check_fit, machine_memory_bytes
+from llama_chat.models.store import (
+    QUANT_BITS,
+    check_fit,
+    checkpoint_folder_problem,
+    machine_memory_bytes,
+)
 from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
 from llama_chat.tui.state import chat_app
 from mlx_model import ModelConfig, memory_needed
@@ -79,9 +85,16 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         model_config: ModelConfig,
         session_system_prompt: str | None,
         themes: Iterable[str],
+        settings_file: Path,
+        data_dir: Path,
     ) -> None:
         super().__init__(classes="dialog-screen")
         self.settings = settings
+        self.settings_file = settings_file
+        self.data_dir = data_dir
+        self.model_dirs = dict(settings.model_dir)
+        """The model folder per precision as edited; the box shows the selected precision's."""
+        self.folder_quant = settings.quant
         self.model_config = model_config
         self.session_system_prompt = session_system_prompt
         self.themes = sorted(set(themes) | {settings.theme})
@@ -94,6 +107,11 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         with Vertical(classes="dialog", id="settings"):
             yield Label("Settings", classes="dialog-question")
             with VerticalScroll(id="settings-form"):
+                yield Label(
+                    Text(f"Saved in {self.settings_file}\nChats are kept in {self.data_dir}"),
+                    id="settings-paths",
+                    classes="settings-hint",
+                )
                 yield from self._section("Model")
                 yield from self._field(
                     "quant",
@@ -101,6 +119,16 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     "switching reloads the model and keeps the chat",
                     Select(
                         [(q, q) for q in QUANT_LEVELS], value=s.quant, allow_blank=False, id="quant"
+                    ),
+                )
+                yield from self._field(
+                    "model_dir",
+                    "Model folder",
+                    "a checkpoint on disk for this precision; empty: download it",
+                    Input(
+                        s.model_dir.get(s.quant, ""),
+                        placeholder="empty: the standard download",
+                        id="model_dir",
                     ),
                 )
                 yield from self._section("Sampling")
@@ -200,6 +228,11 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "quant" and event.value != self.folder_quant:
+            # The folder box belongs to one precision: keep its text, show the new one's.
+            self._store_folder()
+            self.folder_quant = str(event.value)
+            self.query_one("#model_dir", Input).value = self.model_dirs.get(self.folder_quant, "")
         if event.select.id in ("quant", "kv_bits"):
             self._check_memory()
 
@@ -230,6 +263,13 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         self._show_error(key, None)
         return value
 
+    def _store_folder(self) -> None:
+        text = self.query_one("#model_dir", Input).value.strip()
+        if text:
+            self.model_dirs[self.folder_quant] = text
+        else:
+            self.model_dirs.pop(self.folder_quant, None)
+
     def _raw(self, key: str) -> Any:
         parsers = {k: parse for k, _, _, parse in NUMBER_FIELDS} | {"context_limit": int}
         if key in parsers:
@@ -247,6 +287,19 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             return self.query_one("#system_prompt", TextArea).text
         if key == "offline":
             return self.query_one("#offline", Switch).value
+        if key == "model_dir":
+            self._store_folder()
+            for quant, text in self.model_dirs.items():
+                if text == self.settings.model_dir.get(quant):
+                    continue  # only new folders are checked; a saved one may be offline
+                folder = Path(text).expanduser()
+                problem = (
+                    f"{folder} is not a folder." if not folder.is_dir() else None
+                ) or checkpoint_folder_problem(folder)
+                if problem:
+                    where = "" if quant == self.folder_quant else f"{quant}: "
+                    raise ValueError(where + problem)
+            return dict(self.model_dirs)
         if key == "allowed_folders":
             lines = self.query_one("#allowed_folders", TextArea).text.splitlines()
             folders = [line.strip() for line in lines if line.strip()]
@@ -275,6 +328,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         """The new settings, or None (with every problem shown) if any field is bad."""
         keys = [k for k, _, _, _ in NUMBER_FIELDS] + [
             "quant",
+            "model_dir",
             "system_prompt",
             "context_limit",
             "kv_bits",
@@ -306,22 +360,29 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         self.dismiss(None)
 
 
-def open_settings(app: App) -> None:
-    """Show the settings form; saving applies it (the controller reloads what must be)."""
+def settings_screen(app: App) -> SettingsScreen:
+    """The settings form for the app's current settings (and the open chat's system prompt)."""
     state = chat_app(app)
     session_prompt = None
     if state.session_id is not None:
         session_prompt = state.controller.sessions.get_session(state.session_id).system_prompt
-
-    def saved(result: SettingsResult | None) -> None:
-        if result is not None:
-            state.apply_settings(result.settings, result.session_system_prompt)
-            app.notify("Settings saved.")
-
-    screen = SettingsScreen(
+    return SettingsScreen(
         state.settings,
         model_config=state.reference_config(),
         session_system_prompt=session_prompt,
         themes=app.available_themes,
+        settings_file=state.paths.settings_file,
+        data_dir=state.paths.data_dir,
     )
-    app.push_screen(screen, saved)
+
+
+def apply_settings_result(app: App, result: SettingsResult | None) -> None:
+    """Apply what the form returned (None: cancelled); the controller reloads what must be."""
+    if result is not None:
+        chat_app(app).apply_settings(result.settings, result.session_system_prompt)
+        app.notify("Settings saved.")
+
+
+def open_settings(app: App) -> None:
+    """Show the settings form; saving applies it."""
+    app.push_screen(settings_screen(app), partial(apply_settings_result, app))

@@ -1,4 +1,9 @@
-"""First run without a model: download the default one, use a local folder, or try the demo."""
+"""First run without a model: download it, use a local folder, try the demo, or open settings.
+
+The dialog scrolls, so every button is reachable in a terminal of 80×24. Nothing it offers is
+saved before it works: a chosen folder is checked first, and the settings it changes are saved
+only once the model has loaded (app.apply_settings(..., save="after_load")).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
 
@@ -18,18 +23,17 @@ from llama_chat.models.store import (
     QUANT_BITS,
     ModelStore,
     ModelStoreError,
+    checkpoint_folder_problem,
 )
+from llama_chat.tui.screens.settings import apply_settings_result, settings_screen
 from llama_chat.tui.state import chat_app
 from mlx_model import memory_needed
-
-WELCOME_QUANT = "4bit"
-"""What the welcome screen offers to download: the smallest download that answers well."""
 
 
 @dataclass(frozen=True)
 class WelcomeChoice:
     action: str
-    """"download", "folder" (with ``folder``), "demo" or "quit"."""
+    """"download", "folder" (with ``folder``), "demo", "settings" or "quit"."""
     folder: Path | None = None
 
 
@@ -44,7 +48,7 @@ class WelcomeScreen(ModalScreen[WelcomeChoice]):
         self.reason = reason
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="welcome"):
+        with VerticalScroll(classes="dialog", id="welcome"):
             yield Label("Welcome to llama-chat", classes="dialog-question")
             yield Label(
                 Text(
@@ -59,15 +63,24 @@ class WelcomeScreen(ModalScreen[WelcomeChoice]):
                 id="download",
                 variant="primary",
             )
-            yield Label(Text(f"from huggingface.co/{self.repo}"), classes="dialog-hint")
+            yield Label(
+                Text(f"from huggingface.co/{self.repo} (the saved precision: see Settings)"),
+                classes="dialog-hint",
+            )
             yield Label("Or use a model folder already on disk:", classes="welcome-text")
             with Horizontal(id="welcome-folder-row"):
                 yield Input(placeholder="/path/to/Llama-3.2-3B-Instruct-4bit", id="folder")
                 yield Button("Use folder", id="use-folder")
             yield Label("", id="folder-error", classes="field-error")
             yield Button("Try the demo (tiny random model: the text is meaningless)", id="demo")
-            yield Button("Quit", id="quit")
+            with Horizontal(id="welcome-end-row"):
+                yield Button("Settings", id="settings")
+                yield Button("Quit", id="quit")
         yield Footer()
+
+    @on(Button.Pressed, "#settings")
+    def _settings(self) -> None:
+        self.dismiss(WelcomeChoice("settings"))
 
     @on(Button.Pressed, "#download")
     def _download(self) -> None:
@@ -102,46 +115,56 @@ def folder_problem(text: str) -> str | None:
     folder = Path(text).expanduser()
     if not folder.is_dir():
         return f"{folder} is not a folder."
-    if not (folder / "config.json").is_file():
-        return f"{folder} has no config.json: pick the checkpoint folder itself."
-    if not any(folder.glob("*.safetensors")):
-        return f"{folder} has no .safetensors weights."
-    return None
+    return checkpoint_folder_problem(folder)
 
 
-def missing_model_files(app: App) -> list[str]:
-    """Files of the configured model not on disk yet (none for the demo or a given folder)."""
+def model_problem(app: App) -> str | None:
+    """Why the configured model cannot load without the user's help (a download to accept, a
+    broken model folder to replace), or None (also for the demo or a folder given with --model).
+    """
     state = chat_app(app)
     if state.demo or state.model_dir is not None:
-        return []
+        return None
+    store = ModelStore(state.settings, offline=state.offline)
+    quant = state.settings.quant
     try:
-        return ModelStore(state.settings, offline=state.offline).missing_files(state.settings.quant)
+        folder = store.local_dir(quant)
+        if folder is not None:
+            problem = folder_problem(str(folder))
+            return f"{problem} (settings: model folder for {quant})" if problem else None
+        missing = store.missing_files(quant)
     except (OSError, ModelStoreError):
-        return []  # let the load itself fail and say why
+        return None  # let the load itself fail and say why
+    return f"Not on disk yet: {', '.join(missing[:3])}." if missing else None
 
 
 async def run_welcome(app: App, reason: str) -> None:
     """Show the welcome screen (from a worker) and do what the user picked."""
     state = chat_app(app)
-    config = state.reference_config()
-    size = memory_needed(config, QUANT_BITS[WELCOME_QUANT], 0, None).weights_bytes
-    choice = await app.push_screen_wait(
-        WelcomeScreen(
-            quant=WELCOME_QUANT,
-            repo=HUB_REPOS[WELCOME_QUANT],
-            download_gb=size / 1e9,
-            reason=reason,
+    while True:
+        settings = state.settings
+        quant = settings.quant
+        size = memory_needed(state.reference_config(), QUANT_BITS[quant], 0, None).weights_bytes
+        choice = await app.push_screen_wait(
+            WelcomeScreen(quant=quant, repo=HUB_REPOS[quant], download_gb=size / 1e9, reason=reason)
         )
-    )
-    settings = state.settings
+        if choice.action != "settings":
+            break
+        result = await app.push_screen_wait(settings_screen(app))
+        if result is not None:
+            # Loads the model with the new settings; if it is still missing, this comes back.
+            apply_settings_result(app, result)
+            return
     if choice.action == "quit":
         await state.action_quit()
     elif choice.action == "demo":
         await state.restart_with_demo()
     elif choice.action == "download":
-        # Asking for the download is consent to go online for it.
+        # Asking for the download is consent to go online for it, and to use the hub's copy
+        # rather than a local folder set for this precision.
         state.offline = state.controller.offline = False
-        state.apply_settings(replace(settings, quant=WELCOME_QUANT, offline=False))
+        dirs = {q: d for q, d in settings.model_dir.items() if q != quant}
+        state.apply_settings(replace(settings, model_dir=dirs, offline=False), save="after_load")
     elif choice.action == "folder":
-        dirs = {**settings.model_dir, settings.quant: str(choice.folder)}
-        state.apply_settings(replace(settings, model_dir=dirs))
+        dirs = {**settings.model_dir, quant: str(choice.folder)}
+        state.apply_settings(replace(settings, model_dir=dirs), save="after_load")

@@ -1,0 +1,117 @@
+"""The chat screen's key bindings, and the keys as the user has remapped them.
+
+Every binding has an id, so the ``keys`` setting (binding id → key) can remap any of them
+through Textual's keymap (App.set_keymap); the help screen shows the keys in effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from textual.binding import Binding
+
+CHAT_BINDINGS: list[Binding] = [
+    Binding(
+        "escape",
+        "stop",
+        "Stop",
+        id="stop",
+        tooltip="Stop the answer being written; what it wrote so far is kept",
+        priority=True,
+    ),
+    Binding(
+        "escape",
+        "cancel_edit",
+        "Cancel edit",
+        id="cancel_edit",
+        tooltip="Cancel editing your last message",
+        priority=True,
+    ),
+    Binding(
+        "ctrl+r",
+        "regenerate",
+        "Regenerate",
+        id="regenerate",
+        tooltip="Write the last answer again (the old one is kept as a branch)",
+    ),
+    Binding(
+        "ctrl+e",
+        "edit_last",
+        "Edit last",
+        id="edit_last",
+        tooltip="Edit your last message and answer it again",
+        priority=True,  # over the message box's own Ctrl+E (End does that too)
+    ),
+    Binding("ctrl+n", "new_session", "New chat", id="new_session", tooltip="Start a new chat"),
+    Binding(
+        "ctrl+o",
+        "copy_last",
+        "Copy answer",
+        id="copy_last",
+        tooltip="Copy the last answer to the clipboard",
+    ),
+    Binding(
+        "ctrl+b",
+        "toggle_sidebar",
+        "Chats",
+        id="toggle_sidebar",
+        tooltip="Go to the saved chats' search (showing them); again: back to the message box",
+    ),
+    Binding(
+        "ctrl+s",
+        "settings",
+        "Settings",
+        id="settings",
+        tooltip="Model precision, sampling, system prompt, memory, theme",
+    ),
+    Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show every key"),
+    # Scrolling the conversation without leaving the message box. Home/End scroll only when
+    # the box is empty (otherwise they move its cursor, and the key passes on to it).
+    Binding(
+        "pageup",
+        "scroll_chat('page_up')",
+        "Page up",
+        id="scroll.page_up",
+        show=False,
+        priority=True,
+        tooltip="Scroll the conversation up a page",
+    ),
+    Binding(
+        "pagedown",
+        "scroll_chat('page_down')",
+        "Page down",
+        id="scroll.page_down",
+        show=False,
+        priority=True,
+        tooltip="Scroll the conversation down a page",
+    ),
+    Binding(
+        "ctrl+home,home",
+        "scroll_chat('home')",
+        "Top",
+        id="scroll.home",
+        show=False,
+        priority=True,
+        tooltip="Scroll to the start of the chat (Home: in an empty box)",
+    ),
+    Binding(
+        "ctrl+end,end",
+        "scroll_chat('end')",
+        "Bottom",
+        id="scroll.end",
+        show=False,
+        priority=True,
+        tooltip="Scroll to the newest message (End: in an empty box)",
+    ),
+]
+
+
+def unknown_binding_ids(keymap: Mapping[str, str], bindings: Iterable[Binding]) -> list[str]:
+    """The ids in ``keymap`` that name no binding (a typo in the settings file)."""
+    known = {b.id for b in bindings if isinstance(b, Binding) and b.id}
+    return sorted(set(keymap) - known)
+
+
+def effective_key(binding: Binding, keymap: Mapping[str, str]) -> str:
+    """The key(s) that run ``binding`` now: the user's, else its own."""
+    return keymap.get(binding.id or "", binding.key)

@@ -1,0 +1,24 @@
+"""A footer that shows Quit and Help first, so they stay visible however many keys the
+focused widget adds and however narrow the terminal is."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+FIRST_ACTIONS: tuple[str, ...] = ("quit", "help")
+"""Actions shown before all others, in this order."""
+
+
+class PriorityFooter(Footer):
+    def compose(self) -> ComposeResult:
+        # The stock footer lists the focused widget's keys first and the app's (Quit) last, so
+        # a narrow terminal cuts Quit off. Our bindings use no groups, so the keys are flat.
+        keys = list(super().compose())
+
+        def rank(widget: object) -> int:
+            action = getattr(widget, "action", None) if isinstance(widget, FooterKey) else None
+            return FIRST_ACTIONS.index(action) if action in FIRST_ACTIONS else len(FIRST_ACTIONS)
+
+        yield from sorted(keys, key=rank)  # stable: the rest keep their order
