@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.widgets import Input, ProgressBar
 
@@ -30,11 +28,10 @@ def no_hub_cache(tmp_path, monkeypatch) -> None:
 
 async def test_first_screen_paints_before_the_model_has_loaded(paths):
     app = make_app(paths)
-    started = time.perf_counter()
     async with app.run_test(size=SIZE) as pilot:
-        painted = time.perf_counter() - started
+        # The load starts after the first paint, so the chat is there before the model is.
         assert app.screen is app.chat and app.chat.prompt.has_focus
-        assert painted < 1.0, f"first screen took {painted:.2f}s"
+        assert app.model_state == "loading"
         await pilot.press(*"typing while it loads")  # the UI is not blocked by the load
         assert app.chat.prompt.text == "typing while it loads"
         await model_ready(pilot)
