@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlx_model.testing import make_tiny_checkpoint
+from mlx_model.testing import make_tiny_checkpoint, write_tokenizer_config, write_tokenizer_json
+from mlx_model.tokenizer import Tokenizer
 
 
 def meta_tokenizer_model() -> Path:
@@ -65,3 +66,33 @@ def paths(tmp_path, monkeypatch, demo_checkpoint):
     app_paths = AppPaths.from_env().ensure()
     (app_paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
     return app_paths
+
+
+# --- the Llama 3 tokenizer and its oracles (tests/test_tokenizer*.py) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return Tokenizer.from_tiktoken_file(Path(__file__).parents[1] / "assets" / "tokenizer.model")
+
+
+@pytest.fixture(scope="module")
+def meta():
+    from llama_models.llama3 import tokenizer as meta_tokenizer_module
+
+    return meta_tokenizer_module.Tokenizer(meta_tokenizer_model())
+
+
+@pytest.fixture(scope="module")
+def hf_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer: Tokenizer) -> Path:
+    directory = tmp_path_factory.mktemp("hf_tokenizer")
+    write_tokenizer_json(tokenizer, directory / "tokenizer.json")
+    write_tokenizer_config(directory / "tokenizer_config.json")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def hf_fast(hf_dir: Path):
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_file=str(hf_dir / "tokenizer.json"))
