@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 FIRST_ACTIONS: tuple[str, ...] = ("quit", "help")
 """Actions shown before all others, in this order."""
@@ -18,7 +17,8 @@ class PriorityFooter(Footer):
         keys = list(super().compose())
 
         def rank(widget: object) -> int:
-            action = getattr(widget, "action", None) if isinstance(widget, FooterKey) else None
+            # Read the key widgets' public `action` attribute; their class is private to Textual.
+            action = getattr(widget, "action", None)
             return FIRST_ACTIONS.index(action) if action in FIRST_ACTIONS else len(FIRST_ACTIONS)
 
         yield from sorted(keys, key=rank)  # stable: the rest keep their order
