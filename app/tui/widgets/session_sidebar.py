@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
 
@@ -18,15 +19,33 @@ from llama_chat.store.sessions import SessionInfo, SessionStore
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
 _HIT_START, _HIT_END = "\x02", "\x03"
 
+PAGE_SIZE = 50
+"""Chats listed at a time; reaching the end of the list brings the next page."""
+
 
 class SessionItem(ListItem):
     def __init__(self, session: SessionInfo, snippet: str | None = None) -> None:
         self.session = session
         self.snippet = snippet
-        children = [Label(Text(session.title), classes="session-title")]
+        title = Text(session.title, no_wrap=True, overflow="ellipsis")
+        row = Horizontal(
+            Label(title, classes="session-title"),
+            Label(when(session.updated_at), classes="session-date"),
+            classes="session-row",
+        )
+        children = [row]
         if snippet:
             children.append(Label(_highlighted(snippet), classes="session-snippet"))
         super().__init__(*children)
+        self.tooltip = session.title  # the whole title, however narrow the sidebar
+
+
+class MoreItem(ListItem):
+    """The last row while older chats are not listed yet; reaching it lists the next page."""
+
+    def __init__(self, remaining: int) -> None:
+        self.remaining = remaining
+        super().__init__(Label(f"↓ {remaining:,} older chats", classes="session-more"))
 
 
 class SessionSidebar(Vertical):
@@ -61,6 +80,9 @@ class SessionSidebar(Vertical):
         super().__init__(id=id)
         self.store = store
         self.current_id: int | None = None
+        self._listed = PAGE_SIZE
+        """How many recent chats the list holds (grows a page at a time as the user reaches
+        the end; a reload keeps it, so the list does not shrink under the user)."""
 
     def compose(self) -> ComposeResult:
         yield Button("+ New chat", id="new-chat", compact=True)
@@ -69,6 +91,7 @@ class SessionSidebar(Vertical):
 
     async def on_mount(self) -> None:
         await self.reload()
+        self.watch(self.query_one(ListView), "scroll_y", self._scrolled, init=False)
 
     @property
     def items(self) -> list[SessionItem]:
@@ -79,16 +102,41 @@ class SessionSidebar(Vertical):
         if current_id is not None:
             self.current_id = current_id
         query = self.query_one("#session-search", Input).value
+        remaining = 0
         if query.strip():
             found = self.store.search(query, highlight=(_HIT_START, _HIT_END))
         else:
-            found = [(session, None) for session in self.store.list_sessions()]
+            found = [(s, None) for s in self.store.list_sessions(limit=self._listed)]
+            remaining = max(0, self.store.count_sessions() - len(found))
         list_view = self.query_one(ListView)
         await list_view.clear()
         await list_view.extend(SessionItem(s, snippet) for s, snippet in found)
+        if remaining:
+            await list_view.append(MoreItem(remaining))
         ids = [session.id for session, _ in found]
         if ids:
             list_view.index = ids.index(self.current_id) if self.current_id in ids else 0
+
+    async def list_more(self) -> None:
+        """Append the next page of older chats (keeps the highlight where it is)."""
+        list_view = self.query_one(ListView)
+        more = list(list_view.query_children(MoreItem))
+        if not more:
+            return
+        index = list_view.index
+        page = self.store.list_sessions(limit=PAGE_SIZE, offset=self._listed)
+        self._listed += PAGE_SIZE
+        await more[0].remove()
+        await list_view.extend(SessionItem(s) for s in page)
+        remaining = max(0, self.store.count_sessions() - self._listed)
+        if remaining:
+            await list_view.append(MoreItem(remaining))
+        list_view.index = index
+
+    async def _scrolled(self) -> None:
+        list_view = self.query_one(ListView)
+        if list_view.max_scroll_y and list_view.scroll_y >= list_view.max_scroll_y:
+            await self.list_more()
 
     def highlighted_session(self) -> int | None:
         item = self.query_one(ListView).highlighted_child
@@ -103,9 +151,16 @@ class SessionSidebar(Vertical):
         self.query_one(ListView).focus()
 
     @on(ListView.Selected)
-    def _open(self, event: ListView.Selected) -> None:
+    async def _open(self, event: ListView.Selected) -> None:
         if isinstance(event.item, SessionItem):
             self.post_message(self.Open(event.item.session.id))
+        elif isinstance(event.item, MoreItem):
+            await self.list_more()
+
+    @on(ListView.Highlighted)
+    async def _reached_the_end(self, event: ListView.Highlighted) -> None:
+        if isinstance(event.item, MoreItem):
+            await self.list_more()
 
     @on(Button.Pressed, "#new-chat")
     def _new(self) -> None:
@@ -126,6 +181,21 @@ class SessionSidebar(Vertical):
 
     def action_export(self) -> None:
         self._act(self.Export)
+
+
+def when(moment: datetime, now: datetime | None = None) -> str:
+    """A chat's last use as people say it: "14:05", "Yesterday", "Mon", "3 Nov", "3 Nov 2025"."""
+    now = now or datetime.now(moment.tzinfo)
+    days = (now.date() - moment.date()).days
+    if days <= 0:
+        return moment.strftime("%H:%M")
+    if days == 1:
+        return "Yesterday"
+    if days < 7:
+        return moment.strftime("%a")
+    if moment.year == now.year:
+        return f"{moment.day} {moment.strftime('%b')}"
+    return f"{moment.day} {moment.strftime('%b %Y')}"
 
 
 def _highlighted(snippet: str) -> Text:

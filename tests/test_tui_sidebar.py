@@ -1,0 +1,77 @@
+"""The saved-chats list: every chat reachable a page at a time, with dates and full titles."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from textual.widgets import Label, ListView
+
+from llama_chat.store.sessions import SessionStore
+from llama_chat.tui.widgets.session_sidebar import PAGE_SIZE, MoreItem, when
+from tests.tui_pilot import SIZE, make_app, model_ready, wait_for
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def seed_many(paths, count: int, title: str = "Chat {i}") -> None:
+    store = SessionStore.open(paths.sessions_db)
+    for i in range(count):
+        info = store.create_session(
+            title=title.format(i=i), system_prompt="", settings={}, model="demo", quant="4bit"
+        )
+        store.add_message(info.id, "user", f"message {i}")
+    store.close()
+
+
+async def test_more_than_a_page_of_chats_are_all_reachable(paths):
+    seed_many(paths, PAGE_SIZE * 2 + 20)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        sidebar = app.chat.sidebar
+        await wait_for(pilot, lambda: len(sidebar.items) == PAGE_SIZE, "the first page")
+        more = list(sidebar.query(MoreItem))
+        assert [m.remaining for m in more] == [PAGE_SIZE + 20]
+        list_view = sidebar.query_one(ListView)
+        list_view.focus()
+        await pilot.press("end")  # reaching the last row lists the next page
+        await wait_for(pilot, lambda: len(sidebar.items) == 2 * PAGE_SIZE, "the second page")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: len(sidebar.items) == 2 * PAGE_SIZE + 20, "the rest")
+        assert not sidebar.query(MoreItem)
+        titles = [item.session.title for item in sidebar.items]
+        assert titles[0] == f"Chat {2 * PAGE_SIZE + 19}" and titles[-1] == "Chat 0"
+        assert len(set(titles)) == len(titles)
+
+
+async def test_each_chat_shows_when_it_was_used_and_its_whole_title_on_hover(paths):
+    long_title = "A very long title about planning the summer trip to the Alps " * 2
+    seed_many(paths, 1, title=long_title)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        sidebar = app.chat.sidebar
+        await wait_for(pilot, lambda: len(sidebar.items) == 1, "the chat")
+        # The list is rebuilt as the last chat reopens: look at the row that is there now.
+        await wait_for(
+            pilot, lambda: bool(sidebar.items and sidebar.items[0].query(".session-date")), "date"
+        )
+        item = sidebar.items[0]
+        assert item.tooltip == long_title
+        date = item.query_one(".session-date", Label)
+        assert str(date.render()) == when(item.session.updated_at)
+
+
+def test_dates_read_as_people_say_them():
+    now = datetime(2026, 12, 1, 15, 0)
+    assert when(now - timedelta(minutes=5), now) == "14:55"
+    assert when(now - timedelta(days=1), now) == "Yesterday"
+    assert when(now - timedelta(days=3), now) == "Sat"
+    assert when(datetime(2026, 11, 3, 9, 0), now) == "3 Nov"
+    assert when(datetime(2025, 11, 3, 9, 0), now) == "3 Nov 2025"
