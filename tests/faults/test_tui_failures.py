@@ -134,7 +134,7 @@ async def test_a_failed_edit_says_so(paths, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
         await send(pilot, "First try")
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+e")
         app.chat.prompt.clear()
         monkeypatch.setattr(SessionStore, "add_message", broken("sessions.db"))
         await send(pilot, "Second try")
