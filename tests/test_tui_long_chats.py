@@ -102,7 +102,7 @@ async def test_edit_last_keeps_the_draft_and_escape_brings_it_back(paths):
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
         await send(pilot, "Hello")
-        await pilot.press(*"unsent words", "ctrl+l")
+        await pilot.press(*"unsent words", "ctrl+e")
         assert app.editing and app.chat.prompt.text == "Hello"
         await pilot.press("escape")
         assert not app.editing and app.chat.prompt.text == "unsent words"
