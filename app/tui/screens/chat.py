@@ -293,7 +293,7 @@ class ChatScreen(Screen[None]):
         self.status.set_context(event.cached_tokens, self.state.settings.context_limit)
         session_id = event.session.id if event.session is not None else None
         self.drafts.show(session_id)
-        await self.sidebar.reload(session_id)
+        await self.sidebar.show_current(session_id)
         self.prompt.focus()
 
     @on(Core.TurnStarted)

@@ -49,21 +49,22 @@ class AssistantMessage(Vertical):
         status: MessageStatus = MessageStatus.COMPLETE,
         message_id: int | None = None,
     ) -> None:
-        super().__init__(classes="message assistant")
+        # The status class is set before mounting: changing a class later restyles the whole
+        # Markdown tree, which made opening a saved chat slow.
+        super().__init__(classes=f"message assistant {_status_class(status)}")
         self.text = text
         self.status = status
         self.message_id = message_id
         self.border_title = "Assistant"
+        self.border_subtitle = STATUS_NOTES.get(status, "")
         self._stream: MarkdownStream | None = None
         self._markdown = Markdown(text)
         self._detail = Static("", classes="message-detail")
+        self._detail.display = False
 
     def compose(self) -> ComposeResult:
         yield self._markdown
         yield self._detail
-
-    def on_mount(self) -> None:
-        self.set_status(self.status)
 
     @property
     def streaming(self) -> bool:
@@ -87,9 +88,10 @@ class AssistantMessage(Vertical):
         self.set_status(status, detail)
 
     def set_status(self, status: MessageStatus, detail: str | None = None) -> None:
+        if status != self.status:
+            self.remove_class(_status_class(self.status))
+            self.add_class(_status_class(status))
         self.status = status
-        for name in MessageStatus:
-            self.set_class(status == name, f"-{name.value.replace('_', '-')}")
         self.border_subtitle = STATUS_NOTES.get(status, "")
         self._detail.update(Text(detail or ""))
         self._detail.display = bool(detail)
@@ -120,6 +122,10 @@ class ToolResultMessage(Static):
         label = "↳ " if approved else "↳ not run: "
         super().__init__(Text.assemble((label, "bold"), preview), classes="message tool-result")
         self.set_class(not approved, "-declined")
+
+
+def _status_class(status: MessageStatus) -> str:
+    return f"-{status.value.replace('_', '-')}"
 
 
 def format_call(name: str, arguments: dict[str, Any]) -> str:

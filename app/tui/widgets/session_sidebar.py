@@ -117,6 +117,16 @@ class SessionSidebar(Vertical):
         if ids:
             list_view.index = ids.index(self.current_id) if self.current_id in ids else 0
 
+    async def show_current(self, session_id: int | None) -> None:
+        """Highlight the open chat; the list is rebuilt only when that chat is not in it (opening
+        a chat should not pay for re-laying out every row)."""
+        self.current_id = session_id
+        ids = [item.session.id for item in self.items]
+        if session_id in ids:
+            self.query_one(ListView).index = ids.index(session_id)
+        else:
+            await self.reload(session_id)
+
     async def list_more(self) -> None:
         """Append the next page of older chats (keeps the highlight where it is)."""
         list_view = self.query_one(ListView)
