@@ -66,6 +66,12 @@ def run(model, ids: list[int], max_tokens: int, lookup: bool) -> tuple[list[int]
     return tokens, len(tokens), time.perf_counter() - start
 
 
+def top2_gap(model, ids: list[int]) -> float:
+    """The reference's margin between its two likeliest tokens (teacher forcing, float32)."""
+    top = mx.sort(model(mx.array([ids]))[0, -1].astype(mx.float32))[-2:]
+    return float((top[1] - top[0]).item())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=96)
@@ -75,7 +81,7 @@ def main() -> None:
 
     path = smollm2_checkpoint(args.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = mlx_model.load_model(path)
+    model = mlx_model.load_model(path, dtype=mx.float32)  # near-ties are judged in float32
     for name, text in prompts(licence_text()).items():
         ids = tokenizer.apply_chat_template(
             [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
@@ -83,7 +89,9 @@ def main() -> None:
         ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
         plain, plain_forwards, plain_s = run(model, ids, args.max_tokens, lookup=False)
         fast, forwards, fast_s = run(model, ids, args.max_tokens, lookup=True)
-        first_diff = next((i for i, (a, b) in enumerate(zip(plain, fast)) if a != b), None)
+        first_diff = next(
+            (i for i, (a, b) in enumerate(zip(plain, fast, strict=False)) if a != b), None
+        )
         print(
             json.dumps(
                 {
@@ -94,6 +102,9 @@ def main() -> None:
                     "tokens_per_forward": round(len(fast) / forwards, 2),
                     "same_as_plain": fast == plain,
                     "first_difference": first_diff,
+                    "top2_gap_there": None
+                    if first_diff is None
+                    else top2_gap(model, [*ids, *plain[:first_diff]]),
                     "plain_tps": round(len(plain) / plain_s, 1),
                     "lookup_tps": round(len(fast) / fast_s, 1),
                 }
