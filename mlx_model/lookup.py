@@ -130,8 +130,8 @@ def lookup_steps(
     """
     window = sampler.params.repetition_context
     index = NgramIndex(history)
-    policy = policy or LookupPolicy(cost_ratio(model, cache, k))
     y = _sample_row(sampler, logits, index.tokens, window)
+    policy = policy or LookupPolicy(cost_ratio(model, cache, k))
     counter[0] = 1
     emitted = 0
     start = cache.offset  # the prompt, committed by prefill
@@ -174,10 +174,11 @@ def _verify(
 ) -> tuple[int, int]:
     """(accepted draft tokens, the next token) from logits (1 + len(draft), V) whose row i
     scores the token after ``history + draft[:i]``."""
+    tail = history[-window:] if _penalised(sampler) else []
     rows = []
     for i in range(len(draft) + 1):
-        seen = [*history, *draft[:i]][-window:]
-        recent = mx.array(seen, dtype=mx.int32) if _penalised(sampler) else None
+        # Row i's penalty sees what plain decoding would have seen: the window up to draft[:i].
+        recent = mx.array([*tail, *draft[:i]][-window:], dtype=mx.int32) if tail else None
         rows.append(sampler.scores(logits[i][None], recent)[0])
     scores = mx.stack(rows)  # (1 + len(draft), V)
     if sampler.params.temperature == 0:
