@@ -84,9 +84,9 @@ def main() -> None:
     model = mlx_model.load_model(path, dtype=mx.float32)  # near-ties are judged in float32
     for name, text in prompts(licence_text()).items():
         ids = tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
         )
-        ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        ids = tokenizer(ids)["input_ids"]
         plain, plain_forwards, plain_s = run(model, ids, args.max_tokens, lookup=False)
         fast, forwards, fast_s = run(model, ids, args.max_tokens, lookup=True)
         first_diff = next(

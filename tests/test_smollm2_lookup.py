@@ -1,5 +1,5 @@
-"""Prompt lookup on trained weights: SmolLM2 copying licence text gives the plain greedy tokens
-in fewer forward passes (a random-weight model never copies, so only a trained one shows it)."""
+"""Prompt lookup on trained weights: SmolLM2 repeating a licence sentence gives the plain greedy
+tokens in fewer forward passes (a random-weight model never copies; only a trained one shows it)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import mlx_model
 from mlx_model.lookup import LookupPolicy, lookup_steps
 from mlx_model.sampling import Sampler, SamplingParams
-from tests.test_smollm2_parity import licence_ids
+from tests.test_smollm2_parity import licence_text
 
 NEW_TOKENS = 20
 
@@ -21,9 +21,17 @@ def model(smollm2_checkpoint):
 
 @pytest.fixture(scope="module")
 def prompt(smollm2_checkpoint) -> list[int]:
-    # The licence's first 32 tokens, then its first 6 again: continuing means copying.
-    ids = licence_ids(smollm2_checkpoint, 32)
-    return [*ids, *ids[:6]]
+    """A chat asking to repeat a licence sentence: the answer copies the prompt."""
+    from transformers import AutoTokenizer
+
+    text = licence_text()
+    start = text.index('"License" shall mean')
+    sentence = " ".join(text[start : start + 200].split())
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint)
+    chat = [{"role": "user", "content": f"Repeat this text exactly:\n\n{sentence}"}]
+    return tokenizer(
+        tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    )["input_ids"]
 
 
 def plain_greedy(model, cache, prompt: list[int]) -> list[int]:
@@ -60,4 +68,4 @@ def test_greedy_lookup_gives_plain_tokens_in_fewer_forwards(model, prompt):
         step = next(i for i, (a, b) in enumerate(zip(fast, plain, strict=True)) if a != b)
         assert top2_gap(model, [*prompt, *plain[:step]]) < 1e-3, f"lookup differs at {step}"
     assert len(fast) == NEW_TOKENS
-    assert counter[0] < NEW_TOKENS * 0.7  # the copy is accepted several tokens at a time
+    assert counter[0] <= NEW_TOKENS / 2  # the copy is accepted several tokens at a time

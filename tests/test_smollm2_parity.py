@@ -25,15 +25,20 @@ N_TOKENS = 48
 GREEDY_TOKENS = 24
 
 
-def licence_ids(checkpoint: Path, n: int) -> list[int]:
+def licence_text() -> str:
+    """The Apache-2.0 licence transformers ships in its dist-info."""
     import transformers
-    from transformers import AutoTokenizer
 
     site = Path(transformers.__file__).parent.parent
     found = glob.glob(str(site / "transformers-*.dist-info" / "**" / "LICENSE*"), recursive=True)
     assert found, f"no LICENSE in transformers' dist-info under {site}"
-    ids = AutoTokenizer.from_pretrained(checkpoint)(Path(found[0]).read_text())["input_ids"]
-    return ids[:n]
+    return Path(found[0]).read_text()
+
+
+def licence_ids(checkpoint: Path, n: int) -> list[int]:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(checkpoint)(licence_text())["input_ids"][:n]
 
 
 def perplexity(logits: np.ndarray, ids: list[int]) -> float:
