@@ -85,6 +85,8 @@ class LookupPolicy:
         return self.draft_tokens / max(self.draft_forwards, 1)
 
 
+# Keyed by id(model): a reused id can only mean another model on the same device, whose ratio
+# is close, and the cost is a slower choice, never a different output.
 _cost_ratios: dict[tuple[int, int], float] = {}
 
 
@@ -131,7 +133,6 @@ def lookup_steps(
     window = sampler.params.repetition_context
     index = NgramIndex(history)
     y = _sample_row(sampler, logits, index.tokens, window)
-    policy = policy or LookupPolicy(cost_ratio(model, cache, k))
     counter[0] = 1
     emitted = 0
     start = cache.offset  # the prompt, committed by prefill
@@ -142,6 +143,8 @@ def lookup_steps(
             if y in stops or emitted >= max_tokens or (cancel is not None and cancel.is_set()):
                 return
             index.extend([y])
+            if policy is None:  # measured after the first token is out, not before it
+                policy = LookupPolicy(cost_ratio(model, cache, k))
             draft = index.propose(min(k, max_tokens - emitted - 1)) if policy.use_draft() else []
             fed = [y, *draft]
             out = model(mx.array([fed], dtype=mx.int32), cache)[0]  # (1 + len(draft), V)
