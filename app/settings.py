@@ -82,6 +82,9 @@ class Settings:
 
     keys: dict[str, str] = field(default_factory=dict)
     """Remapped keys: binding id (see the help screen) to key(s), e.g. {"edit_last": "ctrl+u"}."""
+    prompt_lookup: bool = True
+    """Guess tokens copied from the prompt and check several per step (same answers, faster
+    summaries and rewrites); used only while it pays on this machine."""
 
 
 class SettingsError(StartupError):
@@ -227,6 +230,7 @@ _VALIDATORS: dict[str, Validator] = {
     "offline": _boolean,
     "cache_budget_gb": _number(0.0, 100_000.0),
     "keys": _key_map,
+    "prompt_lookup": _boolean,
 }
 assert set(_VALIDATORS) == {f.name for f in dataclasses.fields(Settings)}, "one validator per field"
 
