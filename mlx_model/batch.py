@@ -98,7 +98,7 @@ class BatchKVCache:
         """``(B, 1, length, slot + length)``, True where a query may look: causal, no padding.
 
         A query always sees itself, so a padding position (whose output nobody reads) never has
-        an empty softmax whose NaN would land in K/V that real queries then multiply by zero.
+        an all-masked softmax: its K/V stay finite whatever a kernel makes of such a row.
         """
         key = (self.slot, length)
         if self._mask is None or self._mask[0] != key:
@@ -208,17 +208,26 @@ def batch_generate(
     y = sample(logits)
     mx.async_eval(y)
     while active:
-        # Queue the next step before reading this one's tokens: the host's bookkeeping overlaps
-        # the device's work. A row that turns out finished costs one wasted row-step.
-        more = any(len(generated[i]) + 1 < limits[i] for i in active) and not cancel.is_set()
-        if more:
-            next_logits = model.last_logits(y[:, None], batch_cache)
+        # Rows that reach their limit with this token take no further step. The others' next
+        # step is queued before this one's tokens are read, so the host's bookkeeping overlaps
+        # the device's work; a row that turns out to have stopped costs one wasted row-step.
+        stepping = (
+            []
+            if cancel.is_set()
+            else [row for row, i in enumerate(active) if len(generated[i]) + 1 < limits[i]]
+        )
+        if stepping:
+            feed = y
+            if len(stepping) < len(active):
+                batch_cache.keep_rows(stepping)
+                feed = y[mx.array(stepping, dtype=mx.int32)]
+            next_logits = model.last_logits(feed[:, None], batch_cache)
             batch_cache.advance(1)
             stats.forwards += 1
-            stats.row_steps.append(len(active))
-        tokens = y.tolist()
+            stats.row_steps.append(len(stepping))
+        place = {row: n for n, row in enumerate(stepping)}  # batch row -> row of next_logits
         keep: list[int] = []
-        for row, (i, token) in enumerate(zip(active, tokens, strict=True)):
+        for row, (i, token) in enumerate(zip(active, y.tolist(), strict=True)):
             if token in stops:
                 finish(i, generated[i], "stop")
                 continue
@@ -228,15 +237,16 @@ def batch_generate(
                 recent[i].append(token)
             if len(generated[i]) >= limits[i]:
                 finish(i, generated[i], "length")
-            elif cancel.is_set() or not more:
+            elif row not in place:
                 finish(i, generated[i], "cancelled")
             else:
                 keep.append(row)
         if not keep:
             break
-        if len(keep) < len(active):
-            batch_cache.keep_rows(keep)
-            next_logits = next_logits[mx.array(keep, dtype=mx.int32)]
+        if len(keep) < len(stepping):
+            rows = [place[row] for row in keep]
+            batch_cache.keep_rows(rows)
+            next_logits = next_logits[mx.array(rows, dtype=mx.int32)]
         active = [active[row] for row in keep]
         y = sample(next_logits)
         mx.async_eval(y)
