@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from mlx_model import testing
 from mlx_model.testing import make_tiny_checkpoint
 
 
@@ -46,6 +48,14 @@ def tiny_8bit(tmp_path_factory, tokenizer_model_path) -> Path:
     return make_tiny_checkpoint(
         tmp_path_factory.mktemp("tiny-8bit"), tokenizer_model_path, quant_bits=8
     )
+
+
+@pytest.fixture(scope="session")
+def smollm2_checkpoint() -> Path:
+    """SmolLM2-135M-Instruct (trained) as a bf16 checkpoint, converted once per GGUF file (about
+    40 s) and kept in ~/.cache/llama-chat-tests, or $LLAMA_CHAT_TEST_CACHE, across runs."""
+    cache = os.environ.get("LLAMA_CHAT_TEST_CACHE")
+    return testing.smollm2_checkpoint(Path(cache) if cache else None)
 
 
 @pytest.fixture(scope="session")
