@@ -28,7 +28,6 @@ from .kv_cache import STEP, KVCache
 from .llama import Model
 from .memory import memory_needed
 from .sampling import Sampler, SamplingParams
-from .tokenizer import Tokenizer
 
 MAX_BATCH = 8
 """More rows than this add little on Metal (the step stops being bandwidth-bound)."""
@@ -135,7 +134,6 @@ class BatchRow:
 
     tokens: list[int]
     """Generated ids, the stop token excluded."""
-    text: str
     finish_reason: str
     """"stop", "length" or "cancelled"."""
 
@@ -154,18 +152,17 @@ class BatchStats:
 
 def batch_generate(
     model: Model,
-    tokenizer: Tokenizer,
     prompts: Sequence[Sequence[int]],
     *,
+    stop_ids: Sequence[int],
     cache: KVCache | None = None,
     sampling: SamplingParams | None = None,
     max_tokens: int | Sequence[int] = 512,
-    stop_ids: Sequence[int] | None = None,
     cancel: threading.Event | None = None,
     on_row_done: Callable[[int, BatchRow], None] | None = None,
     stats: BatchStats | None = None,
 ) -> list[BatchRow]:
-    """Answer every prompt; rows in the order of ``prompts``.
+    """Answer every prompt (token ids in, token ids out); rows in the order of ``prompts``.
 
     ``cache`` (a single-row KVCache, e.g. one holding a system prompt) keeps the prompts'
     common prefix afterwards, so a following one-row prompt with that prefix skips it.
@@ -181,12 +178,12 @@ def batch_generate(
     stats = stats if stats is not None else BatchStats()
     stats.rows = len(prompts)
     params = sampling or SamplingParams()
-    stops = set(stop_ids if stop_ids is not None else tokenizer.eos_token_ids)
+    stops = set(stop_ids)
     cancel = cancel or threading.Event()
     results: list[BatchRow | None] = [None] * len(prompts)
 
     def finish(i: int, tokens: list[int], reason: str) -> None:
-        results[i] = BatchRow(tokens, tokenizer.decode(tokens), reason)
+        results[i] = BatchRow(tokens, reason)
         if on_row_done is not None:
             on_row_done(i, results[i])
 

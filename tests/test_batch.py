@@ -9,7 +9,7 @@ import pytest
 
 import mlx_model
 from mlx_model.batch import MAX_BATCH, BatchStats, batch_generate, batch_size_for
-from mlx_model.generate import generate_all
+from mlx_model.generate import prefill
 
 NEAR_TIE = 1e-3
 """A batched forward adds in another order; only a top-2 gap below this may tip the choice."""
@@ -27,14 +27,22 @@ def prompts_with_prefix(tok, count: int) -> list[list[int]]:
     ]
 
 
-def one_at_a_time(model, tok, prompts, limits, **kwargs) -> list[list[int]]:
-    """The reference: each prompt alone, through the ordinary generator, one shared cache."""
+def one_at_a_time(model, prompts, limits, stop_ids) -> list[list[int]]:
+    """The reference: each prompt alone (the engine's prefill, then one token per forward),
+    one cache shared by all prompts as the summariser shares it."""
     cache = model.make_cache()
-    stops = set(kwargs.get("stop_ids") or tok.eos_token_ids)
     out = []
     for prompt, limit in zip(prompts, limits, strict=True):
-        tokens, _, _ = generate_all(model, tok, prompt, cache=cache, max_tokens=limit, **kwargs)
-        out.append([t for t in tokens if t not in stops])
+        logits = prefill(model, cache, prompt)
+        tokens: list[int] = []
+        while len(tokens) < limit:
+            token = mx.argmax(logits, axis=-1).item()
+            if token in stop_ids:
+                break
+            tokens.append(token)
+            logits = model.last_logits(mx.array([[token]], dtype=mx.int32), cache)
+            cache.commit([token])
+        out.append(tokens)
     return out
 
 
@@ -60,8 +68,8 @@ def test_greedy_batch_matches_one_prompt_at_a_time(f32):
     model, tok = f32
     prompts = prompts_with_prefix(tok, 4)
     limits = [24, 12, 24, 17]  # rows of different prompt lengths and answer limits
-    rows = batch_generate(model, tok, prompts, max_tokens=limits)
-    reference = one_at_a_time(model, tok, prompts, limits)
+    rows = batch_generate(model, prompts, max_tokens=limits, stop_ids=tok.eos_token_ids)
+    reference = one_at_a_time(model, prompts, limits, tok.eos_token_ids)
     for prompt, want, row in zip(prompts, reference, rows, strict=True):
         assert_same_up_to_near_ties(model, prompt, want, row.tokens)
     assert [r.finish_reason for r in rows] == ["length"] * 4
@@ -72,8 +80,8 @@ def test_rows_with_no_common_prefix_and_padding_stay_finite(f32):
     # No shared prefix: padding positions at the start of a row see only themselves.
     model, tok = f32
     prompts = [tok.encode("Short."), tok.encode("A much longer prompt about " + "trees " * 12)]
-    rows = batch_generate(model, tok, prompts, max_tokens=12)
-    reference = one_at_a_time(model, tok, prompts, [12, 12])
+    rows = batch_generate(model, prompts, max_tokens=12, stop_ids=tok.eos_token_ids)
+    reference = one_at_a_time(model, prompts, [12, 12], tok.eos_token_ids)
     for prompt, want, row in zip(prompts, reference, rows, strict=True):
         assert_same_up_to_near_ties(model, prompt, want, row.tokens)
 
@@ -81,16 +89,15 @@ def test_rows_with_no_common_prefix_and_padding_stay_finite(f32):
 def test_a_row_that_stops_leaves_the_others_unchanged(f32):
     model, tok = f32
     prompts = prompts_with_prefix(tok, 3)
-    free = one_at_a_time(model, tok, prompts, [16, 16, 16])
+    free = one_at_a_time(model, prompts, [16, 16, 16], tok.eos_token_ids)
     stop = free[1][6]  # row 1 stops where it would have produced this token
     stop_ids = [stop]
-    rows = batch_generate(model, tok, prompts, max_tokens=16, stop_ids=stop_ids)
-    reference = one_at_a_time(model, tok, prompts, [16, 16, 16], stop_ids=stop_ids)
+    rows = batch_generate(model, prompts, max_tokens=16, stop_ids=stop_ids)
+    reference = one_at_a_time(model, prompts, [16, 16, 16], stop_ids)
     assert rows[1].finish_reason == "stop"
     assert stop not in rows[1].tokens
     for prompt, want, row in zip(prompts, reference, rows, strict=True):
         assert_same_up_to_near_ties(model, prompt, want, row.tokens)
-    assert rows[1].text == tok.decode(rows[1].tokens)
 
 
 def test_shared_prefix_is_prefilled_once_and_kept_in_the_cache(f32):
@@ -99,19 +106,20 @@ def test_shared_prefix_is_prefilled_once_and_kept_in_the_cache(f32):
     shared = next(j for j, ids in enumerate(zip(*prompts, strict=False)) if len(set(ids)) > 1)
     cache = model.make_cache()
     stats = BatchStats()
-    batch_generate(model, tok, prompts, cache=cache, max_tokens=4, stats=stats)
+    batch_generate(model, prompts, cache=cache, max_tokens=4, stats=stats, stop_ids=[])
     assert cache.tokens == prompts[0][:shared]
     assert stats.prompt_tokens == shared + sum(len(p) - shared for p in prompts)
     # A second batch with the same prefix prefills only the rows' own tokens.
     again = BatchStats()
-    batch_generate(model, tok, prompts, cache=cache, max_tokens=4, stats=again)
+    batch_generate(model, prompts, cache=cache, max_tokens=4, stats=again, stop_ids=[])
     assert again.prompt_tokens == sum(len(p) - shared for p in prompts) + 1
 
 
 def test_finished_rows_leave_the_batch(f32):
     model, tok = f32
     stats = BatchStats()
-    batch_generate(model, tok, prompts_with_prefix(tok, 3), max_tokens=[3, 6, 9], stats=stats)
+    prompts = prompts_with_prefix(tok, 3)
+    batch_generate(model, prompts, max_tokens=[3, 6, 9], stats=stats, stop_ids=[])
     assert stats.row_steps == [3, 3, 2, 2, 2, 1, 1, 1]
     assert stats.generated_tokens == 18
 
@@ -127,8 +135,8 @@ def test_cancel_ends_every_unfinished_row(f32):
 
     rows = batch_generate(
         model,
-        tok,
         prompts_with_prefix(tok, 3),
+        stop_ids=[],
         max_tokens=[2, 50, 50],
         cancel=cancel,
         on_row_done=on_row_done,
@@ -142,8 +150,8 @@ def test_cancel_ends_every_unfinished_row(f32):
 def test_quantized_weights_batch_like_one_at_a_time(tiny_4bit):
     model, tok = mlx_model.load(tiny_4bit, dtype=mx.float32)
     prompts = prompts_with_prefix(tok, 2)
-    rows = batch_generate(model, tok, prompts, max_tokens=16)
-    reference = one_at_a_time(model, tok, prompts, [16, 16])
+    rows = batch_generate(model, prompts, max_tokens=16, stop_ids=tok.eos_token_ids)
+    reference = one_at_a_time(model, prompts, [16, 16], tok.eos_token_ids)
     for prompt, want, row in zip(prompts, reference, rows, strict=True):
         assert_same_up_to_near_ties(model, prompt, want, row.tokens)
 
@@ -159,6 +167,27 @@ def test_batch_size_follows_free_memory(f32):
 def test_empty_prompts_and_bad_limits_are_refused(f32):
     model, tok = f32
     with pytest.raises(ValueError, match="at least one token"):
-        batch_generate(model, tok, [[1, 2], []])
+        batch_generate(model, [[1, 2], []], stop_ids=[])
     with pytest.raises(ValueError, match="once per prompt"):
-        batch_generate(model, tok, [[1, 2], [3]], max_tokens=[4])
+        batch_generate(model, [[1, 2], [3]], max_tokens=[4], stop_ids=[])
+
+
+def test_trained_weights_batch_like_one_at_a_time(smollm2_checkpoint):
+    # Trained weights have far fewer near-ties than random ones: this is the strict check.
+    from tokenizers import Tokenizer as HFTokenizer
+
+    model = mlx_model.load_model(smollm2_checkpoint, dtype=mx.float32)
+    hf = HFTokenizer.from_file(str(smollm2_checkpoint / "tokenizer.json"))
+    head = "<|im_start|>system\nYou summarise documents.<|im_end|>\n<|im_start|>user\n"
+    texts = [
+        "Summarise: the budget grew by 4 percent and hiring slowed.",
+        "Summarise: Dana will report on the supplier contract on day 12, after the safety "
+        "review found two problems with the loading dock.",
+        "Summarise: the launch moved to May.",
+    ]
+    prompts = [hf.encode(head + t + "<|im_end|>\n<|im_start|>assistant\n").ids for t in texts]
+    stops = list(model.config.eos_token_ids)
+    rows = batch_generate(model, prompts, max_tokens=8, stop_ids=stops)
+    reference = one_at_a_time(model, prompts, [8] * 3, stops)
+    for prompt, want, row in zip(prompts, reference, rows, strict=True):
+        assert_same_up_to_near_ties(model, prompt, want, row.tokens)

@@ -213,8 +213,8 @@ def _map(
     for start in range(0, len(prompts), batch_size):
         rows = batch_generate(
             model,
-            tokenizer,
             prompts[start : start + batch_size],
+            stop_ids=tokenizer.eos_token_ids,
             cache=c.cache,  # the stages' shared cache: the system prompt is prefilled once
             sampling=settings.sampling,
             max_tokens=caps[start : start + batch_size],
@@ -223,5 +223,8 @@ def _map(
         )
         if any(row.finish_reason == "cancelled" for row in rows):
             return TurnFinished("cancelled", "")
-        summaries += [f"Part {start + n}: {row.text.strip()}" for n, row in enumerate(rows, 1)]
+        summaries += [
+            f"Part {start + n}: {tokenizer.decode(row.tokens).strip()}"
+            for n, row in enumerate(rows, start=1)
+        ]
     return summaries
