@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--offline", action="store_true", help="never use the network")
     parser.add_argument(
+        "--no-prompt-lookup",
+        dest="prompt_lookup",
+        action="store_const",
+        const=False,
+        help="decode one token per step (no guesses copied from the prompt)",
+    )
+    parser.add_argument(
         "--demo", action="store_true", help="tiny random-weight model: try the app with no download"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print stats to stderr")
@@ -132,6 +139,7 @@ def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
         "top_p": args.top_p,
         "seed": args.seed,
         "context_limit": args.context_limit,
+        "prompt_lookup": args.prompt_lookup,
     }
     checked = {}
     for key, value in changes.items():

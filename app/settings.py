@@ -80,6 +80,10 @@ class Settings:
     cache_budget_gb: float = 4.0
     """Disk space for saved KV caches (faster resume of old chats); 0 keeps none."""
 
+    prompt_lookup: bool = True
+    """Guess tokens copied from the prompt and check several per step (same answers, faster
+    summaries and rewrites); used only while it pays on this machine."""
+
 
 class SettingsError(StartupError):
     """The settings file can be neither used nor moved aside; one line naming it."""
@@ -213,6 +217,7 @@ _VALIDATORS: dict[str, Validator] = {
     "allowed_folders": _folder_list,
     "offline": _boolean,
     "cache_budget_gb": _number(0.0, 100_000.0),
+    "prompt_lookup": _boolean,
 }
 assert set(_VALIDATORS) == {f.name for f in dataclasses.fields(Settings)}, "one validator per field"
 

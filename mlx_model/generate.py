@@ -19,6 +19,7 @@ import mlx.core as mx
 
 from .kv_cache import KVCache
 from .llama import Model
+from .lookup import lookup_steps
 from .sampling import Sampler, SamplingParams
 from .tokenizer import Tokenizer
 
@@ -39,6 +40,9 @@ class GenerationStats:
     ttft_s: float = 0.0
     """Seconds from the call to the first generated token."""
     peak_memory_gb: float = 0.0
+    forwards: int = 0
+    """Target-model forward passes that produced tokens, the prefill's last one included; below
+    generation_tokens when prompt lookup verified several tokens in one pass."""
 
 
 @dataclass
@@ -102,8 +106,12 @@ def stream_generate(
     cancel: threading.Event | None = None,
     prefill_step: int = PREFILL_STEP,
     on_prefill_progress: Callable[[int, int], None] | None = None,
+    prompt_lookup: bool = False,
 ) -> Iterator[GenerationEvent]:
     """Yield one event per generated token, then a final event with ``finish_reason``.
+
+    ``prompt_lookup`` drafts tokens from the prompt and verifies them several per forward pass
+    (mlx_model.lookup), where the running generation's acceptance makes that pay.
 
     Pass a ``cache`` to keep it between calls: a prompt that extends what the cache holds
     prefills only the new tokens. After the call the cache holds every token that was fed to the
@@ -127,6 +135,21 @@ def stream_generate(
     )
     if logits is None:
         yield GenerationEvent(None, "", "cancelled", _finish(stats, cache))
+        return
+    if prompt_lookup:
+        yield from _lookup_events(
+            model,
+            cache,
+            sampler,
+            logits,
+            prompt_ids,
+            max_tokens,
+            stops,
+            cancel,
+            detok,
+            stats,
+            start,
+        )
         return
     recent = mx.array(prompt_ids[-window:], dtype=mx.int32) if penalty else None
     y = sampler(logits, recent)
@@ -154,6 +177,7 @@ def stream_generate(
             prefilled = len(prompt_ids) - stats.cached_tokens
             stats.prompt_tps = prefilled / max(stats.ttft_s, 1e-9)
         generated.append(token)
+        stats.forwards = len(generated)
         if token in stops:
             finish = "stop"
             break
@@ -171,6 +195,54 @@ def stream_generate(
 
     if next_y is not None:
         mx.eval(next_y)  # let the queued step finish before the cache is trimmed or reused
+    yield GenerationEvent(None, detok.flush(), finish, _finish(stats, cache))
+
+
+def _lookup_events(
+    model: Model,
+    cache: KVCache,
+    sampler: Sampler,
+    logits: mx.array,
+    prompt_ids: list[int],
+    max_tokens: int,
+    stops: set[int],
+    cancel: threading.Event | None,
+    detok,
+    stats: GenerationStats,
+    start: float,
+) -> Iterator[GenerationEvent]:
+    counter = [0]
+    steps = lookup_steps(
+        model,
+        cache,
+        sampler,
+        logits,
+        list(prompt_ids),
+        max_tokens,
+        counter,
+        stops=stops,
+        cancel=cancel,
+    )
+    times: list[float] = []
+    finish = "length"
+    for token in steps:
+        now = time.perf_counter()
+        times.append(now)
+        stats.forwards = counter[0]
+        if len(times) == 1:
+            stats.ttft_s = now - start
+            stats.prompt_tps = (len(prompt_ids) - stats.cached_tokens) / max(stats.ttft_s, 1e-9)
+        if token in stops:
+            finish = "stop"
+            break
+        stats.generation_tokens = len(times)
+        if len(times) > 1:
+            stats.generation_tps = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+        yield GenerationEvent(token, detok.add(token), None, stats)
+        if cancel is not None and cancel.is_set():
+            finish = "cancelled"
+            break
+    steps.close()  # trims the cache to the tokens that reached the caller
     yield GenerationEvent(None, detok.flush(), finish, _finish(stats, cache))
 
 
@@ -207,6 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temp", type=float, default=0.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--draft",
+        choices=["none", "lookup"],
+        default="none",
+        help="lookup: verify tokens guessed from the prompt, several per forward pass",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
 
@@ -228,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     final = None
     try:
         for event in stream_generate(
-            model, tokenizer, prompt_ids, sampling=sampling, max_tokens=args.max_tokens
+            model,
+            tokenizer,
+            prompt_ids,
+            sampling=sampling,
+            max_tokens=args.max_tokens,
+            prompt_lookup=args.draft == "lookup",
         ):
             if event.token is not None:
                 tokens.append(event.token)
@@ -250,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                     "finish_reason": final.finish_reason,
                     "prompt_tps": stats.prompt_tps,
                     "generation_tps": stats.generation_tps,
+                    "forwards": stats.forwards,
                     "ttft_s": stats.ttft_s,
                     "peak_memory_gb": stats.peak_memory_gb,
                 }

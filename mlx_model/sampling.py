@@ -155,12 +155,20 @@ class Sampler:
         self.key = mx.random.key(params.seed if params.seed is not None else _fresh_seed())
 
     def __call__(self, logits: mx.array, recent_tokens: mx.array | None = None) -> mx.array:
+        scores = self.scores(logits, recent_tokens)
+        if self.params.temperature == 0:
+            return mx.argmax(scores, axis=-1)
+        return mx.random.categorical(scores, axis=-1, key=self.next_key())
+
+    def scores(self, logits: mx.array, recent_tokens: mx.array | None = None) -> mx.array:
+        """What the choice is made from: penalised logits at temperature 0 (argmax), else
+        filtered log-probabilities whose softmax is the distribution sampled from."""
         p = self.params
         logits = logits.astype(mx.float32)
         if p.repetition_penalty != 1.0 and recent_tokens is not None and recent_tokens.size:
             logits = apply_repetition_penalty(logits, recent_tokens, p.repetition_penalty)
         if p.temperature == 0:
-            return mx.argmax(logits, axis=-1)
+            return logits
         logprobs = logits / p.temperature
         logprobs = logprobs - mx.logsumexp(logprobs, axis=-1, keepdims=True)
         # transformers' order: top-k, then top-p on what top-k kept, re-normalised (its top-p
@@ -172,8 +180,12 @@ class Sampler:
             logprobs = _top_p(logprobs, p.top_p)
         if p.min_p > 0.0:
             logprobs = _min_p(logprobs, p.min_p)
+        return logprobs
+
+    def next_key(self) -> mx.array:
+        """A fresh random key; the sequence is fixed by the seed."""
         self.key, subkey = mx.random.split(self.key)
-        return mx.random.categorical(logprobs, axis=-1, key=subkey)
+        return subkey
 
 
 def apply_repetition_penalty(logits: mx.array, tokens: mx.array, penalty: float) -> mx.array:

@@ -264,6 +264,7 @@ class Conversation:
             max_tokens=self.settings.max_tokens,
             cancel=cancel,
             on_prefill_progress=lambda done, total: emit(PrefillProgress(done, total)),
+            prompt_lookup=self.settings.prompt_lookup,
         ):
             if event.text:
                 parts.append(event.text)

@@ -1,0 +1,120 @@
+"""Prompt-lookup decoding on SmolLM2-135M-Instruct: tokens per forward pass for a summary, a
+rewrite and an open chat prompt, and the device's cost of a (k+1)-token forward.
+
+    python scripts/bench_lookup.py [--max-tokens 96] [--cache-dir DIR]
+
+Greedy decoding, so the plain and lookup answers can be compared token for token. Lookup pays
+where tokens/forward exceeds the printed cost ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import time
+from pathlib import Path
+
+import mlx.core as mx
+
+import mlx_model
+from mlx_model.lookup import LookupPolicy, cost_ratio, lookup_steps
+from mlx_model.sampling import Sampler, SamplingParams
+from mlx_model.testing import smollm2_checkpoint
+
+STOP = 2  # <|im_end|>
+
+
+def licence_text() -> str:
+    import transformers
+
+    site = Path(transformers.__file__).parent.parent
+    found = glob.glob(str(site / "transformers-*.dist-info" / "**" / "LICENSE*"), recursive=True)
+    return Path(found[0]).read_text()
+
+
+def prompts(text: str) -> dict[str, str]:
+    excerpt = text[:1500]
+    return {
+        "summary": f"Summarise this licence text in a few sentences:\n\n{excerpt}",
+        "rewrite": f"Rewrite this text in plain English, keeping its structure:\n\n{excerpt}",
+        "chat": "What are three good ways to learn a new programming language?",
+    }
+
+
+def run(model, ids: list[int], max_tokens: int, lookup: bool) -> tuple[list[int], int, float]:
+    """(tokens, forward passes, decode seconds) of greedy decoding, plain or with lookup."""
+    cache = model.make_cache()
+    logits = mlx_model.prefill(model, cache, ids)
+    mx.eval(logits)
+    start = time.perf_counter()
+    if lookup:
+        counter = [0]
+        steps = lookup_steps(
+            model, cache, Sampler(SamplingParams()), logits, ids, max_tokens, counter,
+            stops={STOP}, policy=LookupPolicy(cost_ratio=0.0),
+        )  # fmt: skip
+        tokens = list(steps)
+        return tokens, counter[0], time.perf_counter() - start
+    tokens = []
+    while len(tokens) < max_tokens:
+        tokens.append(int(mx.argmax(logits, axis=-1).item()))
+        if tokens[-1] == STOP:
+            break
+        logits = model.last_logits(mx.array([tokens[-1:]]), cache)
+        cache.commit(tokens[-1:])
+    return tokens, len(tokens), time.perf_counter() - start
+
+
+def top2_gap(model, ids: list[int]) -> float:
+    """The reference's margin between its two likeliest tokens (teacher forcing, float32)."""
+    top = mx.sort(model(mx.array([ids]))[0, -1].astype(mx.float32))[-2:]
+    return float((top[1] - top[0]).item())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--cache-dir", default=None)
+    args = parser.parse_args()
+    from transformers import AutoTokenizer
+
+    path = smollm2_checkpoint(args.cache_dir)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = mlx_model.load_model(path, dtype=mx.float32)  # near-ties are judged in float32
+    for name, text in prompts(licence_text()).items():
+        ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+        )
+        ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        plain, plain_forwards, plain_s = run(model, ids, args.max_tokens, lookup=False)
+        fast, forwards, fast_s = run(model, ids, args.max_tokens, lookup=True)
+        first_diff = next(
+            (i for i, (a, b) in enumerate(zip(plain, fast, strict=False)) if a != b), None
+        )
+        print(
+            json.dumps(
+                {
+                    "prompt": name,
+                    "prompt_tokens": len(ids),
+                    "tokens": len(fast),
+                    "forwards": forwards,
+                    "tokens_per_forward": round(len(fast) / forwards, 2),
+                    "same_as_plain": fast == plain,
+                    "first_difference": first_diff,
+                    "top2_gap_there": None
+                    if first_diff is None
+                    else top2_gap(model, [*ids, *plain[:first_diff]]),
+                    "plain_tps": round(len(plain) / plain_s, 1),
+                    "lookup_tps": round(len(fast) / fast_s, 1),
+                }
+            ),
+            flush=True,
+        )
+    cache = model.make_cache()
+    mlx_model.prefill(model, cache, list(range(10, 200)))
+    print(json.dumps({"cost_ratio_5_vs_1_token_forward": round(cost_ratio(model, cache), 2)}))
+
+
+if __name__ == "__main__":
+    main()
