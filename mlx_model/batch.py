@@ -187,7 +187,12 @@ def batch_generate(
         if on_row_done is not None:
             on_row_done(i, results[i])
 
-    logits, batch_cache = _prefill_rows(model, cache, prompts, stats)
+    prefilled = _prefill_rows(model, cache, prompts, stats, cancel)
+    if prefilled is None:
+        for i in range(len(prompts)):
+            finish(i, [], "cancelled")
+        return results
+    logits, batch_cache = prefilled
     samplers = [Sampler(params) for _ in prompts]
     window = params.repetition_context
     penalty = params.repetition_penalty != 1.0
@@ -253,9 +258,14 @@ def batch_generate(
 
 
 def _prefill_rows(
-    model: Model, cache: KVCache | None, prompts: Sequence[Sequence[int]], stats: BatchStats
-) -> tuple[mx.array, BatchKVCache]:
-    """Prefill the common prefix once (into ``cache``), then every row's rest together."""
+    model: Model,
+    cache: KVCache | None,
+    prompts: Sequence[Sequence[int]],
+    stats: BatchStats,
+    cancel: threading.Event,
+) -> tuple[mx.array, BatchKVCache] | None:
+    """Prefill the common prefix once (into ``cache``), then every row's rest together.
+    Returns None if ``cancel`` is set between two chunks."""
     from .generate import PREFILL_STEP, prefill
 
     shared = _common_prefix(prompts)
@@ -264,7 +274,9 @@ def _prefill_rows(
     cache = cache if cache is not None else model.make_cache()
     if shared:
         held = min(cache.common_prefix(prompts[0][:shared]), shared - 1)
-        prefill(model, cache, list(prompts[0][:shared]))  # its logits stay lazy: never computed
+        # Its logits stay lazy, so they are never computed.
+        if prefill(model, cache, list(prompts[0][:shared]), cancel=cancel) is None:
+            return None
         mx.eval(cache.state())
         stats.prompt_tokens += shared - held
         stats.forwards += -(-(shared - held - 1) // PREFILL_STEP) + 1
@@ -284,6 +296,8 @@ def _prefill_rows(
         mx.eval(batch_cache.state())
         done += PREFILL_STEP
         stats.forwards += 1
+        if cancel.is_set():
+            return None
     logits = model.last_logits(tokens[:, done:], batch_cache)
     batch_cache.advance(width - done)
     stats.forwards += 1

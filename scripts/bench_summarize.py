@@ -1,6 +1,8 @@
 """Time the map step of a summary: parts one at a time vs batched, bf16 and 4-bit weights.
 
-The document is cut into parts as the summariser cuts it, and each part gets the map prompt.
+Runs on SmolLM2-135M-Instruct (trained weights; the test checkpoint) or any bf16 checkpoint
+whose tokenizer.json speaks ChatML. The document is cut into parts as the summariser cuts it,
+and each part gets the map prompt in a chat turn after a shared system prompt.
 "one at a time" is the ordinary generator with one shared cache (the prefix stays cached
 between parts, as in a chat); "batch B" runs B parts per batch with ``batch_generate``. Greedy
 decoding, so the two must give the same tokens (the table says how many parts agree; a part
@@ -10,8 +12,7 @@ Columns: wall seconds; the speed-up over one at a time; decode tokens per forwar
 computed per decode step) and generated tokens per weight read (each forward reads every
 weight once, so a batch of B rows gets up to B tokens per read).
 
-    python scripts/bench_summarize.py --model BF16_DIR [--parts 8] [--max-tokens 48]
-    python scripts/bench_summarize.py            # the SmolLM2-135M test checkpoint, if cached
+    python scripts/bench_summarize.py [--model BF16_DIR] [--parts 8] [--max-tokens 32]
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from llama_chat.chat.summarize import MAP_PROMPT, split_for_context  # noqa: E40
 from mlx_model.batch import BatchStats, batch_generate  # noqa: E402
 from mlx_model.generate import generate_all  # noqa: E402
 from mlx_model.quantize import convert  # noqa: E402
+from mlx_model.tokenizer import StreamingDetokenizer, bytes_to_unicode  # noqa: E402
 
-INSTRUCTION = "You are a careful assistant who summarises documents for busy readers.\n\n"
+SYSTEM = "You are a careful assistant who summarises documents for busy readers."
 TOPICS = ("budget", "hiring plan", "launch date", "supplier contract", "safety review", "roadmap")
 
 
-def document(parts: int, part_tokens: int, tokenizer: mlx_model.Tokenizer) -> str:
+def document(parts: int, part_tokens: int, tokenizer: ChatMLTokenizer) -> str:
     """Plain prose of about ``parts`` x ``part_tokens`` tokens, one topic per paragraph."""
     paragraphs = []
     total = 0
@@ -54,11 +56,41 @@ def document(parts: int, part_tokens: int, tokenizer: mlx_model.Tokenizer) -> st
     return "\n\n".join(paragraphs)
 
 
-def map_prompts(tokenizer: mlx_model.Tokenizer, text: str, part_tokens: int) -> list[list[int]]:
+class ChatMLTokenizer:
+    """What the generator and the part splitter use of a Tokenizer, over a ChatML
+    tokenizer.json read by the ``tokenizers`` package (ours reads Llama 3's only)."""
+
+    def __init__(self, path: Path, eos_token_ids: list[int]):
+        from tokenizers import Tokenizer as HFTokenizer
+
+        self.hf = HFTokenizer.from_file(str(path / "tokenizer.json"))
+        self.eos_token_ids = eos_token_ids
+        self._bytes = {char: byte for byte, char in bytes_to_unicode().items()}
+
+    def encode(self, text: str, bos: bool = False) -> list[int]:
+        return self.hf.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.hf.decode(ids)
+
+    def detokenizer(self) -> StreamingDetokenizer:
+        def token_bytes(token_id: int) -> bytes:
+            piece = self.hf.id_to_token(token_id)
+            return bytes(self._bytes[c] for c in piece) if piece[0] in self._bytes else b""
+
+        return StreamingDetokenizer(token_bytes)
+
+    def chat(self, user: str) -> list[int]:
+        return self.encode(
+            f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+            "<|im_start|>assistant\n"
+        )
+
+
+def map_prompts(tokenizer: ChatMLTokenizer, text: str, part_tokens: int) -> list[list[int]]:
     chunks = split_for_context(tokenizer, text, part_tokens)
     return [
-        tokenizer.encode(INSTRUCTION, bos=True)
-        + tokenizer.encode(MAP_PROMPT.format(index=i, total=len(chunks), text=chunk))
+        tokenizer.chat(MAP_PROMPT.format(index=i, total=len(chunks), text=chunk))
         for i, chunk in enumerate(chunks, start=1)
     ]
 
@@ -84,8 +116,8 @@ def batched(
         stats = BatchStats()
         rows = batch_generate(
             model,
-            tokenizer,
             prompts[start : start + size],
+            stop_ids=tokenizer.eos_token_ids,
             cache=cache,
             max_tokens=max_tokens,
             stats=stats,
@@ -97,11 +129,12 @@ def batched(
 
 
 def bench_weights(label: str, path: Path, args: argparse.Namespace) -> list[tuple]:
-    model, tokenizer = mlx_model.load(path)
+    model = mlx_model.load_model(path)
+    tokenizer = ChatMLTokenizer(path, list(model.config.eos_token_ids))
     text = document(args.parts, args.part_tokens, tokenizer)
     prompts = map_prompts(tokenizer, text, args.part_tokens)
-    # One short warm-up run: the first call pays for kernel set-up, not the method.
-    generate_all(model, tokenizer, prompts[0][:32], max_tokens=4)
+    # One short warm-up run: the first call pays for set-up, not the method.
+    generate_all(model, tokenizer, prompts[0][:32], max_tokens=2)
     base_s, reference, base_tokens = one_at_a_time(model, tokenizer, prompts, args.max_tokens)
     rows = [(label, "one at a time", len(prompts), base_s, 1.0, 1.0, 1.0, len(prompts))]
     for size in args.batch:
@@ -131,7 +164,7 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="bf16 checkpoint (default: SmolLM2-135M)")
     parser.add_argument("--parts", type=int, default=8, help="parts in the document")
     parser.add_argument("--part-tokens", type=int, default=160, help="tokens per part")
-    parser.add_argument("--max-tokens", type=int, default=48, help="tokens per part summary")
+    parser.add_argument("--max-tokens", type=int, default=32, help="tokens per part summary")
     parser.add_argument("--batch", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--no-4bit", action="store_true", help="skip the 4-bit conversion")
     args = parser.parse_args()
@@ -160,11 +193,12 @@ def main() -> int:
 
 
 def default_checkpoint() -> Path:
+    from mlx_model.testing import smollm2_checkpoint
+
     try:
-        from mlx_model.testing import smollm2_checkpoint
-    except ImportError:
-        raise SystemExit("error: no --model given and no SmolLM2 test checkpoint here") from None
-    return smollm2_checkpoint(Path(tempfile.gettempdir()) / "llama-chat-smollm2")
+        return smollm2_checkpoint()
+    except FileNotFoundError as exc:
+        raise SystemExit(f"error: {exc}; or pass --model BF16_DIR") from None
 
 
 if __name__ == "__main__":

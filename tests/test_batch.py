@@ -147,6 +147,19 @@ def test_cancel_ends_every_unfinished_row(f32):
     assert sorted(done) == [0, 1, 2]
 
 
+def test_a_cancel_before_the_batch_starts_ends_every_row_at_once(f32):
+    model, tok = f32
+    cancel = threading.Event()
+    cancel.set()
+    stats = BatchStats()
+    rows = batch_generate(
+        model, prompts_with_prefix(tok, 2), stop_ids=[], max_tokens=50, cancel=cancel, stats=stats
+    )
+    assert [r.finish_reason for r in rows] == ["cancelled", "cancelled"]
+    assert all(len(r.tokens) <= 1 for r in rows)
+    assert stats.row_steps == []
+
+
 def test_quantized_weights_batch_like_one_at_a_time(tiny_4bit):
     model, tok = mlx_model.load(tiny_4bit, dtype=mx.float32)
     prompts = prompts_with_prefix(tok, 2)
