@@ -1,16 +1,17 @@
-"""Time the map step of a summary: parts one at a time vs batched, bf16 and 4-bit weights.
+"""Time the map step of a summary (parts one at a time vs batched) and prompt lookup (plain vs
+lookup on a summary, a rewrite and a chat prompt), with bf16 and 4-bit weights.
 
 Runs on SmolLM2-135M-Instruct (trained weights; the test checkpoint) or any bf16 checkpoint
 whose tokenizer.json speaks ChatML. The document is cut into parts as the summariser cuts it,
-and each part gets the map prompt in a chat turn after a shared system prompt.
-"one at a time" is the ordinary generator with one shared cache (the prefix stays cached
-between parts, as in a chat); "batch B" runs B parts per batch with ``batch_generate``. Greedy
-decoding, so the two must give the same tokens (the table says how many parts agree; a part
-that differs did so at a near-tie: see tests/test_batch.py).
+and each part gets the map prompt in a chat turn after a shared system prompt. "one at a time"
+is the ordinary generator with one shared cache (the prefix stays cached between parts);
+"batch B" runs B parts per batch with ``batch_generate``. Greedy throughout, so every method
+must give the plain run's tokens ("same"; a difference can only come from a near-tie, see
+tests/test_batch.py).
 
-Columns: wall seconds; the speed-up over one at a time; decode tokens per forward (rows
-computed per decode step) and generated tokens per weight read (each forward reads every
-weight once, so a batch of B rows gets up to B tokens per read).
+Columns: wall seconds (prefill included); speed-up over the plain run; rows/fwd, the answer
+rows each decode forward computes; tok/read, generated tokens kept per forward pass, i.e. per
+read of the weights (a batch of B rows gets up to B, lookup its accepted drafts plus one).
 
     python scripts/bench_summarize.py [--model BF16_DIR] [--parts 8] [--max-tokens 32]
 """
@@ -21,6 +22,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -128,35 +130,94 @@ def batched(
     return time.perf_counter() - started, outputs, total
 
 
-def bench_weights(label: str, path: Path, args: argparse.Namespace) -> list[tuple]:
-    model = mlx_model.load_model(path)
-    tokenizer = ChatMLTokenizer(path, list(model.config.eos_token_ids))
+@dataclass
+class Row:
+    weights: str
+    task: str
+    method: str
+    wall_s: float
+    speed_up: float
+    rows_per_forward: float
+    """Token positions each decode forward computes for the answer (batch rows)."""
+    kept_per_read: float
+    """Generated tokens kept per forward pass; each pass reads every weight once."""
+    same: str
+    """Answers equal to the plain one-at-a-time run (greedy)."""
+
+
+HEADER = (
+    f"{'weights':7} {'task':10} {'method':14} {'wall s':>7} {'speed-up':>8} {'rows/fwd':>8} "
+    f"{'tok/read':>8} {'same':>5}"
+)
+
+
+def show(row: Row) -> None:
+    print(
+        f"{row.weights:7} {row.task:10} {row.method:14} {row.wall_s:7.1f} {row.speed_up:7.2f}x "
+        f"{row.rows_per_forward:8.2f} {row.kept_per_read:8.2f} {row.same:>5}",
+        flush=True,
+    )
+
+
+def bench_map_step(label: str, model, tokenizer, args: argparse.Namespace) -> None:
     text = document(args.parts, args.part_tokens, tokenizer)
     prompts = map_prompts(tokenizer, text, args.part_tokens)
-    # One short warm-up run: the first call pays for set-up, not the method.
-    generate_all(model, tokenizer, prompts[0][:32], max_tokens=2)
-    base_s, reference, base_tokens = one_at_a_time(model, tokenizer, prompts, args.max_tokens)
-    rows = [(label, "one at a time", len(prompts), base_s, 1.0, 1.0, 1.0, len(prompts))]
+    base_s, reference, _ = one_at_a_time(model, tokenizer, prompts, args.max_tokens)
+    n = len(prompts)
+    show(Row(label, f"map x{n}", "one at a time", base_s, 1.0, 1.0, 1.0, f"{n}/{n}"))
     for size in args.batch:
         wall, outputs, stats = batched(model, tokenizer, prompts, args.max_tokens, size)
         # Each batch's first tokens come from its prefill, every later one from a decode step.
-        reads = len(stats.row_steps) + len(range(0, len(prompts), size))
-        rows_per_step = sum(stats.row_steps) / max(len(stats.row_steps), 1)
+        reads = len(stats.row_steps) + len(range(0, n, size))
         same = sum(a == b for a, b in zip(reference, outputs, strict=True))
-        rows.append(
-            (
+        show(
+            Row(
                 label,
+                f"map x{n}",
                 f"batch {size}",
-                len(prompts),
                 wall,
                 base_s / wall,
-                rows_per_step,
+                sum(stats.row_steps) / max(len(stats.row_steps), 1),
                 stats.generated_tokens / max(reads, 1),
-                same,
+                f"{same}/{n}",
             )
         )
-    print(f"  {label}: {len(prompts)} parts, {base_tokens} tokens generated", file=sys.stderr)
-    return rows
+
+
+def lookup_prompts(tokenizer: ChatMLTokenizer, part_tokens: int) -> dict[str, str]:
+    excerpt = document(2, part_tokens, tokenizer)
+    return {
+        "summarise": f"Summarise this text in a few sentences:\n\n{excerpt}",
+        "rewrite": f"Rewrite this text in plain English, keeping every fact:\n\n{excerpt}",
+        "chat": "What are three good ways to learn a new programming language?",
+    }
+
+
+def bench_lookup(label: str, model, tokenizer, args: argparse.Namespace) -> None:
+    for task, text in lookup_prompts(tokenizer, args.part_tokens).items():
+        ids = tokenizer.chat(text)
+        runs = {}
+        for lookup in (False, True):
+            started = time.perf_counter()
+            tokens, _, final = generate_all(
+                model, tokenizer, ids, max_tokens=args.lookup_tokens, prompt_lookup=lookup
+            )
+            runs[lookup] = (time.perf_counter() - started, tokens, final.stats)
+        plain_s, plain, _ = runs[False]
+        for lookup in (False, True):
+            wall, tokens, stats = runs[lookup]
+            show(
+                Row(
+                    label,
+                    task,
+                    "prompt lookup" if lookup else "plain",
+                    wall,
+                    plain_s / wall,
+                    1.0,
+                    len(tokens) / max(stats.forwards, 1),
+                    "1/1" if tokens == plain else "0/1",
+                )
+            )
 
 
 def main() -> int:
@@ -167,10 +228,16 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=32, help="tokens per part summary")
     parser.add_argument("--batch", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--no-4bit", action="store_true", help="skip the 4-bit conversion")
+    parser.add_argument(
+        "--lookup-tokens",
+        type=int,
+        default=64,
+        help="answer length with and without prompt lookup (0: skip that part)",
+    )
     args = parser.parse_args()
 
     source = args.model or default_checkpoint()
-    rows = []
+    print(HEADER, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         weights = [("bf16", source)]
         if not args.no_4bit:
@@ -178,17 +245,15 @@ def main() -> int:
             convert(str(source), str(four), 4, 64, 8, list(range(1000, 1064)))
             weights.append(("4-bit", four))
         for label, path in weights:
-            rows += bench_weights(label, path, args)
+            model = mlx_model.load_model(path)
+            tokenizer = ChatMLTokenizer(path, list(model.config.eos_token_ids))
+            # One short warm-up run: the first call pays for set-up, not the method.
+            generate_all(model, tokenizer, tokenizer.chat("Hello"), max_tokens=2)
+            bench_map_step(label, model, tokenizer, args)
+            if args.lookup_tokens:
+                bench_lookup(label, model, tokenizer, args)
+            del model
             mx.clear_cache()
-    print(
-        f"\n{'weights':8} {'map step':14} {'parts':>5} {'wall s':>8} {'speed-up':>8} "
-        f"{'tok/fwd':>8} {'tok/read':>8} {'same':>5}"
-    )
-    for label, method, parts, wall, ratio, per_fwd, per_read, same in rows:
-        print(
-            f"{label:8} {method:14} {parts:5d} {wall:8.1f} {ratio:7.2f}x {per_fwd:8.2f} "
-            f"{per_read:8.2f} {same:3d}/{parts}"
-        )
     return 0
 
 
