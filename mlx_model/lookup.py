@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 import mlx.core as mx
 
@@ -118,7 +118,7 @@ def lookup_steps(
     max_tokens: int,
     counter: list[int],
     *,
-    stops: set[int] = frozenset(),
+    stops: Container[int] = frozenset(),
     cancel: threading.Event | None = None,
     policy: LookupPolicy | None = None,
     k: int = DRAFT_TOKENS,
@@ -143,10 +143,11 @@ def lookup_steps(
                 return
             index.extend([y])
             draft = index.propose(min(k, max_tokens - emitted - 1)) if policy.use_draft() else []
-            out = model(mx.array([[y, *draft]], dtype=mx.int32), cache)[0]  # (1 + len(draft), V)
+            fed = [y, *draft]
+            out = model(mx.array([fed], dtype=mx.int32), cache)[0]  # (1 + len(draft), V)
             counter[0] += 1
             accepted, y = _verify(sampler, out, draft, index.tokens, window)
-            cache.commit([index.tokens[-1], *draft[:accepted]])
+            cache.commit(fed[: 1 + accepted])  # the rejected rest is overwritten next pass
             if draft:
                 policy.record(accepted + 1)
             for token in draft[:accepted]:

@@ -48,6 +48,7 @@ def test_save_then_load_round_trips_every_field(tmp_path: Path) -> None:
         allowed_folders=["~/notes"],
         offline=True,
         cache_budget_gb=0.5,
+        prompt_lookup=False,
     )
     # Every field differs from its default, so a field the writer or reader forgets shows up.
     defaults = Settings()

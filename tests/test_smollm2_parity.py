@@ -5,7 +5,8 @@ a trained model has logits up to ±44 and a peaked distribution, so its perplexi
 is a sharper check of the numerics and of the quantizers. Text: the Apache-2.0 licence that
 transformers ships in its dist-info, tokenized by SmolLM2's own tokenizer (ids, not text, are
 fed to both models: the tokenizer is not Llama 3's). Token counts are kept small so each test
-stays near 30 s on a slow CPU; the full-size figures are in the module's report numbers.
+stays near 30 s on a slow CPU, and quantized models run in float32 (MLX's CPU backend is many
+times slower in bfloat16).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def mlx_lm_quantized_perplexity(checkpoint: Path, ids: list[int], bits: int) -> 
     from mlx_lm.utils import load_model, quantize_model
 
     model, config = load_model(checkpoint)
+    model.set_dtype(mx.float32)  # as ours below: MLX's CPU backend is slow in bfloat16
     model, _ = quantize_model(model, config, group_size=64, bits=bits)
     logits = model(mx.array([ids]))
     return perplexity(np.array(logits.astype(mx.float32))[0], ids)
@@ -117,7 +119,7 @@ def mlx_lm_quantized_perplexity(checkpoint: Path, ids: list[int], bits: int) -> 
 
 @pytest.mark.parametrize("bits", [8, 4])
 def test_quantized_perplexity_no_worse_than_mlx_lm(smollm2_checkpoint, ids, bits):
-    model = mlx_model.load_model(smollm2_checkpoint)
+    model = mlx_model.load_model(smollm2_checkpoint, dtype=mx.float32)
     quantize_model(model, bits, 64)
     ours = perplexity(our_logits(model, ids), ids)
     theirs = mlx_lm_quantized_perplexity(smollm2_checkpoint, ids, bits)
@@ -126,8 +128,8 @@ def test_quantized_perplexity_no_worse_than_mlx_lm(smollm2_checkpoint, ids, bits
 
 def test_8bit_embedding_helps_a_4bit_model(smollm2_checkpoint, ids):
     # The tied embedding is also the output head: its error reaches every logit directly.
-    plain = mlx_model.load_model(smollm2_checkpoint)
+    plain = mlx_model.load_model(smollm2_checkpoint, dtype=mx.float32)
     quantize_model(plain, 4, 64)
-    mixed = mlx_model.load_model(smollm2_checkpoint)
+    mixed = mlx_model.load_model(smollm2_checkpoint, dtype=mx.float32)
     quantize_model(mixed, 4, 64, embed_bits=8)
     assert perplexity(our_logits(mixed, ids), ids) < perplexity(our_logits(plain, ids), ids)

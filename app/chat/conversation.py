@@ -78,11 +78,17 @@ class GenerationSettings:
     sampling: mlx_model.SamplingParams = field(default_factory=mlx_model.SamplingParams)
     max_tokens: int = 1024
     context_limit: int = 8192
+    prompt_lookup: bool = True
 
     @classmethod
     def from_settings(cls, s: Settings) -> GenerationSettings:
         """The generation part of the user's settings."""
-        return cls(sampling_params(s), max_tokens=s.max_tokens, context_limit=s.context_limit)
+        return cls(
+            sampling_params(s),
+            max_tokens=s.max_tokens,
+            context_limit=s.context_limit,
+            prompt_lookup=s.prompt_lookup,
+        )
 
 
 class Conversation:
