@@ -142,6 +142,11 @@ class KVCache:
         # (1, kv_heads, L, head_dim) in; (1, kv_heads, offset + L, width) out, packed or not
         return self.layers[layer].update_and_fetch(keys, values, self.offset)
 
+    def attention_mask(self, length: int) -> str | None:
+        """What ``length`` new queries may see: "causal" aligns them with the last ``length``
+        keys, which is what a chunk appended to the cache needs; one query sees everything."""
+        return "causal" if length > 1 else None
+
     def commit(self, token_ids: Sequence[int]) -> None:
         """Record ``token_ids`` as held, once the forward pass that wrote their K/V is queued.
 

@@ -45,11 +45,10 @@ class Attention(nn.Module):
         if isinstance(k, tuple):
             out = quantized_attention(q, k, v, self.scale, bits=cache.kv_bits)
         else:
-            # The fused kernel handles GQA without repeating K/V; "causal" aligns the L queries
-            # with the last L keys, which is what a chunk appended to a cache needs.
-            out = mx.fast.scaled_dot_product_attention(
-                q, k, v, scale=self.scale, mask="causal" if L > 1 else None
-            )
+            # The fused kernel handles GQA without repeating K/V. The cache knows what each query
+            # may see (a batch of padded rows needs a mask array).
+            mask = cache.attention_mask(L) if cache is not None else "causal" if L > 1 else None
+            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         # (B, H, L, D) -> (B, L, H*D)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 

@@ -2,9 +2,10 @@
 
 The document is cut on paragraph boundaries (then lines, sentences, and as a last resort token
 windows) into chunks that fit the context with room for the instructions and the answer. Each
-chunk is summarised on its own (map); the summaries are then summarised together (reduce),
+chunk is summarised on its own (map), several chunks at once in a batch that advances them all
+with one forward pass per step; the summaries are then summarised together (reduce),
 recursively while they still do not fit. Only the final answer streams as text; the earlier
-stages report progress.
+stages report progress, one event per part done.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import mlx_model
-from llama_chat.chat.conversation import Conversation, GenerationSettings
-from llama_chat.events import Event, SummaryProgress, TextDelta, TurnFinished
+from llama_chat.chat.conversation import ContextOverflowError, Conversation, GenerationSettings
+from llama_chat.events import Event, SummaryProgress, TurnFinished
+from mlx_model.batch import BatchRow, batch_generate, batch_size_for
 
 MAP_PROMPT = (
     "Here is part {index} of {total} of a longer document.\n\n<document_part>\n{text}\n"
@@ -101,7 +103,10 @@ def summarize(
     emit: Emit,
     cancel: threading.Event | None = None,
     date_string: str | None = None,
+    batch_size: int | None = None,
 ) -> TurnFinished:
+    """Answer ``instruction`` about ``document``; a document too long for the context is
+    summarised part by part (``batch_size`` parts at a time; None: as many as memory allows)."""
     settings = settings or GenerationSettings()
     cancel = cancel or threading.Event()
     cache = model.make_cache()  # shared: every stage starts with the same system prompt
@@ -141,22 +146,10 @@ def summarize(
         )
     while True:
         chunks = split_for_context(tokenizer, text, chunk_budget)
-        summaries = []
-        for i, chunk in enumerate(chunks, start=1):
-            emit(SummaryProgress("map", i - 1, len(chunks)))
-            # At most half the part's length, so that every round is shorter than the last.
-            cap = min(
-                settings.max_tokens,
-                max(MIN_PART_SUMMARY_TOKENS, count_tokens(tokenizer, chunk) // 2),
-            )
-            finished = conversation(
-                MAP_PROMPT.format(index=i, total=len(chunks), text=chunk), cap
-            ).respond(_quiet(emit), cancel=cancel)
-            if finished.finish_reason in ("cancelled", "error"):
-                emit(finished)
-                return finished
-            summaries.append(f"Part {i}: {finished.text.strip()}")
-        emit(SummaryProgress("map", len(chunks), len(chunks)))
+        summaries = _map(chunks, conversation, tokenizer, settings, emit, cancel, batch_size)
+        if isinstance(summaries, TurnFinished):
+            emit(summaries)
+            return summaries
         shorter = "\n\n".join(summaries)
         if fits(REDUCE_PROMPT, shorter) or len(chunks) == 1:
             text = shorter
@@ -173,11 +166,65 @@ def summarize(
     )
 
 
-def _quiet(emit: Emit) -> Emit:
-    """Intermediate summaries are not the answer: keep their text and turn ends to ourselves."""
+def _map(
+    chunks: list[str],
+    conversation: Callable[[str, int | None], Conversation],
+    tokenizer: mlx_model.Tokenizer,
+    settings: GenerationSettings,
+    emit: Emit,
+    cancel: threading.Event,
+    batch_size: int | None,
+) -> list[str] | TurnFinished:
+    """Summarise every chunk, ``batch_size`` at a time (None: as many as memory allows).
 
-    def inner(event: Event) -> None:
-        if not isinstance(event, TextDelta | TurnFinished):
-            emit(event)
+    Returns "Part i: ..." lines in order, or the TurnFinished that ended the round early.
+    Intermediate summaries are not the answer: no text streams, only progress per part.
+    """
+    prompts: list[list[int]] = []
+    caps: list[int] = []
+    for i, chunk in enumerate(chunks, start=1):
+        # At most half the part's length, so that every round is shorter than the last.
+        cap = min(
+            settings.max_tokens, max(MIN_PART_SUMMARY_TOKENS, count_tokens(tokenizer, chunk) // 2)
+        )
+        c = conversation(MAP_PROMPT.format(index=i, total=len(chunks), text=chunk), cap)
+        try:
+            fitted = c.fit_prompt(cancel)
+        except ContextOverflowError as exc:
+            return TurnFinished("error", "", error=str(exc))
+        if fitted is None:
+            return TurnFinished("cancelled", "")
+        prompts.append(fitted[0])
+        caps.append(cap)
+    model = c.model
+    if batch_size is None:
+        longest = max(len(p) + cap for p, cap in zip(prompts, caps, strict=True))
+        batch_size = batch_size_for(model.config, longest)
+    done = 0
+    emit(SummaryProgress("map", 0, len(chunks)))
 
-    return inner
+    def row_done(_: int, row: BatchRow) -> None:
+        nonlocal done
+        if row.finish_reason != "cancelled":
+            done += 1
+            emit(SummaryProgress("map", done, len(chunks)))
+
+    summaries: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        rows = batch_generate(
+            model,
+            prompts[start : start + batch_size],
+            stop_ids=tokenizer.eos_token_ids,
+            cache=c.cache,  # the stages' shared cache: the system prompt is prefilled once
+            sampling=settings.sampling,
+            max_tokens=caps[start : start + batch_size],
+            cancel=cancel,
+            on_row_done=row_done,
+        )
+        if any(row.finish_reason == "cancelled" for row in rows):
+            return TurnFinished("cancelled", "")
+        summaries += [
+            f"Part {start + n}: {tokenizer.decode(row.tokens).strip()}"
+            for n, row in enumerate(rows, start=1)
+        ]
+    return summaries
