@@ -8,6 +8,11 @@ checking the new pictures.
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -25,6 +30,11 @@ from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
 from llama_chat.tui.screens.welcome import WelcomeScreen
 from tests.tui_pilot import DrivenApp, make_app, model_ready, on_screen, seed_chat, wait_for
 
+SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "llama-chat-snapshots" / "home"
+"""One fixed app home: the settings screen shows its paths, which must not vary by run."""
+LAST_USED = "2025-11-03T09:00:00+00:00"
+"""When the seeded chats were last used: a fixed date, so the sidebar shows the same text."""
+
 SIZE = (110, 36)
 TALL = (110, 84)  # the whole settings form, memory check included
 SMALL = (80, 24)  # every screen and dialog must fit (and scroll) here
@@ -38,6 +48,16 @@ ANSWER = """Here is a loaf plan:
 def hydration(flour_g: float, water_g: float) -> float:
     return water_g / flour_g
 ```"""
+
+
+@pytest.fixture
+def paths(monkeypatch, demo_checkpoint) -> AppPaths:
+    """Like conftest's, but always the same folder (snapshot tests run one at a time)."""
+    shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
+    monkeypatch.setenv("LLAMA_CHAT_HOME", str(SNAPSHOT_HOME))
+    app_paths = AppPaths.from_env().ensure()
+    (app_paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
+    return app_paths
 
 
 @pytest.fixture
@@ -62,6 +82,8 @@ def chats(paths: AppPaths) -> dict[str, int]:
         ids["bread"], "assistant", "About 70", parent_id=follow_up.id, status="stopped"
     )
     store.close()
+    with sqlite3.connect(paths.sessions_db) as conn:
+        conn.execute("UPDATE sessions SET updated_at = ?", (LAST_USED,))
     return ids
 
 

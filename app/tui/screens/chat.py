@@ -294,7 +294,8 @@ class ChatScreen(Screen[None]):
         session_id = event.session.id if event.session is not None else None
         self.drafts.show(session_id)
         await self.sidebar.show_current(session_id)
-        self.prompt.focus()
+        if not self.sidebar.query_one("#session-search").has_focus:  # don't take a search away
+            self.prompt.focus()
 
     @on(Core.TurnStarted)
     async def _turn_started(self, message: Core.TurnStarted) -> None:
