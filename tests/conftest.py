@@ -106,3 +106,9 @@ def hf_fast(hf_dir: Path):
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(tokenizer_file=str(hf_dir / "tokenizer.json"))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The TUI tests (marked anyio) run on asyncio, Textual's loop."""
+    return "asyncio"

@@ -23,11 +23,6 @@ from tests.tui_pilot import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class DeltaRecorder(DrivenApp):
     """Records each text fragment once the chat screen has shown it."""
 

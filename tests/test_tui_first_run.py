@@ -30,11 +30,6 @@ NETWORK_ERROR = (
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def no_hub(tmp_path, monkeypatch) -> None:
     """An empty Hugging Face cache, and a hub address where nothing answers."""

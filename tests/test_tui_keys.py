@@ -17,11 +17,6 @@ from tests.tui_pilot import SIZE, make_app, model_ready, on_screen, seed_chat, w
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def palette_text(app: LlamaChatApp) -> str:
     lists = app.screen.query(OptionList)
     if not lists:

@@ -15,11 +15,6 @@ pytestmark = pytest.mark.anyio
 SMALL = (80, 24)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_below_90_columns_the_chats_start_hidden_and_ctrl_b_toggles_them(paths):
     app = make_app(paths)
     async with app.run_test(size=SMALL) as pilot:

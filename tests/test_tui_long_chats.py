@@ -15,11 +15,6 @@ from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, send, wait_f
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def exchange(turns: int) -> list[tuple[str, str]]:
     return [m for n in range(turns) for m in (("user", f"Q{n}"), ("assistant", f"A{n}"))]
 

@@ -15,11 +15,6 @@ from tests.tui_pilot import SIZE, make_app, model_ready, on_screen, send, wait_f
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def open_settings(pilot: Pilot) -> SettingsScreen:
     await pilot.press("ctrl+s")
     await on_screen(pilot, SettingsScreen, "settings")

@@ -14,11 +14,6 @@ from tests.tui_pilot import SIZE, make_app, model_ready, wait_for
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def seed_many(paths, count: int, title: str = "Chat {i}") -> None:
     store = SessionStore.open(paths.sessions_db)
     for i in range(count):

@@ -15,11 +15,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def no_hub_cache(tmp_path, monkeypatch) -> None:
     from huggingface_hub import constants
 

@@ -17,11 +17,6 @@ from tests.tui_pilot import SIZE, DrivenApp, model_ready, on_screen, wait_for, w
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def calculator_checkpoint(tmp_path_factory) -> Path:
     import mlx_model

@@ -33,11 +33,6 @@ from tests.tui_pilot import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def broken(what: str):
     def fail(*args, **kwargs):
         raise OSError(f"{what}: disk I/O error")
