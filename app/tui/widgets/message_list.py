@@ -55,6 +55,9 @@ class MessageList(VerticalScroll):
     async def show_stored(self, messages: Iterable[StoredMessage]) -> None:
         """Replace everything with a saved chat's messages (the newest ones mounted now)."""
         self.answer = None
+        # A page of the chat shown before must not land in this one (or find its note gone).
+        self.workers.cancel_group(self, "older")
+        self.loading_older = False
         shown = [m for m in messages if m.role != "system"]
         self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
         await self.remove_children()
@@ -79,9 +82,12 @@ class MessageList(VerticalScroll):
     async def show_older(self) -> None:
         """Mount the next page of older messages above the others, keeping the view in place."""
         try:
+            notes = self.query_children(OlderNote)
+            if not notes:
+                return  # another chat was shown meanwhile
+            note = notes.first()
             page = self.older[-OLDER_PAGE_MESSAGES:]
             self.older = self.older[:-OLDER_PAGE_MESSAGES]
-            note = self.query_children(OlderNote).first()
             height_before, y_before = self.virtual_size.height, self.scroll_y
             widgets = [w for m in page for w in widgets_for(m)]
             await self.mount_all(widgets, after=note)
