@@ -112,3 +112,19 @@ def hf_fast(hf_dir: Path):
 def anyio_backend() -> str:
     """The TUI tests (marked anyio) run on asyncio, Textual's loop."""
     return "asyncio"
+
+
+# --- the saved-chats database (tests/test_sessions*.py) ----------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "sessions.db"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    from llama_chat.store.sessions import SessionStore
+
+    with SessionStore.open(db_path) as opened:
+        yield opened

@@ -23,17 +23,6 @@ from tests.store_helpers import new_session, raw_connect
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "sessions.db"
-
-
-@pytest.fixture
-def store(db_path: Path):
-    with SessionStore.open(db_path) as opened:
-        yield opened
-
-
 # -- basics --------------------------------------------------------------------------------------
 
 

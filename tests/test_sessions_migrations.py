@@ -13,18 +13,6 @@ from llama_chat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from llama_chat.store.sessions import SessionStore
 from tests.store_helpers import build_v1_database, raw_connect
 
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "sessions.db"
-
-
-@pytest.fixture
-def store(db_path: Path):
-    with SessionStore.open(db_path) as opened:
-        yield opened
-
-
 # -- migrations ----------------------------------------------------------------------------------
 
 
