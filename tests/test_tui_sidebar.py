@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -31,6 +32,10 @@ async def test_more_than_a_page_of_chats_are_all_reachable(paths):
         await model_ready(pilot)
         sidebar = app.chat.sidebar
         await wait_for(pilot, lambda: len(sidebar.items) == PAGE_SIZE, "the first page")
+        # The newest chat reopens on start and then takes the focus for the message box.
+        await wait_for(
+            pilot, lambda: app.session_id is not None and app.chat.prompt.has_focus, "the reopen"
+        )
         more = list(sidebar.query(MoreItem))
         assert [m.remaining for m in more] == [PAGE_SIZE + 20]
         list_view = sidebar.query_one(ListView)
@@ -43,6 +48,22 @@ async def test_more_than_a_page_of_chats_are_all_reachable(paths):
         titles = [item.session.title for item in sidebar.items]
         assert titles[0] == f"Chat {2 * PAGE_SIZE + 19}" and titles[-1] == "Chat 0"
         assert len(set(titles)) == len(titles)
+
+
+async def test_reaching_the_last_row_twice_at_once_lists_one_page(paths):
+    # Pressing End both scrolls to the bottom and highlights the last row: two events that
+    # each ask for the next page. They must list one page, not two (the second skipped ahead).
+    seed_many(paths, PAGE_SIZE * 2 + 20)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        sidebar = app.chat.sidebar
+        await wait_for(pilot, lambda: len(sidebar.items) == PAGE_SIZE, "the first page")
+        await asyncio.gather(sidebar.list_more(), sidebar.list_more())
+        titles = [item.session.title for item in sidebar.items]
+        assert len(titles) == 2 * PAGE_SIZE
+        assert titles[-1] == "Chat 20"
+        assert [m.remaining for m in sidebar.query(MoreItem)] == [20]
 
 
 async def test_each_chat_shows_when_it_was_used_and_its_whole_title_on_hover(paths):

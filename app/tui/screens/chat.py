@@ -11,7 +11,6 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Label
 
 from llama_chat.events import Job
@@ -19,10 +18,10 @@ from llama_chat.tui.bridge import Core
 from llama_chat.tui.clipboard import copy_text
 from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS
-from llama_chat.tui.screens import dialogs
+from llama_chat.tui.screens.chat_sessions import SessionHandlers
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
-from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
+from llama_chat.tui.state import TURN_JOBS
 from llama_chat.tui.widgets.message import UserMessage
 from llama_chat.tui.widgets.message_list import MessageList
 from llama_chat.tui.widgets.priority_footer import PriorityFooter
@@ -40,16 +39,8 @@ def all_bindings(app: App) -> list[Binding]:
     return [b for b in found if isinstance(b, Binding)]
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(SessionHandlers):
     BINDINGS = CHAT_BINDINGS
-
-    def __init__(self) -> None:
-        super().__init__(id="chat-screen")
-        self._turn_ended = False
-        """The running answer job already showed how it ended (TurnFinished or JobFailed)."""
-        self.drafts: Drafts | None = None
-        self._sidebar_chosen = False
-        """The user showed or hid the saved chats: resizing no longer decides for them."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -73,26 +64,6 @@ class ChatScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         if not self._sidebar_chosen:
             self.sidebar.display = event.size.width >= SIDEBAR_MIN_WIDTH
-
-    @property
-    def state(self) -> ChatApp:
-        return chat_app(self)
-
-    @property
-    def messages(self) -> MessageList:
-        return self.query_one(MessageList)
-
-    @property
-    def prompt(self) -> PromptInput:
-        return self.query_one(PromptInput)
-
-    @property
-    def status(self) -> StatusBar:
-        return self.query_one(StatusBar)
-
-    @property
-    def sidebar(self) -> SessionSidebar:
-        return self.query_one(SessionSidebar)
 
     def _show_editing_hint(self, editing: bool) -> None:
         self.query_one("#editing-hint").display = editing
@@ -132,14 +103,14 @@ class ChatScreen(Screen[None]):
         }[where]()
 
     async def action_regenerate(self) -> None:
-        if not self._can_start():
+        if not self.can_start():
             return
         last_user = self.messages.last_user()
         if last_user is None:
             self.notify("There is no message to answer again yet.", severity="warning")
             return
         await self.messages.remove_after(last_user)
-        self._start_turn()
+        self.start_turn()
         self.state.controller.regenerate()
 
     def action_edit_last(self) -> None:
@@ -153,40 +124,12 @@ class ChatScreen(Screen[None]):
         self.prompt.focus()
         self.state.editing = True
 
-    def action_new_session(self) -> None:
-        if not self.refuse_while_busy():
-            self.save_draft()
-            self.state.controller.new_session()
-
-    def action_open_session(self, session_id: int) -> None:
-        if not self.refuse_while_busy():
-            self.save_draft()
-            self.state.controller.open_session(session_id)
-
     def action_copy_last(self) -> None:
         text = self.state.controller.last_answer()
         if not text:
             self.notify("There is no answer to copy yet.", severity="warning")
             return
         copy_text(self.app, text, "the last answer")
-
-    def action_toggle_sidebar(self) -> None:
-        # One press goes to the search, showing the chats if needed; from the chats, one press
-        # hides them and returns to the message box.
-        sidebar = self.sidebar
-        self._sidebar_chosen = True
-        focused = self.focused
-        if sidebar.display and focused is not None and sidebar in focused.ancestors_with_self:
-            sidebar.display = False
-            self.prompt.focus()
-        else:
-            sidebar.display = True
-            sidebar.query_one("#session-search").focus()
-
-    def action_search_sessions(self) -> None:
-        self._sidebar_chosen = True
-        self.sidebar.display = True
-        self.sidebar.query_one("#session-search").focus()
 
     def action_settings(self) -> None:
         open_settings(self.app)
@@ -196,51 +139,11 @@ class ChatScreen(Screen[None]):
         where = f"Settings: {paths.settings_file}\nChats: {paths.data_dir}"
         self.app.push_screen(HelpScreen(all_bindings(self.app), self.state.settings.keys, where))
 
-    def action_rename_session(self) -> None:
-        if self._require_session():
-            self.post_message(SessionSidebar.Rename(self.state.session_id))
-
-    def action_delete_session(self) -> None:
-        if self._require_session():
-            self.post_message(SessionSidebar.Delete(self.state.session_id))
-
-    def action_export_session(self, fmt: str = "") -> None:
-        if self._require_session():
-            dialogs.export_session(self.app, self.state.session_id, fmt or None)
-
-    @on(PromptInput.DraftChanged)
-    def save_draft(self) -> None:
-        if self.drafts is not None:  # keep the unsent text with the open chat (drafts.py)
-            self.drafts.save(self.state.session_id)
-
     # -- sending --------------------------------------------------------------------------------
-
-    def refuse_while_busy(self) -> bool:
-        if self.state.busy:
-            self.notify(
-                "An answer is being written. Press Esc to stop it first.", severity="warning"
-            )
-        return self.state.busy
-
-    def _require_session(self) -> bool:
-        if self.state.session_id is None:
-            self.notify("This chat is not saved yet: send a message first.", severity="warning")
-            return False
-        return True
-
-    def _can_start(self) -> bool:
-        if self.refuse_while_busy():
-            return False
-        model_state = self.state.model_state
-        if model_state != "ready":
-            why = "is still loading" if model_state == "loading" else "did not load"
-            self.notify(f"The model {why}; your message is kept in the box.", severity="warning")
-            return False
-        return True
 
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
-        if not self._can_start():
+        if not self.can_start():
             return
         text = event.text
         self.prompt.remember(text)
@@ -252,19 +155,13 @@ class ChatScreen(Screen[None]):
             if last_user is not None:
                 await self.messages.remove_after(last_user, inclusive=True)
             await self.messages.add(UserMessage(text))
-            self._start_turn()
+            self.start_turn()
             self.state.controller.edit_last(text)
         else:
             await self.messages.add(UserMessage(text))
-            self._start_turn()
+            self.start_turn()
             self.state.controller.send(text)
         self.save_draft()
-
-    def _start_turn(self) -> None:
-        self.state.busy = True
-        self._turn_ended = False
-        self.messages.begin_turn()
-        self.status.set_activity("thinking…")
 
     # -- engine events ----------------------------------------------------------------------------
 
@@ -294,7 +191,8 @@ class ChatScreen(Screen[None]):
         session_id = event.session.id if event.session is not None else None
         self.drafts.show(session_id)
         await self.sidebar.show_current(session_id)
-        if not self.sidebar.query_one("#session-search").has_focus:  # don't take a search away
+        focused = self.focused  # a chat opening late must not pull the user out of the sidebar
+        if focused is None or self.sidebar not in focused.ancestors_with_self:
             self.prompt.focus()
 
     @on(Core.TurnStarted)
@@ -374,27 +272,3 @@ class ChatScreen(Screen[None]):
     @on(Core.SessionsChanged)
     async def _sessions_changed(self) -> None:
         await self.sidebar.reload(self.state.session_id)
-
-    # -- sidebar ----------------------------------------------------------------------------------
-
-    @on(SessionSidebar.Open)
-    def _open_session(self, event: SessionSidebar.Open) -> None:
-        self.action_open_session(event.session_id)
-
-    @on(SessionSidebar.NewChat)
-    def _new_chat(self) -> None:
-        self.action_new_session()
-
-    @on(SessionSidebar.Rename)
-    def _rename(self, event: SessionSidebar.Rename) -> None:
-        dialogs.rename_session(self.app, event.session_id)
-
-    @on(SessionSidebar.Delete)
-    def _delete(self, event: SessionSidebar.Delete) -> None:
-        if event.session_id == self.state.session_id and self.refuse_while_busy():
-            return
-        dialogs.delete_session(self.app, event.session_id)
-
-    @on(SessionSidebar.Export)
-    def _export(self, event: SessionSidebar.Export) -> None:
-        dialogs.export_session(self.app, event.session_id)

@@ -48,6 +48,9 @@ class MessageList(VerticalScroll):
         """Saved messages above the mounted ones, not mounted yet (oldest first)."""
         self.loading_older = False
         """A page of older messages is being mounted (scrolling to the top waits for it)."""
+        self.selected: Widget | None = None
+        """The message under the keyboard cursor, which copy, save and branch keys act on; None
+        while the cursor is off (they act on the newest answer)."""
 
     def on_mount(self) -> None:
         self.watch(self, "scroll_y", self._near_top, init=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +84,9 @@ class SessionSidebar(Vertical):
         self._listed = PAGE_SIZE
         """How many recent chats the list holds (grows a page at a time as the user reaches
         the end; a reload keeps it, so the list does not shrink under the user)."""
+        self._rebuilding = asyncio.Lock()
+        """One rebuild at a time: reaching the end both scrolls and highlights the last row, and
+        two page loads running together would list a page twice and skip the next."""
 
     def compose(self) -> ComposeResult:
         yield Button("+ New chat", id="new-chat", compact=True)
@@ -101,6 +105,10 @@ class SessionSidebar(Vertical):
         """Rebuild the list from the store: search hits if a query is typed, else recent chats."""
         if current_id is not None:
             self.current_id = current_id
+        async with self._rebuilding:
+            await self._rebuild()
+
+    async def _rebuild(self) -> None:
         query = self.query_one("#session-search", Input).value
         remaining = 0
         if query.strip():
@@ -128,20 +136,24 @@ class SessionSidebar(Vertical):
             await self.reload(session_id)
 
     async def list_more(self) -> None:
-        """Append the next page of older chats (keeps the highlight where it is)."""
+        """Append the next page of older chats (keeps the highlight where it is). Reaching the
+        last row once lists one page, however many events (scroll, highlight) report it."""
         list_view = self.query_one(ListView)
-        more = list(list_view.query_children(MoreItem))
-        if not more:
+        reached = list(list_view.query_children(MoreItem))
+        if not reached:
             return
-        index = list_view.index
-        page = self.store.list_sessions(limit=PAGE_SIZE, offset=self._listed)
-        self._listed += PAGE_SIZE
-        await more[0].remove()
-        await list_view.extend(SessionItem(s) for s in page)
-        remaining = max(0, self.store.count_sessions() - self._listed)
-        if remaining:
-            await list_view.append(MoreItem(remaining))
-        list_view.index = index
+        async with self._rebuilding:
+            if reached[0] not in list_view.children:  # another event already listed this page
+                return
+            index = list_view.index
+            page = self.store.list_sessions(limit=PAGE_SIZE, offset=self._listed)
+            self._listed += PAGE_SIZE
+            await reached[0].remove()
+            await list_view.extend(SessionItem(s) for s in page)
+            remaining = max(0, self.store.count_sessions() - self._listed)
+            if remaining:
+                await list_view.append(MoreItem(remaining))
+            list_view.index = index
 
     async def _scrolled(self) -> None:
         list_view = self.query_one(ListView)
