@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_chat.chat_jobs import ChatJobs
+from llama_chat.continue_jobs import ContinueJobs
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
 from llama_chat.paths import AppPaths
@@ -72,6 +73,7 @@ class ChatController:
             tools_enabled=tools_enabled,
         )
         self._default_quant = settings.quant
+        self._continue = ContinueJobs(self._jobs)
         if self.sessions.recovered_from is not None:
             self._emit(
                 Notice(
@@ -142,6 +144,11 @@ class ChatController:
 
     def last_answer(self) -> str:
         return self._jobs.last_answer()
+
+    def continue_answer(self) -> Future[TurnFinished | None]:
+        """Let the model write on where the newest answer was cut off (at max tokens)."""
+        self.cancel.clear()
+        return self._submit(Job.CONTINUE, self._continue.continue_answer)
 
     # -- jobs -------------------------------------------------------------------------------
 

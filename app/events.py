@@ -37,6 +37,7 @@ class Job(StrEnum):
     SAVE_DRAFT = "save the unsent message"
     SUMMARIZE = "summarise"
     CLOSE = "close"
+    CONTINUE = "continue the answer"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""Continuing a cut-off answer: the model goes on from the open partial answer, on the real
+engine with a scripted checkpoint (tests/scripted.py) whose greedy output is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import mlx_model
+from llama_chat.chat.continuation import continuation_ids
+from llama_chat.chat.template import encode_prompt
+from llama_chat.controller import ChatController
+from llama_chat.events import Notice, TurnFinished, TurnStarted
+from llama_chat.paths import AppPaths
+from llama_chat.settings import Settings
+from llama_chat.status import MessageStatus
+from llama_chat.store.sessions import SessionStore
+from tests.conftest import meta_tokenizer_model
+from tests.scripted import chain_for, make_scripted_checkpoint
+
+WORDS = " one two three four five six seven eight nine ten"
+
+
+@pytest.fixture(scope="session")
+def counting_checkpoint(tmp_path_factory) -> Path:
+    """A model that answers every message with WORDS, then ends its turn."""
+    tokenizer = mlx_model.Tokenizer.from_tiktoken_file(meta_tokenizer_model())
+    header_end = tokenizer.encode("\n\n")[0]  # the last token of every assistant header
+    return make_scripted_checkpoint(
+        tmp_path_factory.mktemp("counting"),
+        meta_tokenizer_model(),
+        chain_for([*tokenizer.encode(WORDS), tokenizer.eot_id], header_end),
+    )
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def controller_for(checkpoint: Path, events: list, max_tokens: int) -> ChatController:
+    settings = Settings(max_tokens=max_tokens, temperature=0.0)
+    controller = ChatController(
+        settings, AppPaths.from_env(), events.append, model_dir=checkpoint, tools_enabled=False
+    )
+    assert controller.load_model().result(timeout=120)
+    return controller
+
+
+def test_a_continued_answer_equals_one_uncut_answer_and_stays_one_message(
+    home, counting_checkpoint
+):
+    events: list = []
+    uncut = controller_for(counting_checkpoint, events, max_tokens=40)
+    whole = uncut.send("Count").result(timeout=120)
+    uncut.close()
+    assert whole.text == WORDS and whole.finish_reason == "stop"
+
+    events = []
+    controller = controller_for(counting_checkpoint, events, max_tokens=4)
+    first = controller.send("Count").result(timeout=120)
+    assert first.finish_reason == "length" and first.text == " one two three four"
+    second = controller.continue_answer().result(timeout=120)
+    assert (
+        second.finish_reason == "length"
+        and second.text == " one two three four five six seven eight"
+    )
+    # The KV cache held the partial answer: only the token sampled last (never fed) is new.
+    assert second.stats.prompt_tokens - second.stats.cached_tokens == 1
+    third = controller.continue_answer().result(timeout=120)
+    assert third.finish_reason == "stop" and third.text == whole.text
+    session_id = [e for e in events if isinstance(e, TurnStarted)][-1].session_id
+    controller.close()
+
+    store = SessionStore.open(AppPaths.from_env().sessions_db)
+    path = store.active_path(session_id)
+    assert [(m.role, m.content, m.status) for m in path] == [
+        ("user", "Count", MessageStatus.COMPLETE),
+        ("assistant", WORDS, MessageStatus.COMPLETE),
+    ]
+    assert len(store.messages(session_id)) == 2
+    store.close()
+
+
+def test_only_a_cut_off_answer_continues(home, counting_checkpoint):
+    events: list = []
+    controller = controller_for(counting_checkpoint, events, max_tokens=40)
+    controller.send("Count").result(timeout=120)
+    assert controller.continue_answer().result(timeout=120) is None
+    controller.close()
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert "Only an answer cut off at the length limit can continue." in notices
+
+
+def test_the_prompt_leaves_the_partial_answer_open(home, counting_checkpoint):
+    events: list = []
+    controller = controller_for(counting_checkpoint, events, max_tokens=3)
+    finished: TurnFinished = controller.send("Count").result(timeout=120)
+    conversation = controller._jobs._conversation
+    ids = continuation_ids(conversation)
+    controller.close()
+    tokenizer = conversation.tokenizer
+    head = encode_prompt(
+        tokenizer,
+        [
+            {"role": "system", "content": conversation.system_prompt},
+            {"role": "user", "content": "Count"},
+        ],
+        date_string=conversation.date_string,
+    )
+    assert ids == head + tokenizer.encode(finished.text)
+    assert tokenizer.eot_id not in ids[len(head) :]
