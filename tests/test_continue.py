@@ -22,16 +22,20 @@ from tests.scripted import chain_for, make_scripted_checkpoint
 WORDS = " one two three four five six seven eight nine ten"
 
 
-@pytest.fixture(scope="session")
-def counting_checkpoint(tmp_path_factory) -> Path:
+def make_counting_checkpoint(folder: Path) -> Path:
     """A model that answers every message with WORDS, then ends its turn."""
     tokenizer = mlx_model.Tokenizer.from_tiktoken_file(meta_tokenizer_model())
     header_end = tokenizer.encode("\n\n")[0]  # the last token of every assistant header
     return make_scripted_checkpoint(
-        tmp_path_factory.mktemp("counting"),
+        folder,
         meta_tokenizer_model(),
         chain_for([*tokenizer.encode(WORDS), tokenizer.eot_id], header_end),
     )
+
+
+@pytest.fixture(scope="module")
+def counting_checkpoint(tmp_path_factory) -> Path:
+    return make_counting_checkpoint(tmp_path_factory.mktemp("counting"))
 
 
 @pytest.fixture

@@ -103,6 +103,62 @@ CHAT_BINDINGS: list[Binding] = [
         priority=True,
         tooltip="Scroll to the newest message (End: in an empty box)",
     ),
+    # The message cursor (screens/chat_cursor.py). Its keys act only while it is on, and the
+    # movement keys need priority over the message list's own scrolling keys.
+    Binding(
+        "alt+up,ctrl+up",
+        "cursor_enter",
+        "Select messages",
+        id="cursor.enter",
+        show=False,
+        priority=True,
+        tooltip="Put a cursor on the newest message, to copy or save it",
+    ),
+    Binding(
+        "up,k",
+        "cursor_move(-1)",
+        "Older message",
+        id="cursor.older",
+        priority=True,
+        tooltip="Move the message cursor up",
+    ),
+    Binding(
+        "down,j",
+        "cursor_move(1)",
+        "Newer message",
+        id="cursor.newer",
+        priority=True,
+        tooltip="Move the message cursor down",
+    ),
+    Binding("c", "copy_message", "Copy", id="cursor.copy", tooltip="Copy the selected message"),
+    Binding(
+        "b",
+        "copy_code",
+        "Copy code",
+        id="cursor.code",
+        tooltip="Copy a code block of the selected message (again: the next one)",
+    ),
+    Binding(
+        "s",
+        "save_message",
+        "Save",
+        id="cursor.save",
+        tooltip="Save the selected message to a Markdown file",
+    ),
+    Binding(
+        "escape",
+        "cursor_leave",
+        "Back",
+        id="cursor.leave",
+        tooltip="Leave the message cursor, back to the message box",
+    ),
+    Binding(
+        "ctrl+g",
+        "continue_answer",
+        "Continue the answer",
+        id="continue",
+        tooltip="Let the model go on writing an answer cut off at the length limit",
+    ),
 ]
 
 

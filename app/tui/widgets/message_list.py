@@ -58,6 +58,7 @@ class MessageList(VerticalScroll):
     async def show_stored(self, messages: Iterable[StoredMessage]) -> None:
         """Replace everything with a saved chat's messages (the newest ones mounted now)."""
         self.answer = None
+        self.select(None)
         # A page of the chat shown before must not land in this one (or find its note gone).
         self.workers.cancel_group(self, "older")
         self.loading_older = False
@@ -117,6 +118,37 @@ class MessageList(VerticalScroll):
         self.call_after_refresh(refreshed.set)
         await refreshed.wait()
 
+    # -- the keyboard cursor ------------------------------------------------------------------
+
+    def selectable(self) -> list[Widget]:
+        """The mounted messages the cursor can stop on, oldest first."""
+        return [w for w in self.children if w.has_class("message")]
+
+    def select(self, widget: Widget | None) -> None:
+        """Put the cursor on ``widget`` (highlighted and scrolled into view); None: off."""
+        if self.selected is not None:
+            self.selected.remove_class("-selected")
+        self.selected = widget
+        if widget is not None:
+            widget.add_class("-selected")
+            self.release_anchor()  # else new layout would pull the view back to the bottom
+            # A message taller than the view shows its start; others scroll in just enough.
+            tall = widget.outer_size.height > self.scrollable_content_region.height
+            self.scroll_to_widget(widget, animate=False, immediate=True, top=tall)
+
+    async def mount_older_page(self) -> bool:
+        """Mount the next page of older messages now (the cursor went above the top);
+        False when there is none."""
+        if not self.older:
+            return False
+        if self.loading_older:  # a page is on its way already (scrolling started it)
+            pages = [w for w in self.workers if w.group == "older" and w.node is self]
+            await self.workers.wait_for_complete(pages)
+            return True
+        self.loading_older = True
+        await self.show_older()
+        return True
+
     async def add(self, widget: Widget) -> None:
         await self.mount(widget)
 
@@ -175,6 +207,8 @@ class MessageList(VerticalScroll):
         children = list(self.children)
         start = children.index(widget) + (0 if inclusive else 1)
         doomed = children[start:]
+        if self.selected in doomed:
+            self.select(None)
         if doomed:
             await self.remove_children(doomed)
 

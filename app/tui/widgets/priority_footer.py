@@ -6,8 +6,16 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Footer
 
-FIRST_ACTIONS: tuple[str, ...] = ("quit", "help")
-"""Actions shown before all others, in this order."""
+FIRST_ACTIONS: tuple[str, ...] = (
+    "quit",
+    "help",
+    "cursor_leave",
+    "copy_message",
+    "copy_code",
+    "save_message",
+    "continue_answer",
+)
+"""Actions shown before all others, in this order (the message cursor's only while it is on)."""
 
 
 class PriorityFooter(Footer):

@@ -1,0 +1,172 @@
+"""The message cursor, driven with keys on the real app: move it (into older pages), copy a
+message or one of its code blocks, save a message to Markdown, continue a cut-off answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from llama_chat.settings import Settings
+from llama_chat.status import MessageStatus
+from llama_chat.tui.screens.save_message import SaveMessageDialog
+from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from llama_chat.tui.widgets.message_list import FIRST_SCREEN_MESSAGES
+from tests.test_continue import WORDS, make_counting_checkpoint
+from tests.tui_pilot import (
+    SIZE,
+    DrivenApp,
+    keys_then_turn,
+    make_app,
+    model_ready,
+    on_screen,
+    seed_chat,
+    send,
+    wait_for,
+    widgets,
+)
+
+pytestmark = pytest.mark.anyio
+
+THREE_BLOCKS = """Three ways:
+
+```python
+print("one")
+```
+
+Or in a shell:
+
+```bash
+echo two
+```
+
+And finally:
+
+```js
+console.log("three")
+```"""
+
+
+async def open_chat(pilot, exchange: list[tuple[str, str]]) -> None:
+    app = pilot.app
+    session_id = seed_chat(app.paths, "Cursor", exchange)
+    await model_ready(pilot)
+    app.controller.open_session(session_id)
+    await wait_for(pilot, lambda: app.session_id == session_id, "the chat")
+    await wait_for(pilot, lambda: app.chat.messages.selectable(), "its messages")
+
+
+async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves_it(paths):
+    # Tall messages: the newest ones fill the screen, so older ones wait unmounted.
+    exchange = [(r, f"{r} {i}" + "\n\nmore" * 4) for i in range(12) for r in ("user", "assistant")]
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, exchange)
+        messages = app.chat.messages
+        assert messages.selected is None and messages.older
+        await pilot.press("alt+up")
+        assert messages.selected is messages.selectable()[-1]
+        assert messages.selected.has_class("-selected") and messages.has_focus
+        descriptions = [key.description for key in app.chat.query("FooterKey")]
+        assert {"Copy", "Copy code", "Save", "Back"} <= set(descriptions)
+
+        await pilot.press("up", "k")
+        assert messages.selected.text.startswith("assistant 10")
+        assert not messages.selectable()[-1].has_class("-selected")
+        await pilot.press("j")
+        assert messages.selected.text.startswith("user 11")
+        # Up past the first mounted message mounts the older page and steps onto it.
+        await pilot.press(*["up"] * FIRST_SCREEN_MESSAGES)
+        assert messages.selected.text.startswith("user 8")
+        assert len(messages.selectable()) > FIRST_SCREEN_MESSAGES
+        assert messages.scroll_y <= messages.selected.virtual_region.y
+
+        await pilot.press("x")  # typing goes back to the box, with what was typed
+        assert messages.selected is None and app.chat.prompt.has_focus
+        assert app.chat.prompt.text == "x"
+        await pilot.press("alt+up", "escape")
+        assert messages.selected is None and app.chat.prompt.has_focus
+        await pilot.press("up")  # the box's own key again: brings back nothing, moves nothing
+        assert messages.selected is None
+
+
+async def test_c_copies_the_selected_message(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, [("user", "Plan a *loaf*"), ("assistant", THREE_BLOCKS)])
+        await pilot.press("alt+up", "c")
+        assert app.clipboard == THREE_BLOCKS
+        await pilot.press("up", "c")
+        assert app.clipboard == "Plan a *loaf*"
+        assert isinstance(app.chat.messages.selected, UserMessage)
+
+
+async def test_b_copies_code_blocks_in_turn_and_says_which(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, [("user", "Show me"), ("assistant", THREE_BLOCKS)])
+        await pilot.press("alt+up", "b")
+        assert app.clipboard == 'print("one")'
+        await pilot.press("b")
+        assert app.clipboard == "echo two"
+        assert app.notices[-1][0].startswith("Copied code block 2 of 3 (bash)")
+        await pilot.press("b", "b")
+        assert app.clipboard == 'print("one")', "after the last block, the first again"
+        await pilot.press("up", "b")
+        assert app.notices[-1] == ("This message has no code block.", "warning")
+
+
+async def test_s_saves_the_message_to_markdown_and_asks_before_replacing(paths, tmp_path):
+    app = make_app(paths, export_dir=tmp_path / "exports")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, [("user", "Show me"), ("assistant", THREE_BLOCKS)])
+        await pilot.press("alt+up", "s")
+        await on_screen(pilot, SaveMessageDialog, "the save dialog")
+        field = app.screen.query_one("#save-path", Input)
+        assert field.value == str(tmp_path / "exports" / "cursor-answer.md")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.chat, "the dialog to close")
+        saved = tmp_path / "exports" / "cursor-answer.md"
+        assert saved.read_text(encoding="utf-8") == THREE_BLOCKS
+
+        saved.write_text("older notes", encoding="utf-8")
+        await pilot.press("s")
+        await on_screen(pilot, SaveMessageDialog, "the save dialog")
+        field = app.screen.query_one("#save-path", Input)
+        field.value = str(saved)
+        await pilot.press("enter")
+        assert isinstance(app.screen, SaveMessageDialog), "an existing file is not replaced"
+        error = str(app.screen.query_one("#save-error").render())
+        assert error == "cursor-answer.md exists. Save again to replace it."
+        assert saved.read_text(encoding="utf-8") == "older notes"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.chat, "the dialog to close")
+        assert saved.read_text(encoding="utf-8") == THREE_BLOCKS
+
+
+@pytest.fixture(scope="module")
+def counting_checkpoint(tmp_path_factory) -> Path:
+    return make_counting_checkpoint(tmp_path_factory.mktemp("counting"))
+
+
+async def test_a_cut_off_answer_continues_in_the_same_message(paths, counting_checkpoint):
+    app = DrivenApp(Settings(max_tokens=6, temperature=0.0), paths, model_dir=counting_checkpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await send(pilot, "Count")
+        (answer,) = widgets(app, AssistantMessage)
+        assert (
+            answer.status == MessageStatus.CUT_OFF and answer.text == " one two three four five six"
+        )
+        await keys_then_turn(pilot, "ctrl+g")
+        assert widgets(app, AssistantMessage) == [answer]
+        assert answer.status == MessageStatus.COMPLETE and answer.text == WORDS
+        path = app.controller.sessions.active_path(app.session_id)
+        assert [(m.role, m.content, m.status) for m in path] == [
+            ("user", "Count", MessageStatus.COMPLETE),
+            ("assistant", WORDS, MessageStatus.COMPLETE),
+        ]
+        await pilot.press("ctrl+g")  # nothing left to continue: says so, starts nothing
+        assert app.notices[-1][0] == "Only an answer cut off at the length limit can continue."
+        assert not app.busy
