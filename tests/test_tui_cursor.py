@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from llama_chat.events import Job
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.tui.screens.save_message import SaveMessageDialog
@@ -49,12 +50,21 @@ console.log("three")
 
 
 async def open_chat(pilot, exchange: list[tuple[str, str]]) -> None:
+    await open_and_settle(pilot, seed_chat(pilot.app.paths, "Cursor", exchange))
+
+
+async def open_and_settle(pilot, session_id: int) -> None:
+    """Open a saved chat and wait until every opening of it has been shown (the app may have
+    reopened it on start too: a late second opening would replace the widgets under a test)."""
     app = pilot.app
-    session_id = seed_chat(app.paths, "Cursor", exchange)
     await model_ready(pilot)
     app.controller.open_session(session_id)
-    await wait_for(pilot, lambda: app.session_id == session_id, "the chat")
-    await wait_for(pilot, lambda: app.chat.messages.selectable(), "its messages")
+    # Jobs and their events arrive in order: once this later job has ended, the openings have.
+    app.controller.save_cache()
+    await wait_for(
+        pilot, lambda: any(j.job == Job.SAVE_CACHE for j in app.finished_jobs), "the chat"
+    )
+    assert app.session_id == session_id
 
 
 async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves_it(paths):
@@ -159,6 +169,9 @@ async def test_a_cut_off_answer_continues_in_the_same_message(paths, counting_ch
         assert (
             answer.status == MessageStatus.CUT_OFF and answer.text == " one two three four five six"
         )
+        await pilot.pause()
+        footer = [key.description for key in app.chat.query("FooterKey")]
+        assert "Continue the answer" in footer
         await keys_then_turn(pilot, "ctrl+g")
         assert widgets(app, AssistantMessage) == [answer]
         assert answer.status == MessageStatus.COMPLETE and answer.text == WORDS
@@ -167,6 +180,6 @@ async def test_a_cut_off_answer_continues_in_the_same_message(paths, counting_ch
             ("user", "Count", MessageStatus.COMPLETE),
             ("assistant", WORDS, MessageStatus.COMPLETE),
         ]
-        await pilot.press("ctrl+g")  # nothing left to continue: says so, starts nothing
-        assert app.notices[-1][0] == "Only an answer cut off at the length limit can continue."
-        assert not app.busy
+        assert app.chat.check_action("continue_answer", ()) is False
+        await pilot.press("ctrl+g")  # nothing left to continue: starts nothing
+        assert not app.busy and app.turns_finished() == 2

@@ -119,6 +119,7 @@ CHAT_BINDINGS: list[Binding] = [
         "cursor_move(-1)",
         "Older message",
         id="cursor.older",
+        show=False,  # the arrows go without saying; the footer is short of room
         priority=True,
         tooltip="Move the message cursor up",
     ),
@@ -127,6 +128,7 @@ CHAT_BINDINGS: list[Binding] = [
         "cursor_move(1)",
         "Newer message",
         id="cursor.newer",
+        show=False,  # the arrows go without saying; the footer is short of room
         priority=True,
         tooltip="Move the message cursor down",
     ),

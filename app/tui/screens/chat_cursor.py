@@ -38,7 +38,8 @@ class CursorHandlers(ChatScreenBase):
         if action in CURSOR_ACTIONS:
             return self.cursor_on
         if action == "continue_answer":
-            return None if self.state.busy else True
+            # Shown in the footer exactly when there is a cut-off answer to continue.
+            return not self.state.busy and self._cut_off_answer() is not None
         return super().check_action(action, parameters)
 
     def _select(self, widget: Widget | None) -> None:
@@ -122,23 +123,20 @@ class CursorHandlers(ChatScreenBase):
 
     # -- continuing a cut-off answer -----------------------------------------------------------
 
-    def action_continue_answer(self) -> None:
-        if not self.can_start():
-            return
-        messages = self.messages
-        items = messages.selectable()
+    def _cut_off_answer(self) -> AssistantMessage | None:
+        """The newest message, when it is an answer cut off at the length limit."""
+        items = self.messages.selectable()
         newest = items[-1] if items else None
-        selected = messages.selected
-        if selected is not None and selected is not newest and self.cursor_on:
-            self.notify("Only the newest answer can continue.", severity="warning")
-            return
-        if not isinstance(newest, AssistantMessage) or newest.status != MessageStatus.CUT_OFF:
-            self.notify(
-                "Only an answer cut off at the length limit can continue.", severity="warning"
-            )
+        if isinstance(newest, AssistantMessage) and newest.status == MessageStatus.CUT_OFF:
+            return newest
+        return None
+
+    def action_continue_answer(self) -> None:
+        answer = self._cut_off_answer()
+        if answer is None or not self.can_start():
             return
         self.start_turn()
-        messages.answer = newest  # the new text streams into the same message
+        self.messages.answer = answer  # the new text streams into the same message
         self.state.controller.continue_answer()
 
 
