@@ -159,7 +159,7 @@ CHAT_BINDINGS: list[Binding] = [
         "continue_answer",
         "Continue the answer",
         id="continue",
-        tooltip="Let the model go on writing an answer cut off at the length limit",
+        tooltip="Write on where an answer was cut off at the length limit",
     ),
 ]
 
