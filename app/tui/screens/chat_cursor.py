@@ -42,10 +42,6 @@ class CursorHandlers(ChatScreenBase):
             return not self.state.busy and self._cut_off_answer() is not None
         return super().check_action(action, parameters)
 
-    def _select(self, widget: Widget | None) -> None:
-        self.messages.select(widget)
-        self.refresh_bindings()  # the footer shows the cursor's keys exactly while it is on
-
     # -- moving -------------------------------------------------------------------------------
 
     def action_cursor_enter(self) -> None:
@@ -54,7 +50,7 @@ class CursorHandlers(ChatScreenBase):
             self.notify("There is no message to select yet.", severity="warning")
             return
         self.messages.focus()
-        self._select(items[-1])
+        self.messages.select(items[-1])
 
     async def action_cursor_move(self, step: int) -> None:
         messages = self.messages
@@ -65,16 +61,16 @@ class CursorHandlers(ChatScreenBase):
             items = messages.selectable()  # the older page is mounted above: step onto it
             index = items.index(current) + step if current in items else 0
         if 0 <= index < len(items):
-            self._select(items[index])
+            self.messages.select(items[index])
 
     def action_cursor_leave(self) -> None:
-        self._select(None)
+        self.messages.select(None)
         self.prompt.focus()
 
     @on(events.DescendantBlur)
     def _cursor_blurred(self, event: events.DescendantBlur) -> None:
         if event.widget is self.messages and self.messages.selected is not None:
-            self._select(None)
+            self.messages.select(None)
 
     def on_key(self, event: events.Key) -> None:
         """Typing (a key that is not one of the cursor's) goes back to the box, with the key."""

@@ -135,6 +135,7 @@ class MessageList(VerticalScroll):
             # A message taller than the view shows its start; others scroll in just enough.
             tall = widget.outer_size.height > self.scrollable_content_region.height
             self.scroll_to_widget(widget, animate=False, immediate=True, top=tall)
+        self.refresh_bindings()  # the footer shows the cursor's keys exactly while it is on
 
     async def mount_older_page(self) -> bool:
         """Mount the next page of older messages now (the cursor went above the top);
