@@ -13,7 +13,6 @@ from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.tui.screens.save_message import SaveMessageDialog
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-from llama_chat.tui.widgets.message_list import FIRST_SCREEN_MESSAGES
 from tests.test_continue import WORDS, make_counting_checkpoint
 from tests.tui_pilot import (
     SIZE,
@@ -68,8 +67,8 @@ async def open_and_settle(pilot, session_id: int) -> None:
 
 
 async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves_it(paths):
-    # Tall messages: the newest ones fill the screen, so older ones wait unmounted.
-    exchange = [(r, f"{r} {i}" + "\n\nmore" * 4) for i in range(12) for r in ("user", "assistant")]
+    # Many tall messages: the newest fill the screen, so older ones wait unmounted.
+    exchange = [(r, f"{r} {i}" + "\n\nmore" * 4) for i in range(40) for r in ("user", "assistant")]
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await open_chat(pilot, exchange)
@@ -82,14 +81,17 @@ async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves
         assert {"Copy", "Copy code", "Save", "Back"} <= set(descriptions)
 
         await pilot.press("up", "k")
-        assert messages.selected.text.startswith("assistant 10")
+        assert messages.selected.text.startswith("assistant 38")
         assert not messages.selectable()[-1].has_class("-selected")
         await pilot.press("j")
-        assert messages.selected.text.startswith("user 11")
-        # Up past the first mounted message mounts the older page and steps onto it.
-        await pilot.press(*["up"] * FIRST_SCREEN_MESSAGES)
-        assert messages.selected.text.startswith("user 8")
-        assert len(messages.selectable()) > FIRST_SCREEN_MESSAGES
+        assert messages.selected.text.startswith("user 39")
+        # Up past the first mounted message mounts the next older page and steps onto it.
+        mounted, unmounted = len(messages.selectable()), len(messages.older)
+        await pilot.press(*["up"] * (mounted - 2))  # from the second newest to the first mounted
+        assert messages.selected.text == exchange[-mounted][1]
+        await pilot.press("up")
+        assert messages.selected.text == exchange[-mounted - 1][1]
+        assert len(messages.older) < unmounted
         assert messages.scroll_y <= messages.selected.virtual_region.y
 
         await pilot.press("x")  # typing goes back to the box, with what was typed
@@ -99,6 +101,20 @@ async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves
         assert messages.selected is None and app.chat.prompt.has_focus
         await pilot.press("up")  # the box's own key again: brings back nothing, moves nothing
         assert messages.selected is None
+
+
+async def test_moving_up_while_the_older_page_is_still_loading_waits_for_it(paths):
+    exchange = [(r, f"{r} {i}" + "\n\nmore" * 4) for i in range(40) for r in ("user", "assistant")]
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, exchange)
+        messages = app.chat.messages
+        await pilot.press("alt+up")
+        first = messages.selectable()[0]
+        messages.select(first)  # scrolled to the top: the older page starts loading...
+        await app.chat.run_action("cursor_move(-1)")  # ...and Up comes before it is mounted
+        texts = [text for _, text in exchange]
+        assert messages.selected.text == texts[texts.index(first.text) - 1]
 
 
 async def test_c_copies_the_selected_message(paths):
