@@ -44,8 +44,10 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def controller_for(checkpoint: Path, events: list, max_tokens: int) -> ChatController:
-    settings = Settings(max_tokens=max_tokens, temperature=0.0)
+def controller_for(
+    checkpoint: Path, events: list, max_tokens: int, prompt_lookup: bool = True
+) -> ChatController:
+    settings = Settings(max_tokens=max_tokens, temperature=0.0, prompt_lookup=prompt_lookup)
     controller = ChatController(
         settings, AppPaths.from_env(), events.append, model_dir=checkpoint, tools_enabled=False
     )
@@ -53,17 +55,18 @@ def controller_for(checkpoint: Path, events: list, max_tokens: int) -> ChatContr
     return controller
 
 
+@pytest.mark.parametrize("prompt_lookup", [True, False], ids=["lookup", "plain"])
 def test_a_continued_answer_equals_one_uncut_answer_and_stays_one_message(
-    home, counting_checkpoint
+    home, counting_checkpoint, prompt_lookup
 ):
     events: list = []
-    uncut = controller_for(counting_checkpoint, events, max_tokens=40)
+    uncut = controller_for(counting_checkpoint, events, 40, prompt_lookup)
     whole = uncut.send("Count").result(timeout=120)
     uncut.close()
     assert whole.text == WORDS and whole.finish_reason == "stop"
 
     events = []
-    controller = controller_for(counting_checkpoint, events, max_tokens=4)
+    controller = controller_for(counting_checkpoint, events, 4, prompt_lookup)
     first = controller.send("Count").result(timeout=120)
     assert first.finish_reason == "length" and first.text == " one two three four"
     second = controller.continue_answer().result(timeout=120)

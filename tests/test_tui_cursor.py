@@ -160,6 +160,10 @@ async def test_s_saves_the_message_to_markdown_and_asks_before_replacing(paths, 
         await pilot.press("s")
         await on_screen(pilot, SaveMessageDialog, "the save dialog")
         field = app.screen.query_one("#save-path", Input)
+        field.value = str(saved / "inside-a-file.md")  # a folder that cannot be: one line why
+        await pilot.press("enter")
+        error = str(app.screen.query_one("#save-error").render())
+        assert error.startswith("Could not save: ") and "\n" not in error
         field.value = str(saved)
         await pilot.press("enter")
         assert isinstance(app.screen, SaveMessageDialog), "an existing file is not replaced"
