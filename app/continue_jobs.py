@@ -61,6 +61,5 @@ class ContinueJobs:
         except Exception:
             saved.finalise(MessageStatus.ERROR)  # keep what streamed; the job says what broke
             raise
-        if finished.error is None:
-            message.id = saved.finalise(message.status)
+        conversation.messages[-1].id = saved.finalise(finished.status)
         return finished

@@ -9,7 +9,7 @@ import pytest
 
 import mlx_model
 from llama_chat.chat.continuation import continuation_ids
-from llama_chat.chat.template import encode_prompt
+from llama_chat.chat.template import encode_message, encode_prompt
 from llama_chat.controller import ChatController
 from llama_chat.events import Notice, TurnFinished, TurnStarted
 from llama_chat.paths import AppPaths
@@ -119,3 +119,34 @@ def test_the_prompt_leaves_the_partial_answer_open(home, counting_checkpoint):
     )
     assert ids == head + tokenizer.encode(finished.text)
     assert tokenizer.eot_id not in ids[len(head) :]
+
+
+def test_the_continued_message_is_counted_again_for_the_context_budget(home, counting_checkpoint):
+    controller = controller_for(counting_checkpoint, [], 3)
+    controller.send("Count").result(timeout=120)
+    conversation = controller._jobs._conversation
+    conversation.fit_prompt()  # counts the partial answer's tokens (and remembers the count)
+    controller.continue_answer().result(timeout=120)
+    controller.close()
+    answer = conversation.messages[-1]
+    assert answer.content == " one two three four five six"
+    counted = conversation._message_tokens(answer)
+    assert counted == len(encode_message(conversation.tokenizer, answer.to_template()))
+
+
+def test_an_answer_cut_off_before_a_restart_continues_after_it(home, counting_checkpoint):
+    events: list = []
+    before = controller_for(counting_checkpoint, events, 4)
+    before.send("Count").result(timeout=120)
+    session_id = [e for e in events if isinstance(e, TurnStarted)][-1].session_id
+    before.close()
+
+    after = controller_for(counting_checkpoint, [], 4)
+    after.open_session(session_id).result(timeout=60)
+    continued = after.continue_answer().result(timeout=120)
+    after.close()
+    assert continued.text == " one two three four five six seven eight"
+    store = SessionStore.open(AppPaths.from_env().sessions_db)
+    answer = store.active_path(session_id)[-1]
+    assert (answer.content, answer.status) == (continued.text, MessageStatus.CUT_OFF)
+    store.close()

@@ -14,6 +14,7 @@ the text they do not cover is encoded.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from llama_chat.chat.conversation import ContextOverflowError, Conversation, Emit
 from llama_chat.chat.template import encode_prompt
@@ -90,6 +91,10 @@ def continue_answer(
     (continuation_ids); the message then holds the joined text and the new status."""
     answer = conversation.messages[-1]
     finish, text, stats = conversation._stream(ids, emit, cancel or threading.Event())
-    answer.content += text
-    answer.status = MessageStatus.from_finish_reason(finish)
-    return conversation._finish(emit, finish, answer.content, stats=stats)
+    # A new message, not the old one edited: the conversation counts each message's tokens
+    # once, keyed by the message object.
+    joined = replace(
+        answer, content=answer.content + text, status=MessageStatus.from_finish_reason(finish)
+    )
+    conversation.messages[-1] = joined
+    return conversation._finish(emit, finish, joined.content, stats=stats)
