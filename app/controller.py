@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_chat.chat_jobs import ChatJobs
+from llama_chat.document_jobs import DocumentJobs
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
 from llama_chat.paths import AppPaths
@@ -71,6 +72,7 @@ class ChatController:
             offline=offline,
             tools_enabled=tools_enabled,
         )
+        self._documents = DocumentJobs(self._jobs)
         self._default_quant = settings.quant
         if self.sessions.recovered_from is not None:
             self._emit(
@@ -142,6 +144,21 @@ class ChatController:
 
     def last_answer(self) -> str:
         return self._jobs.last_answer()
+
+    def attach_document(self, name: str, text: str, size_bytes: int) -> Future[bool | None]:
+        """Attach a text to the open chat: whole if it fits the context, else its summary."""
+        self.cancel.clear()
+        return self._submit(Job.ATTACH, self._documents.attach, name, text, size_bytes)
+
+    def summarize_chat(self) -> Future[TurnFinished | None]:
+        """Summarise the open chat's transcript; the summary is written as an answer."""
+        self.cancel.clear()
+        return self._submit(Job.SUMMARIZE_CHAT, self._documents.summarize_chat)
+
+    def resummarize_document(self, instruction: str) -> Future[TurnFinished | None]:
+        """Summarise the chat's last document again, following ``instruction``, as an answer."""
+        self.cancel.clear()
+        return self._submit(Job.RESUMMARIZE, self._documents.resummarize, instruction)
 
     # -- jobs -------------------------------------------------------------------------------
 

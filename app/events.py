@@ -17,6 +17,7 @@ from mlx_model import ModelConfig
 from mlx_model.generate import GenerationStats
 
 if TYPE_CHECKING:
+    from llama_chat.store.documents import StoredDocument
     from llama_chat.store.sessions import SessionInfo, StoredMessage
 
 
@@ -37,6 +38,9 @@ class Job(StrEnum):
     SAVE_DRAFT = "save the unsent message"
     SUMMARIZE = "summarise"
     CLOSE = "close"
+    ATTACH = "attach the document"
+    SUMMARIZE_CHAT = "summarise the chat"
+    RESUMMARIZE = "summarise the document again"
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,32 @@ class Exported:
     path: Path
 
 
+@dataclass(frozen=True)
+class DocumentProgress:
+    """A long text is being summarised: part ``done`` of ``total`` of a stage is done."""
+
+    name: str
+    stage: str  # "map" | "reduce"
+    done: int
+    total: int
+    tokens_per_s: float
+
+
+@dataclass(frozen=True)
+class DocumentAdded:
+    """A document was attached to the open chat and saved with it."""
+
+    document: StoredDocument
+
+
+@dataclass(frozen=True)
+class SummaryDone:
+    """A summary asked for from the palette (of the chat, or a document again) was written."""
+
+    what: str
+    text: str
+
+
 Event = (
     ModelLoading
     | DownloadProgressEvent
@@ -207,4 +237,7 @@ Event = (
     | Exported
     | JobFailed
     | JobFinished
+    | DocumentProgress
+    | DocumentAdded
+    | SummaryDone
 )

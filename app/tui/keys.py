@@ -103,6 +103,13 @@ CHAT_BINDINGS: list[Binding] = [
         priority=True,
         tooltip="Scroll to the newest message (End: in an empty box)",
     ),
+    Binding(
+        "ctrl+t",
+        "attach_file",
+        "Attach a file…",
+        id="attach_file",
+        tooltip="Attach a text file to the chat (the model reads it, or its summary if too long)",
+    ),
 ]
 
 
