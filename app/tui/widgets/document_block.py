@@ -16,7 +16,7 @@ def document_title(document: StoredDocument) -> str:
     """One line: what the document is and how the model read it."""
     read = "summarised" if document.summary is not None else "read whole"
     return (
-        f"📄 {document.name} · {format_size(document.size_bytes)} · "
+        f"{document.name} · {format_size(document.size_bytes)} · "
         f"{document.tokens:,} tokens · {read}"
     )
 
