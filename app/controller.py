@@ -155,10 +155,13 @@ class ChatController:
         self.cancel.clear()
         return self._submit(Job.SUMMARIZE_CHAT, self._documents.summarize_chat)
 
-    def resummarize_document(self, instruction: str) -> Future[TurnFinished | None]:
-        """Summarise the chat's last document again, following ``instruction``, as an answer."""
+    def resummarize_document(
+        self, instruction: str, document_id: int | None = None
+    ) -> Future[TurnFinished | None]:
+        """Summarise a document of the open chat again (None: its last one), following
+        ``instruction``; the summary is written as an answer."""
         self.cancel.clear()
-        return self._submit(Job.RESUMMARIZE, self._documents.resummarize, instruction)
+        return self._submit(Job.RESUMMARIZE, self._documents.resummarize, instruction, document_id)
 
     # -- jobs -------------------------------------------------------------------------------
 

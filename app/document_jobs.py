@@ -166,7 +166,7 @@ class DocumentJobs:
             return None
         return self._answer_with_summary("this chat", "\n\n".join(lines), CHAT_INSTRUCTION)
 
-    def resummarize(self, instruction: str) -> TurnFinished | None:
+    def resummarize(self, instruction: str, document_id: int | None) -> TurnFinished | None:
         conversation = self._conversation()
         if conversation is None:
             return None
@@ -175,7 +175,8 @@ class DocumentJobs:
         if not documents:
             self.jobs._emit(Notice("This chat has no document to summarise.", "warning"))
             return None
-        document = documents[-1]
+        chosen = [d for d in documents if d.id == document_id]
+        document = chosen[0] if chosen else documents[-1]
         wanted = f"{SUMMARY_INSTRUCTION} {instruction.strip()}".strip()
         return self._answer_with_summary(document.name, document.text, wanted)
 

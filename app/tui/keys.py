@@ -108,7 +108,8 @@ CHAT_BINDINGS: list[Binding] = [
         "attach_file",
         "Attach a file…",
         id="attach_file",
-        tooltip="Attach a text file to the chat (the model reads it, or its summary if too long)",
+        show=False,  # in the palette and the help; the footer has no room left at 80 columns
+        tooltip="Attach a text file to the chat (a long one is summarised)",
     ),
 ]
 

@@ -83,17 +83,22 @@ class DocumentHandlers(ChatScreenBase):
     def action_resummarise_document(self) -> None:
         if not (self.can_start() and self.require_session()):
             return
-        documents = self.state.controller.sessions.documents(self.state.session_id)
-        if not documents:
-            self.notify("This chat has no document to summarise.", severity="warning")
-            return
+        selected = self.messages.selected
+        if isinstance(selected, DocumentBlock):  # the one under the cursor, else the last one
+            document = selected.document
+        else:
+            documents = self.state.controller.sessions.documents(self.state.session_id)
+            if not documents:
+                self.notify("This chat has no document to summarise.", severity="warning")
+                return
+            document = documents[-1]
 
         def answered(instruction: str | None) -> None:
             if instruction is not None and self.can_start():
                 self.start_turn()
-                self.state.controller.resummarize_document(instruction)
+                self.state.controller.resummarize_document(instruction, document.id)
 
-        self.app.push_screen(InstructionDialog(documents[-1].name), answered)
+        self.app.push_screen(InstructionDialog(document.name), answered)
 
     # -- engine events -----------------------------------------------------------------------------
 
