@@ -9,6 +9,7 @@ from textual.widgets import Input
 from llama_chat.chat.summarize import count_tokens
 from llama_chat.tui.bridge import Core
 from llama_chat.tui.screens.attach import InstructionDialog
+from llama_chat.tui.widgets.document_block import DocumentBlock
 from llama_chat.tui.widgets.message import AssistantMessage
 from tests.test_tui_documents import NOTE, DocApp, attach_by_path, wait_attached
 from tests.test_tui_keys import palette_text
@@ -86,3 +87,24 @@ async def test_summarise_a_document_again_follows_the_instruction(paths, tmp_pat
         notes = [text for text, _ in app.notices if text.startswith("Summary of")]
         assert notes == ["Summary of notes.txt written."] * 2
         assert len(widgets(app, AssistantMessage)) == 2
+
+
+async def test_summarise_again_takes_the_document_under_the_cursor(paths, tmp_path):
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text(NOTE)
+    second.write_text("Another note: the budget is 40 walruses.")
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await attach_by_path(pilot, first)
+        await wait_attached(pilot)
+        await attach_by_path(pilot, second)
+        await wait_attached(pilot, 2)
+        app.chat.messages.selected = widgets(app, DocumentBlock)[0]
+        before = app.turns_finished()
+        await run_command(pilot, "Summarise document again")
+        await on_screen(pilot, InstructionDialog, "the instruction")
+        assert "first.txt" in str(app.screen.query_one(".dialog-question").render())
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.turns_finished() > before, "the summary")
+        assert ("Summary of first.txt written.", "information") in app.notices
