@@ -33,12 +33,13 @@ def load_document(path: Path | str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> D
     """The text file at ``path``; DocumentError for a binary, too large or unreadable one."""
     path = Path(path).expanduser().absolute()
     try:
-        read = read_text_file(str(path), [path.parent], max_bytes=max_bytes)
+        # By its name inside its folder, so that a refusal names the file, not its whole path.
+        read = read_text_file(path.name, [path.parent], max_bytes=max_bytes)
     except ToolError as exc:
-        raise DocumentError(f"Cannot attach {path.name}: {exc}") from None
+        raise DocumentError(f"Cannot attach: {exc}") from None
     text = read["content"]
     if not text.strip():
-        raise DocumentError(f"Cannot attach {path.name}: the file is empty.")
+        raise DocumentError(f"Cannot attach: {path.name!r} is empty.")
     return Document(path.name, text, len(text.encode("utf-8")))
 
 

@@ -78,4 +78,6 @@ class SummaryProgressBlock(Vertical):
         else:
             self._bar.update(total=None)
             what = "writing the summary"
-        self._line.update(f"{what} · {event.tokens_per_s:,.0f} tokens/s · Esc cancels")
+        # The first parts are summarised together, in one batch: no rate until it ends.
+        rate = f"{event.tokens_per_s:,.0f} tokens/s" if event.tokens_per_s else "starting"
+        self._line.update(f"{what} · {rate} · Esc cancels")
