@@ -150,6 +150,11 @@ async def test_binary_and_too_big_files_are_refused_in_one_line(paths, tmp_path)
         first, second = app.errors()
         assert "photo.bin" in first and "\n" not in first
         assert "big.log" in second and "2,000,000" in second and "\n" not in second
+        app.chat.prompt.post_message(events.Paste(str(binary)))  # offered, accepted, refused:
+        await on_screen(pilot, ConfirmDialog, "the offer")
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: len(app.errors()) == 3, "the third refusal")
+        assert app.chat.prompt.text == str(binary)  # the pasted path is still there
         assert not widgets(app, DocumentBlock)
 
 

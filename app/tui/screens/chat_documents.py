@@ -28,21 +28,22 @@ class DocumentHandlers(ChatScreenBase):
         if path is not None:
             self.attach_path(path)
 
-    def attach_path(self, path: Path) -> None:
-        """Attach the file at ``path``, or say in one line why it cannot be."""
+    def attach_path(self, path: Path) -> bool:
+        """Attach the file at ``path``, or say in one line why it cannot be; True: started."""
         try:
             document = load_document(path)
         except DocumentError as exc:
             self.notify(str(exc), severity="error", timeout=10)
-            return
-        self.attach_text(document.name, document.text, document.size_bytes)
+            return False
+        return self.attach_text(document.name, document.text, document.size_bytes)
 
-    def attach_text(self, name: str, text: str, size_bytes: int) -> None:
+    def attach_text(self, name: str, text: str, size_bytes: int) -> bool:
         if not self.can_start():
-            return
+            return False
         self.state.busy = True
         self.status.set_activity(f"attaching {name}…")
         self.state.controller.attach_document(name, text, size_bytes)
+        return True
 
     # -- offers: a pasted path, a message too long to send -----------------------------------------
 
@@ -54,9 +55,9 @@ class DocumentHandlers(ChatScreenBase):
         pasted = event.text
 
         def answered(attach: bool | None) -> None:
-            if attach:  # the path leaves the box; declined, it stays as it was pasted
+            # Attached, the path leaves the box; declined or refused, it stays as pasted.
+            if attach and self.attach_path(path):
                 self.prompt.set_text(self.prompt.text.replace(pasted, "", 1).strip())
-                self.attach_path(path)
 
         question = f"Attach the file {path.name}? (No: keep the path as text.)"
         self.app.push_screen(ConfirmDialog(question, "Attach"), answered)
@@ -66,9 +67,8 @@ class DocumentHandlers(ChatScreenBase):
         text = message.event.text
 
         def answered(attach: bool | None) -> None:
-            if attach:
+            if attach and self.attach_text(PASTED_NAME, text, len(text.encode("utf-8"))):
                 self.prompt.clear()
-                self.attach_text(PASTED_NAME, text, len(text.encode("utf-8")))
 
         question = "Your message is too long for the context — attach it as a document?"
         self.app.push_screen(ConfirmDialog(question, "Attach"), answered)
