@@ -29,7 +29,7 @@ UNBOUND_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Summarise this chat", "Write a summary of this whole chat as an answer", "summarise_chat"),
     (
         "Summarise document again…",
-        "Summarise the chat's last document again, with an instruction",
+        "Summarise a document again with an instruction (the one under the cursor, else the last)",
         "resummarise_document",
     ),
 )
