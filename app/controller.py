@@ -22,6 +22,7 @@ from typing import Any
 
 from llama_chat.chat_jobs import ChatJobs
 from llama_chat.continue_jobs import ContinueJobs
+from llama_chat.document_jobs import DocumentJobs
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
 from llama_chat.paths import AppPaths
@@ -72,6 +73,7 @@ class ChatController:
             offline=offline,
             tools_enabled=tools_enabled,
         )
+        self._documents = DocumentJobs(self._jobs)
         self._default_quant = settings.quant
         self._continue = ContinueJobs(self._jobs)
         if self.sessions.recovered_from is not None:
@@ -149,6 +151,23 @@ class ChatController:
         """Let the model write on where the newest answer was cut off (at max tokens)."""
         self.cancel.clear()
         return self._submit(Job.CONTINUE, self._continue.continue_answer)
+    def attach_document(self, name: str, text: str, size_bytes: int) -> Future[bool | None]:
+        """Attach a text to the open chat: whole if it fits the context, else its summary."""
+        self.cancel.clear()
+        return self._submit(Job.ATTACH, self._documents.attach, name, text, size_bytes)
+
+    def summarize_chat(self) -> Future[TurnFinished | None]:
+        """Summarise the open chat's transcript; the summary is written as an answer."""
+        self.cancel.clear()
+        return self._submit(Job.SUMMARIZE_CHAT, self._documents.summarize_chat)
+
+    def resummarize_document(
+        self, instruction: str, document_id: int | None = None
+    ) -> Future[TurnFinished | None]:
+        """Summarise a document of the open chat again (None: its last one), following
+        ``instruction``; the summary is written as an answer."""
+        self.cancel.clear()
+        return self._submit(Job.RESUMMARIZE, self._documents.resummarize, instruction, document_id)
 
     # -- jobs -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from mlx_model import ModelConfig
 from mlx_model.generate import GenerationStats
 
 if TYPE_CHECKING:
+    from llama_chat.store.documents import StoredDocument
     from llama_chat.store.sessions import SessionInfo, StoredMessage
 
 
@@ -38,6 +39,9 @@ class Job(StrEnum):
     SUMMARIZE = "summarise"
     CLOSE = "close"
     CONTINUE = "continue the answer"
+    ATTACH = "attach the document"
+    SUMMARIZE_CHAT = "summarise the chat"
+    RESUMMARIZE = "summarise the document again"
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,32 @@ class Exported:
     path: Path
 
 
+@dataclass(frozen=True)
+class DocumentProgress:
+    """A long text is being summarised: part ``done`` of ``total`` of a stage is done."""
+
+    name: str
+    stage: str  # "map" | "reduce"
+    done: int
+    total: int
+    tokens_per_s: float
+
+
+@dataclass(frozen=True)
+class DocumentAdded:
+    """A document was attached to the open chat and saved with it."""
+
+    document: StoredDocument
+
+
+@dataclass(frozen=True)
+class SummaryDone:
+    """A summary asked for from the palette (of the chat, or a document again) was written."""
+
+    what: str
+    text: str
+
+
 Event = (
     ModelLoading
     | DownloadProgressEvent
@@ -208,4 +238,7 @@ Event = (
     | Exported
     | JobFailed
     | JobFinished
+    | DocumentProgress
+    | DocumentAdded
+    | SummaryDone
 )

@@ -8,9 +8,19 @@ import pytest
 
 from llama_chat.settings import load_settings
 from llama_chat.store.sessions import SessionStore
+from llama_chat.tui.screens.dialogs import ConfirmDialog
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
 from llama_chat.tui.widgets.message_list import FIRST_SCREEN_MESSAGES, OlderNote
-from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, send, wait_for, widgets
+from tests.tui_pilot import (
+    SIZE,
+    make_app,
+    model_ready,
+    on_screen,
+    seed_chat,
+    send,
+    wait_for,
+    widgets,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -59,6 +69,9 @@ async def test_a_message_too_long_for_the_context_is_given_back_and_not_kept(pat
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.chat.prompt.text == too_long, "the text back in the box")
         assert any("not sent" in text for text, _ in app.notices)
+        await on_screen(pilot, ConfirmDialog, "the offer to attach it instead")
+        await pilot.press("escape")  # declined: the text stays in the box
+        assert app.chat.prompt.text == too_long
         assert [u.text for u in widgets(app, UserMessage)][-1] == "Q4"
         path = app.controller.sessions.active_path(chat)
         assert len(path) == 10 and path[-1].content == "A4"

@@ -60,6 +60,19 @@ def export_json(store: SessionStore, session_id: int) -> dict[str, Any]:
             }
             for m in messages
         ],
+        # Added after version 1 shipped; an export without it has no documents.
+        "documents": [
+            {
+                "message": local_id[d.message_id],
+                "name": d.name,
+                "size_bytes": d.size_bytes,
+                "tokens": d.tokens,
+                "text": d.text,
+                "summary": d.summary,
+                "created_at": d.created_at.isoformat(timespec="microseconds"),
+            }
+            for d in store.documents(session_id)
+        ],
     }
 
 
@@ -69,7 +82,10 @@ def import_json(store: SessionStore, data: Mapping[str, Any]) -> SessionInfo:
     Raises SessionImportError naming the first bad field; nothing is written then.
     """
     session, messages = _validate_export(data)
-    return store.add_session_tree(session, messages)
+    documents = _validate_documents(data, len(messages))
+    info = store.add_session_tree(session, messages)
+    store.add_imported_documents(info.id, documents)
+    return info
 
 
 def export_markdown(store: SessionStore, session_id: int) -> str:
@@ -230,3 +246,33 @@ def _validate_export(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             }
         )
     return session, messages
+
+
+def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dict[str, Any]]:
+    """The exported documents (none in an export written before there were any)."""
+    raw = data.get("documents", [])
+    if not isinstance(raw, list):
+        raise SessionImportError("Cannot import chat: documents is not a list.")
+    kinds = {
+        "message": int,
+        "name": str,
+        "size_bytes": int,
+        "tokens": int,
+        "text": str,
+        "summary": (str, type(None)),
+        "created_at": str,
+    }
+    documents: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        where = f"documents[{index}]"
+        if not isinstance(item, Mapping):
+            raise SessionImportError(f"Cannot import chat: {where} is not an object.")
+        for key, kind in kinds.items():
+            if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
+                raise SessionImportError(f"Cannot import chat: {where}.{key} is missing or wrong.")
+        if not 1 <= item["message"] <= message_count:
+            raise SessionImportError(
+                f"Cannot import chat: {where}.message refers to {item['message']}, no message."
+            )
+        documents.append({key: item[key] for key in kinds})
+    return documents

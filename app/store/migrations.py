@@ -205,11 +205,35 @@ def m004_drafts(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_documents(conn: sqlite3.Connection) -> None:
+    """Documents attached to a chat, each carried by one user message (store/documents.py)."""
+    _execute_all(
+        conn,
+        (
+            # The message holds what the model reads; this row the original text. Deleting the
+            # message (or its chat, which deletes its messages) deletes the document.
+            """
+            CREATE TABLE documents (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id INTEGER NOT NULL UNIQUE REFERENCES messages (id) ON DELETE CASCADE,
+                name       TEXT NOT NULL,
+                size_bytes INTEGER NOT NULL,
+                tokens     INTEGER NOT NULL,
+                text       TEXT NOT NULL,
+                summary    TEXT,
+                created_at TEXT NOT NULL
+            )
+            """,
+        ),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_sessions_and_messages,
     m002_full_text_search,
     m003_cut_off_status,
     m004_drafts,
+    m006_documents,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

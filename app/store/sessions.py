@@ -22,6 +22,7 @@ from typing import Any
 
 from llama_chat.status import MessageStatus
 from llama_chat.store.db import open_database
+from llama_chat.store.documents import DocumentStore
 from llama_chat.store.drafts import DraftStore
 
 # Re-exported: callers import the store's errors from here.
@@ -58,7 +59,7 @@ def _fts_query(text: str) -> str | None:
     return " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
 
 
-class SessionStore(DraftStore):
+class SessionStore(DraftStore, DocumentStore):
     """All reads and writes of saved chats. Safe to share between the UI and a worker thread."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, recovered_from: Path | None) -> None:

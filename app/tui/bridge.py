@@ -102,6 +102,18 @@ class Core:
     class JobFinished(Message):
         event: events.JobFinished
 
+    @dataclass
+    class DocumentProgress(Message):
+        event: events.DocumentProgress
+
+    @dataclass
+    class DocumentAdded(Message):
+        event: events.DocumentAdded
+
+    @dataclass
+    class SummaryDone(Message):
+        event: events.SummaryDone
+
 
 MESSAGE_FOR: dict[type, type[Message]] = {
     events.ModelLoading: Core.ModelLoading,
@@ -124,6 +136,9 @@ MESSAGE_FOR: dict[type, type[Message]] = {
     events.Exported: Core.Exported,
     events.JobFailed: Core.JobFailed,
     events.JobFinished: Core.JobFinished,
+    events.DocumentProgress: Core.DocumentProgress,
+    events.DocumentAdded: Core.DocumentAdded,
+    events.SummaryDone: Core.SummaryDone,
 }
 """The Message class of each core event class."""
 

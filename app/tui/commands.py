@@ -26,6 +26,12 @@ UNBOUND_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Delete chat", "Delete this chat (asks first)", "delete_session"),
     ("Export chat as Markdown", "Write this chat to a .md file", "export_session('markdown')"),
     ("Export chat as JSON", "Write this chat to a .json file", "export_session('json')"),
+    ("Summarise this chat", "Write a summary of this whole chat as an answer", "summarise_chat"),
+    (
+        "Summarise document again…",
+        "Summarise a document again with an instruction (the one under the cursor, else the last)",
+        "resummarise_document",
+    ),
 )
 """(title, help, screen action) of the chat screen's actions that have no key of their own."""
 

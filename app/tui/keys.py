@@ -161,6 +161,14 @@ CHAT_BINDINGS: list[Binding] = [
         id="continue",
         tooltip="Write on where an answer was cut off at the length limit",
     ),
+    Binding(
+        "ctrl+t",
+        "attach_file",
+        "Attach a file…",
+        id="attach_file",
+        show=False,  # in the palette and the help; the footer has no room left at 80 columns
+        tooltip="Attach a text file to the chat (a long one is summarised)",
+    ),
 ]
 
 

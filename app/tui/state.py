@@ -20,7 +20,9 @@ from mlx_model import ModelConfig
 ModelState = Literal["loading", "ready", "failed"]
 SaveWhen = Literal["now", "after_load"]
 
-TURN_JOBS = frozenset({Job.SEND, Job.REGENERATE, Job.EDIT, Job.CONTINUE})
+TURN_JOBS = frozenset(
+    {Job.SEND, Job.REGENERATE, Job.EDIT, Job.CONTINUE, Job.SUMMARIZE_CHAT, Job.RESUMMARIZE}
+)
 """Jobs that write an answer: the app is busy from their start until their JobFinished."""
 
 

@@ -19,6 +19,7 @@ from llama_chat.tui.clipboard import copy_text
 from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS
 from llama_chat.tui.screens.chat_cursor import CursorHandlers
+from llama_chat.tui.screens.chat_documents import DocumentHandlers
 from llama_chat.tui.screens.chat_sessions import SessionHandlers
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
@@ -40,7 +41,7 @@ def all_bindings(app: App) -> list[Binding]:
     return [b for b in found if isinstance(b, Binding)]
 
 
-class ChatScreen(CursorHandlers, SessionHandlers):
+class ChatScreen(CursorHandlers, DocumentHandlers, SessionHandlers):
     BINDINGS = CHAT_BINDINGS
 
     def compose(self) -> ComposeResult:

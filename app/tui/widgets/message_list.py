@@ -13,6 +13,8 @@ from textual.widgets import Static
 from llama_chat.events import ToolCallRequested, ToolResultReady, TurnFinished
 from llama_chat.status import MessageStatus
 from llama_chat.store.sessions import StoredMessage
+from llama_chat.tui.state import chat_app
+from llama_chat.tui.widgets.document_block import DocumentBlock
 from llama_chat.tui.widgets.message import (
     AssistantMessage,
     ToolCallMessage,
@@ -65,7 +67,7 @@ class MessageList(VerticalScroll):
         shown = [m for m in messages if m.role != "system"]
         self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
         await self.remove_children()
-        widgets = [w for m in newest for w in widgets_for(m)]
+        widgets = [w for m in newest for w in self._widgets_for(m)]
         if self.older:
             widgets.insert(0, OlderNote(len(self.older)))
         if widgets:
@@ -93,7 +95,7 @@ class MessageList(VerticalScroll):
             page = self.older[-OLDER_PAGE_MESSAGES:]
             self.older = self.older[:-OLDER_PAGE_MESSAGES]
             height_before, y_before = self.virtual_size.height, self.scroll_y
-            widgets = [w for m in page for w in widgets_for(m)]
+            widgets = [w for m in page for w in self._widgets_for(m)]
             await self.mount_all(widgets, after=note)
             if self.older:
                 note.count = len(self.older)
@@ -149,6 +151,13 @@ class MessageList(VerticalScroll):
         self.loading_older = True
         await self.show_older()
         return True
+    def _widgets_for(self, message: StoredMessage) -> list[Widget]:
+        # A user message that carries a document shows as the document's block.
+        if message.role == "user":
+            document = chat_app(self).controller.sessions.document_of_message(message.id)
+            if document is not None:
+                return [DocumentBlock(document)]
+        return widgets_for(message)
 
     async def add(self, widget: Widget) -> None:
         await self.mount(widget)

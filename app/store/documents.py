@@ -1,0 +1,120 @@
+"""Documents attached to a chat (table ``documents``, migration m006).
+
+A document rides on one user message: the message holds what the model reads (the whole text,
+or a summary of a text too long for the context), the document row holds the original text and
+what the chat shows of it (name, size, tokens). Deleting the message or the chat deletes it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from llama_chat.store.records import StoredMessage
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: int
+    message_id: int
+    session_id: int
+    name: str
+    size_bytes: int
+    tokens: int
+    text: str
+    summary: str | None
+    """What the model read instead of the text (None: it read the whole text)."""
+    created_at: datetime
+
+
+_SELECT = "SELECT d.*, m.session_id FROM documents AS d JOIN messages AS m ON m.id = d.message_id"
+
+
+def _document(row: sqlite3.Row) -> StoredDocument:
+    return StoredDocument(
+        id=row["id"],
+        message_id=row["message_id"],
+        session_id=row["session_id"],
+        name=row["name"],
+        size_bytes=row["size_bytes"],
+        tokens=row["tokens"],
+        text=row["text"],
+        summary=row["summary"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+class DocumentStore:
+    """The documents half of SessionStore, whose ``_query``, ``_transaction`` and
+    ``add_message`` it uses."""
+
+    def add_document(
+        self,
+        session_id: int,
+        content: str,
+        *,
+        parent_id: int | None,
+        name: str,
+        text: str,
+        size_bytes: int,
+        tokens: int,
+        summary: str | None = None,
+    ) -> tuple[StoredMessage, StoredDocument]:
+        """Add the user message ``content`` (what the model reads) carrying a document."""
+        message = self.add_message(session_id, "user", content, parent_id=parent_id)
+        document = self._insert_document(message.id, name, text, size_bytes, tokens, summary)
+        return message, document
+
+    def _insert_document(
+        self,
+        message_id: int,
+        name: str,
+        text: str,
+        size_bytes: int,
+        tokens: int,
+        summary: str | None,
+        created_at: str | None = None,
+    ) -> StoredDocument:
+        created_at = created_at or datetime.now(UTC).isoformat(timespec="microseconds")
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO documents (message_id, name, size_bytes, tokens, text, summary,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (message_id, name, size_bytes, tokens, text, summary, created_at),
+            )
+        return self.document(cursor.lastrowid)
+
+    def document(self, document_id: int) -> StoredDocument:
+        rows = self._query(f"{_SELECT} WHERE d.id = ?", (document_id,))
+        if not rows:
+            raise LookupError(f"No document with id {document_id}.")
+        return _document(rows[0])
+
+    def documents(self, session_id: int) -> list[StoredDocument]:
+        """Every document of a chat (all branches), oldest first."""
+        rows = self._query(f"{_SELECT} WHERE m.session_id = ? ORDER BY m.seq", (session_id,))
+        return [_document(row) for row in rows]
+
+    def document_of_message(self, message_id: int) -> StoredDocument | None:
+        rows = self._query(f"{_SELECT} WHERE d.message_id = ?", (message_id,))
+        return _document(rows[0]) if rows else None
+
+    def add_imported_documents(
+        self, session_id: int, documents: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Documents of an imported chat; ``message`` is the message's number in the export
+        (its position, from 1, in the order the messages were written)."""
+        messages = self.messages(session_id)
+        for d in documents:
+            self._insert_document(
+                messages[d["message"] - 1].id,
+                d["name"],
+                d["text"],
+                d["size_bytes"],
+                d["tokens"],
+                d["summary"],
+                d["created_at"],
+            )
