@@ -151,6 +151,7 @@ class ChatController:
         """Let the model write on where the newest answer was cut off (at max tokens)."""
         self.cancel.clear()
         return self._submit(Job.CONTINUE, self._continue.continue_answer)
+
     def attach_document(self, name: str, text: str, size_bytes: int) -> Future[bool | None]:
         """Attach a text to the open chat: whole if it fits the context, else its summary."""
         self.cancel.clear()

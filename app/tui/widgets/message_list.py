@@ -151,6 +151,7 @@ class MessageList(VerticalScroll):
         self.loading_older = True
         await self.show_older()
         return True
+
     def _widgets_for(self, message: StoredMessage) -> list[Widget]:
         # A user message that carries a document shows as the document's block.
         if message.role == "user":
