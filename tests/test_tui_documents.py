@@ -13,7 +13,17 @@ from llama_chat.tui.bridge import Core
 from llama_chat.tui.screens.attach import AttachScreen
 from llama_chat.tui.screens.dialogs import ConfirmDialog
 from llama_chat.tui.widgets.document_block import DocumentBlock, SummaryProgressBlock
-from tests.tui_pilot import SIZE, DrivenApp, model_ready, on_screen, send, wait_for, widgets
+from llama_chat.tui.widgets.message import AssistantMessage
+from tests.tui_pilot import (
+    SIZE,
+    DrivenApp,
+    keys_then_turn,
+    model_ready,
+    on_screen,
+    send,
+    wait_for,
+    widgets,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -211,3 +221,23 @@ async def test_a_reopened_chat_shows_its_document_block_which_expands(paths, tmp
         await pilot.press("enter")
         await wait_for(pilot, lambda: not block.collapsed, "the block to open")
         assert f"Document notes.md:\n{NOTE}" in prompt_text(app)
+
+
+async def test_right_after_attaching_regenerate_keeps_the_block_and_edit_refuses(paths, tmp_path):
+    # The document is the chat's last user turn: answering again must not take its block off
+    # the screen, and editing it as if it were the earlier typed message must be refused.
+    note = tmp_path / "notes.txt"
+    note.write_text(NOTE, encoding="utf-8")
+    app = make_doc_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await send(pilot, "Hello")
+        await attach_by_path(pilot, note)
+        await wait_attached(pilot)
+        app.chat.prompt.focus()
+        await keys_then_turn(pilot, "ctrl+r")
+        assert len(widgets(app, DocumentBlock)) == 1
+        assert widgets(app, AssistantMessage)[-1].text  # the document was answered
+        await pilot.press("ctrl+e")
+        assert not app.editing and not app.chat.prompt.text
+        assert "document" in app.notices[-1][0]

@@ -107,20 +107,23 @@ class ChatScreen(CursorHandlers, DocumentHandlers, SessionHandlers):
     async def action_regenerate(self) -> None:
         if not self.can_start():
             return
-        last_user = self.messages.last_user()
-        if last_user is None:
+        last_turn = self.messages.last_turn()  # an attached document is answered again too
+        if last_turn is None:
             self.notify("There is no message to answer again yet.", severity="warning")
             return
-        await self.messages.remove_after(last_user)
+        await self.messages.remove_after(last_turn)
         self.start_turn()
         self.state.controller.regenerate()
 
     def action_edit_last(self) -> None:
         if self.refuse_while_busy():
             return
-        last_user = self.messages.last_user()
+        last_user = self.messages.last_turn()
         if last_user is None:
             self.notify("There is no message to edit yet.", severity="warning")
+            return
+        if not isinstance(last_user, UserMessage):
+            self.notify("The last message is a document: ask about it instead.", severity="warning")
             return
         self.prompt.stash_and_set(last_user.text)
         self.prompt.focus()

@@ -209,6 +209,11 @@ class MessageList(VerticalScroll):
         users = self.query_children(UserMessage)
         return users.last() if users else None
 
+    def last_turn(self) -> UserMessage | DocumentBlock | None:
+        """The newest thing the user sent: a typed message or an attached document."""
+        turns = [w for w in self.children if isinstance(w, UserMessage | DocumentBlock)]
+        return turns[-1] if turns else None
+
     def last_answer(self) -> AssistantMessage | None:
         answers = self.query_children(AssistantMessage)
         return answers.last() if answers else None
