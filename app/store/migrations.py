@@ -205,11 +205,35 @@ def m004_drafts(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_branch_choices(conn: sqlite3.Connection) -> None:
+    """The branch the user chose at each fork (store/branches.py); no row: the latest child."""
+    _execute_all(
+        conn,
+        (
+            # parent_id NULL is a fork of first messages (an edited first question); the unique
+            # index on COALESCE makes that one choice too. Deleting either message or the chat
+            # deletes the choice.
+            """
+            CREATE TABLE branch_choices (
+                session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                parent_id  INTEGER REFERENCES messages (id) ON DELETE CASCADE,
+                child_id   INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE
+            )
+            """,
+            "CREATE UNIQUE INDEX branch_choices_one_per_fork"
+            " ON branch_choices (session_id, COALESCE(parent_id, 0))",
+            # Deleting a message looks up the choices that name it.
+            "CREATE INDEX branch_choices_by_child ON branch_choices (child_id)",
+        ),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_sessions_and_messages,
     m002_full_text_search,
     m003_cut_off_status,
     m004_drafts,
+    m005_branch_choices,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
