@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from llama_chat.branch_jobs import BranchJobs
 from llama_chat.chat_jobs import ChatJobs
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
@@ -142,6 +143,11 @@ class ChatController:
 
     def last_answer(self) -> str:
         return self._jobs.last_answer()
+
+    def switch_branch(self, message_id: int, step: int) -> Future[bool]:
+        """Show the previous (-1) or next (+1) sibling of a saved message; the next turn
+        builds on it. Ends in BranchSwitched, or a Notice when there is no such sibling."""
+        return self._submit(Job.BRANCH, BranchJobs(self._jobs).switch_branch, message_id, step)
 
     # -- jobs -------------------------------------------------------------------------------
 

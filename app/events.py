@@ -37,6 +37,7 @@ class Job(StrEnum):
     SAVE_DRAFT = "save the unsent message"
     SUMMARIZE = "summarise"
     CLOSE = "close"
+    BRANCH = "show the other branch"
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,18 @@ class Exported:
     path: Path
 
 
+@dataclass(frozen=True)
+class BranchSwitched:
+    """Another sibling is shown at a fork: ``messages`` is the chat's new shown path."""
+
+    session_id: int
+    messages: list[StoredMessage]
+    selected_id: int
+    """The sibling now shown; the path from it down is what changed."""
+    cached_tokens: int = 0
+    """Tokens the KV cache kept: the history up to the fork, which is not prefilled again."""
+
+
 Event = (
     ModelLoading
     | DownloadProgressEvent
@@ -207,4 +220,5 @@ Event = (
     | Exported
     | JobFailed
     | JobFinished
+    | BranchSwitched
 )

@@ -102,6 +102,10 @@ class Core:
     class JobFinished(Message):
         event: events.JobFinished
 
+    @dataclass
+    class BranchSwitched(Message):
+        event: events.BranchSwitched
+
 
 MESSAGE_FOR: dict[type, type[Message]] = {
     events.ModelLoading: Core.ModelLoading,
@@ -124,6 +128,7 @@ MESSAGE_FOR: dict[type, type[Message]] = {
     events.Exported: Core.Exported,
     events.JobFailed: Core.JobFailed,
     events.JobFinished: Core.JobFinished,
+    events.BranchSwitched: Core.BranchSwitched,
 }
 """The Message class of each core event class."""
 
