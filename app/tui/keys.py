@@ -103,6 +103,27 @@ CHAT_BINDINGS: list[Binding] = [
         priority=True,
         tooltip="Scroll to the newest message (End: in an empty box)",
     ),
+    # Ctrl+Left/Right jump words in a box with text; they switch branches when it is empty.
+    Binding(
+        "ctrl+left",
+        "branch('previous')",
+        "Previous branch",
+        id="branch.previous",
+        show=False,
+        priority=True,
+        tooltip="Show the previous branch of the message under the cursor, else of the newest"
+        " message that has branches (in the message box: when it is empty)",
+    ),
+    Binding(
+        "ctrl+right",
+        "branch('next')",
+        "Next branch",
+        id="branch.next",
+        show=False,
+        priority=True,
+        tooltip="Show the next branch of the message under the cursor, else of the newest"
+        " message that has branches (in the message box: when it is empty)",
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from llama_chat.tui.bridge import Core
 from llama_chat.tui.clipboard import copy_text
 from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS
+from llama_chat.tui.screens.chat_branches import BranchHandlers
 from llama_chat.tui.screens.chat_sessions import SessionHandlers
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
@@ -39,7 +40,7 @@ def all_bindings(app: App) -> list[Binding]:
     return [b for b in found if isinstance(b, Binding)]
 
 
-class ChatScreen(SessionHandlers):
+class ChatScreen(SessionHandlers, BranchHandlers):
     BINDINGS = CHAT_BINDINGS
 
     def compose(self) -> ComposeResult:
@@ -83,6 +84,8 @@ class ChatScreen(SessionHandlers):
                 return not self.prompt.text  # keys pass on to the box when it has text
         if action in ("regenerate", "edit_last"):
             return None if self.state.busy else True  # None: shown greyed out in the footer
+        if action == "branch":
+            return self.branch_keys_apply()
         return True
 
     def action_stop(self) -> None:

@@ -1,0 +1,105 @@
+"""The chat screen's part for branches: "◀ 2/3 ▶" under messages that have siblings, the keys
+and clicks that show another one, and re-rendering the chat from the fork down."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.widget import Widget
+
+from llama_chat.events import BranchSwitched
+from llama_chat.tui.bridge import Core
+from llama_chat.tui.screens.chat_base import ChatScreenBase
+from llama_chat.tui.state import TURN_JOBS
+from llama_chat.tui.widgets.branch_switcher import BranchSwitcher
+from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from llama_chat.tui.widgets.message_list import widgets_for
+
+STEPS = {"previous": -1, "next": +1}
+
+
+class BranchHandlers(ChatScreenBase):
+    def branch_keys_apply(self) -> bool:
+        """The branch keys are Ctrl+Left/Right, which jump words in a text box: they stay with
+        the message box while it has text, and with the saved chats' search."""
+        focused = self.focused
+        if focused is None:
+            return True
+        if self.sidebar in focused.ancestors_with_self:
+            return False
+        return not (focused is self.prompt and self.prompt.text)
+
+    def action_branch(self, direction: str) -> None:
+        """Keys: the message under the cursor if it has siblings, else the newest that has."""
+        selected = self.messages.selected
+        switchers = list(self.messages.query_children(BranchSwitcher))
+        chosen = [s for s in switchers if s.message_id == getattr(selected, "message_id", None)]
+        target = (chosen or switchers[-1:] or [None])[0]
+        if target is None:
+            self.notify("No message here has other branches.", severity="warning")
+            return
+        self.action_branch_at(target.message_id, direction)
+
+    def action_branch_at(self, message_id: int, direction: str) -> None:
+        if not self.refuse_while_busy():
+            self.state.controller.switch_branch(message_id, STEPS[direction])
+
+    async def show_branch_switchers(self) -> None:
+        """Put "◀ i/n ▶" under every shown message that has siblings (and nowhere else)."""
+        messages = self.messages
+        await messages.remove_children(list(messages.query_children(BranchSwitcher)))
+        store = self.state.controller.sessions
+        for widget in list(messages.children):
+            message_id = getattr(widget, "message_id", None)
+            if not isinstance(widget, UserMessage | AssistantMessage) or message_id is None:
+                continue
+            siblings = [m.id for m in store.siblings(message_id)]
+            if len(siblings) > 1:
+                switcher = BranchSwitcher(message_id, siblings.index(message_id), len(siblings))
+                await messages.mount(switcher, after=widget)
+
+    # -- engine events ----------------------------------------------------------------------
+
+    @on(Core.SessionOpened)
+    async def _branches_on_open(self) -> None:
+        await self.show_branch_switchers()
+
+    @on(Core.TurnFinished)
+    def _answer_saved(self) -> None:
+        """A live answer learns its saved id, which the switcher under it needs."""
+        answer, session_id = self.messages.finished, self.state.session_id
+        if answer is None or answer.message_id is not None or session_id is None:
+            return
+        path = self.state.controller.sessions.active_path(session_id)
+        if path and path[-1].role == "assistant" and path[-1].content == answer.text:
+            answer.message_id = path[-1].id
+
+    @on(Core.JobFinished)
+    async def _branches_after_turn(self, message: Core.JobFinished) -> None:
+        if message.event.job in TURN_JOBS:
+            await self.show_branch_switchers()
+
+    @on(Core.BranchSwitched)
+    async def _branch_switched(self, message: Core.BranchSwitched) -> None:
+        event = message.event
+        await self._show_from_fork(event)
+        self.status.set_context(event.cached_tokens, self.state.settings.context_limit)
+        self.prompt.prompt_history = [m.content for m in event.messages if m.role == "user"]
+        await self.show_branch_switchers()
+
+    async def _show_from_fork(self, event: BranchSwitched) -> None:
+        """Replace what follows the fork; the whole chat when the fork is not on screen."""
+        ids = [m.id for m in event.messages]
+        fork = ids.index(event.selected_id)
+        messages = self.messages
+        parent: Widget | None = None
+        if fork > 0:
+            found = [w for w in messages.children if getattr(w, "message_id", 0) == ids[fork - 1]]
+            parent = found[0] if found else None
+        if parent is None:
+            await messages.show_stored(event.messages)
+            return
+        await messages.remove_after(parent)
+        widgets = [w for m in event.messages[fork:] for w in widgets_for(m)]
+        if widgets:
+            await messages.mount_all(widgets)
+        messages.anchor()

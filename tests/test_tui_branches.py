@@ -1,0 +1,93 @@
+"""Branches in the TUI: "◀ i/n ▶" under a message with siblings, keys and clicks to switch, the
+next turn built on the branch shown, and the choice kept when the chat is opened again."""
+
+from __future__ import annotations
+
+import pytest
+
+from llama_chat.tui.widgets.branch_switcher import BranchSwitcher
+from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from tests.tui_pilot import SIZE, keys_then_turn, make_app, model_ready, seed_chat, send, wait_for
+
+pytestmark = pytest.mark.anyio
+
+
+def switcher_texts(app) -> list[str]:
+    return [str(s.render()).strip() for s in app.chat.messages.query_children(BranchSwitcher)]
+
+
+def shown(app) -> list[str]:
+    kinds = (UserMessage, AssistantMessage)
+    return [w.text for w in app.chat.messages.children if isinstance(w, kinds)]
+
+
+async def open_fish_chat(pilot, paths) -> int:
+    session_id = seed_chat(paths, "Fish", [("user", "Name a fish"), ("assistant", "Fish 1")])
+    app = pilot.app
+    await model_ready(pilot)
+    app.controller.open_session(session_id)
+    await wait_for(pilot, lambda: shown(app) == ["Name a fish", "Fish 1"], "the chat")
+    return session_id
+
+
+async def test_regenerate_twice_switch_to_the_first_and_the_next_turn_builds_on_it(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        session_id = await open_fish_chat(pilot, paths)
+        app.chat.prompt.focus()
+        await keys_then_turn(pilot, "ctrl+r")
+        await keys_then_turn(pilot, "ctrl+r")
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 3/3 ▶"], "3/3")
+        generated = shown(app)[-1]
+
+        await pilot.press("ctrl+left", "ctrl+left")
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 1/3 ▶"], "1/3")
+        assert shown(app) == ["Name a fish", "Fish 1"]
+        await pilot.press("ctrl+right")
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/3 ▶"], "2/3")
+        assert shown(app) == ["Name a fish", generated]
+        await pilot.press("ctrl+left")
+        await wait_for(pilot, lambda: shown(app)[-1] == "Fish 1", "branch 1 again")
+
+        conversation = app.controller._jobs._conversation
+        kept = conversation.cache.length  # rolled back to the fork by the switch
+        assert kept > 0
+        await send(pilot, "Bigger?")
+        prompt = [m["content"] for m in conversation.template_messages()]
+        assert prompt[1:4] == ["Name a fish", "Fish 1", "Bigger?"] and len(prompt) == 5
+        # Only the new suffix was prefilled: the history up to the fork came from the cache.
+        assert conversation.last_stats.cached_tokens == kept
+        assert not app.errors()
+
+    app = make_app(paths)  # the chat opens again on the branch that was shown
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await wait_for(pilot, lambda: app.session_id == session_id, "the chat to reopen")
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 1/3 ▶"], "1/3 after reopening")
+        assert shown(app)[:3] == ["Name a fish", "Fish 1", "Bigger?"]
+
+
+async def test_clicking_the_arrows_switches_and_keys_in_a_box_with_text_jump_words(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_fish_chat(pilot, paths)
+        app.chat.prompt.focus()
+        await keys_then_turn(pilot, "ctrl+r")
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "2/2")
+        switcher = app.chat.messages.query_children(BranchSwitcher).first()
+        width = switcher.content_region.width
+        await pilot.click(switcher, offset=(width - len("◀ 2/2 ▶"), 0))
+        await wait_for(pilot, lambda: shown(app)[-1] == "Fish 1", "a click on ◀")
+
+        app.chat.prompt.focus()  # the click put the focus on the messages
+        await pilot.press(*"two words")
+        await pilot.press("ctrl+left")
+        await pilot.pause()
+        assert app.chat.prompt.cursor_location == (0, 4)  # a word jump, not a branch switch
+        assert shown(app)[-1] == "Fish 1"
+
+        app.busy = True  # an answer being written
+        app.chat.prompt.clear()
+        await pilot.press("ctrl+right")
+        assert any("being written" in text for text, _ in app.notices)
+        assert shown(app)[-1] == "Fish 1"
