@@ -54,7 +54,8 @@ class BranchHandlers(ChatScreenBase):
                 continue
             siblings = [m.id for m in store.siblings(message_id)]
             if len(siblings) > 1:
-                switcher = BranchSwitcher(message_id, siblings.index(message_id), len(siblings))
+                index, user = siblings.index(message_id), isinstance(widget, UserMessage)
+                switcher = BranchSwitcher(message_id, index, len(siblings), user=user)
                 await messages.mount(switcher, after=widget)
 
     # -- engine events ----------------------------------------------------------------------

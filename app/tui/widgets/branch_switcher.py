@@ -22,14 +22,17 @@ class BranchSwitcher(Static):
         text-align: right;
         color: $text-muted;
     }
+    BranchSwitcher.-user {
+        margin-right: 0;  /* a question's box reaches further right than an answer's */
+    }
     """
 
-    def __init__(self, message_id: int, index: int, count: int) -> None:
+    def __init__(self, message_id: int, index: int, count: int, *, user: bool = False) -> None:
         self.message_id = message_id
         self.index = index
         """0-based: which sibling is shown."""
         self.count = count
-        super().__init__(self._content(), classes="branch-switcher")
+        super().__init__(self._content(), classes="-user" if user else "")
 
     def _content(self) -> Content:
         shown = f" {self.index + 1}/{self.count} "
