@@ -41,6 +41,12 @@ def test_the_chosen_branch_is_shown_and_survives_reopening(db_path: Path) -> Non
         assert contents(store, s)[-1] == "Bigger?"
 
 
+def test_branch_positions_name_every_message_with_siblings(store: SessionStore) -> None:
+    s, (q, a1, a2, a3) = forked_chat(store)
+    store.add_message(s, "user", "Bigger?", parent_id=a1)
+    assert store.branch_positions(s) == {a1: (0, 3), a2: (1, 3), a3: (2, 3)}
+
+
 def test_a_new_sibling_is_shown_even_after_a_choice(store: SessionStore) -> None:
     s, (q, a1, _, _) = forked_chat(store)
     store.select_branch(a1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.widgets.branch_switcher import BranchSwitcher
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
 from tests.tui_pilot import SIZE, keys_then_turn, make_app, model_ready, seed_chat, send, wait_for
@@ -91,3 +92,22 @@ async def test_clicking_the_arrows_switches_and_keys_in_a_box_with_text_jump_wor
         await pilot.press("ctrl+right")
         assert any("being written" in text for text, _ in app.notices)
         assert shown(app)[-1] == "Fish 1"
+
+
+async def test_opening_another_chat_shows_its_own_branches(paths):
+    def forked(title: str, answers: int) -> int:
+        session_id = seed_chat(paths, title, [("user", "Name a fish"), ("assistant", "Fish 1")])
+        with SessionStore.open(paths.sessions_db) as store:
+            question = store.active_path(session_id)[0].id
+            for n in range(2, answers + 1):
+                store.add_message(session_id, "assistant", f"Fish {n}", parent_id=question)
+        return session_id
+
+    three, two = forked("Three", 3), forked("Two", 2)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        app.controller.open_session(three)
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 3/3 ▶"], "the first chat")
+        app.controller.open_session(two)
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "the second chat")

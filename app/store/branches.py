@@ -47,6 +47,21 @@ class BranchStore:
             record_choice(conn, row[0], message_id)
         return self.active_path(row[0])
 
+    def branch_positions(self, session_id: int) -> dict[int, tuple[int, int]]:
+        """For each message that has siblings: (its place among them from 0, how many)."""
+        rows = self._query(
+            "SELECT id, parent_id FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+        )
+        children: dict[int | None, list[int]] = {}
+        for message_id, parent_id in rows:
+            children.setdefault(parent_id, []).append(message_id)
+        return {
+            child: (place, len(ids))
+            for ids in children.values()
+            if len(ids) > 1
+            for place, child in enumerate(ids)
+        }
+
     def chosen_children(self, session_id: int) -> set[int]:
         """Ids of the messages the user chose at their forks (for export)."""
         rows = self._query(

@@ -43,26 +43,29 @@ class BranchHandlers(ChatScreenBase):
         if not self.refuse_while_busy():
             self.state.controller.switch_branch(message_id, STEPS[direction])
 
-    async def show_branch_switchers(self) -> None:
-        """Put "◀ i/n ▶" under every shown message that has siblings (and nowhere else)."""
+    async def show_branch_switchers(self, session_id: int | None) -> None:
+        """Put "◀ i/n ▶" under every shown message that has siblings (and nowhere else).
+
+        ``session_id`` comes from the event: the app's own is updated after this screen's
+        handlers have run."""
         messages = self.messages
         await messages.remove_children(list(messages.query_children(BranchSwitcher)))
-        store = self.state.controller.sessions
+        if session_id is None:
+            return
+        positions = self.state.controller.sessions.branch_positions(session_id)
         for widget in list(messages.children):
-            message_id = getattr(widget, "message_id", None)
-            if not isinstance(widget, UserMessage | AssistantMessage) or message_id is None:
-                continue
-            siblings = [m.id for m in store.siblings(message_id)]
-            if len(siblings) > 1:
-                index, user = siblings.index(message_id), isinstance(widget, UserMessage)
-                switcher = BranchSwitcher(message_id, index, len(siblings), user=user)
+            place = positions.get(getattr(widget, "message_id", None))
+            if place is not None and isinstance(widget, UserMessage | AssistantMessage):
+                user = isinstance(widget, UserMessage)
+                switcher = BranchSwitcher(widget.message_id, *place, user=user)
                 await messages.mount(switcher, after=widget)
 
     # -- engine events ----------------------------------------------------------------------
 
     @on(Core.SessionOpened)
-    async def _branches_on_open(self) -> None:
-        await self.show_branch_switchers()
+    async def _branches_on_open(self, message: Core.SessionOpened) -> None:
+        session = message.event.session
+        await self.show_branch_switchers(session.id if session is not None else None)
 
     @on(Core.TurnFinished)
     def _answer_saved(self) -> None:
@@ -77,7 +80,7 @@ class BranchHandlers(ChatScreenBase):
     @on(Core.JobFinished)
     async def _branches_after_turn(self, message: Core.JobFinished) -> None:
         if message.event.job in TURN_JOBS:
-            await self.show_branch_switchers()
+            await self.show_branch_switchers(self.state.session_id)
 
     @on(Core.BranchSwitched)
     async def _branch_switched(self, message: Core.BranchSwitched) -> None:
@@ -85,7 +88,7 @@ class BranchHandlers(ChatScreenBase):
         await self._show_from_fork(event)
         self.status.set_context(event.cached_tokens, self.state.settings.context_limit)
         self.prompt.prompt_history = [m.content for m in event.messages if m.role == "user"]
-        await self.show_branch_switchers()
+        await self.show_branch_switchers(event.session_id)
 
     async def _show_from_fork(self, event: BranchSwitched) -> None:
         """Replace what follows the fork; the whole chat when the fork is not on screen."""
