@@ -22,19 +22,23 @@ def shown(app) -> list[str]:
     return [w.text for w in app.chat.messages.children if isinstance(w, kinds)]
 
 
-async def open_fish_chat(pilot, paths) -> int:
-    session_id = seed_chat(paths, "Fish", [("user", "Name a fish"), ("assistant", "Fish 1")])
+def fish_chat(paths) -> int:
+    """A saved question with one answer; the app opens it on start (the most recent chat)."""
+    return seed_chat(paths, "Fish", [("user", "Name a fish"), ("assistant", "Fish 1")])
+
+
+async def chat_open(pilot, session_id: int) -> None:
     app = pilot.app
     await model_ready(pilot)
-    app.controller.open_session(session_id)
-    await wait_for(pilot, lambda: shown(app) == ["Name a fish", "Fish 1"], "the chat")
-    return session_id
+    await wait_for(pilot, lambda: app.session_id == session_id, "the chat to open")
+    await wait_for(pilot, lambda: shown(app) == ["Name a fish", "Fish 1"], "its messages")
 
 
 async def test_regenerate_twice_switch_to_the_first_and_the_next_turn_builds_on_it(paths):
+    session_id = fish_chat(paths)
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        session_id = await open_fish_chat(pilot, paths)
+        await chat_open(pilot, session_id)
         app.chat.prompt.focus()
         await keys_then_turn(pilot, "ctrl+r")
         await keys_then_turn(pilot, "ctrl+r")
@@ -69,9 +73,10 @@ async def test_regenerate_twice_switch_to_the_first_and_the_next_turn_builds_on_
 
 
 async def test_clicking_the_arrows_switches_and_keys_in_a_box_with_text_jump_words(paths):
+    session_id = fish_chat(paths)
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await open_fish_chat(pilot, paths)
+        await chat_open(pilot, session_id)
         app.chat.prompt.focus()
         await keys_then_turn(pilot, "ctrl+r")
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "2/2")
@@ -111,3 +116,22 @@ async def test_opening_another_chat_shows_its_own_branches(paths):
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 3/3 ▶"], "the first chat")
         app.controller.open_session(two)
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "the second chat")
+
+
+async def test_an_edited_question_shows_the_switcher_on_the_question(paths):
+    session_id = fish_chat(paths)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat_open(pilot, session_id)
+        await pilot.press("ctrl+e")  # edit the question
+        await wait_for(pilot, lambda: app.editing, "editing")
+        app.chat.prompt.clear()
+        await pilot.press(*"Name a big fish")
+        await keys_then_turn(pilot, "enter")
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "2/2")
+        children = list(app.chat.messages.children)
+        switcher = app.chat.messages.query_children(BranchSwitcher).first()
+        assert isinstance(children[children.index(switcher) - 1], UserMessage)
+        await pilot.press("ctrl+left")
+        await wait_for(pilot, lambda: shown(app) == ["Name a fish", "Fish 1"], "the old question")
+        assert switcher_texts(app) == ["◀ 1/2 ▶"]
