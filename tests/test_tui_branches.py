@@ -135,3 +135,21 @@ async def test_an_edited_question_shows_the_switcher_on_the_question(paths):
         await pilot.press("ctrl+left")
         await wait_for(pilot, lambda: shown(app) == ["Name a fish", "Fish 1"], "the old question")
         assert switcher_texts(app) == ["◀ 1/2 ▶"]
+
+
+async def test_older_messages_scrolled_into_view_get_their_switchers(paths):
+    exchange = [("user", "Name a fish"), ("assistant", "Fish 1")]
+    exchange += [(role, f"{role} {n}") for n in range(8) for role in ("user", "assistant")]
+    session_id = seed_chat(paths, "Long", exchange)
+    with SessionStore.open(paths.sessions_db) as store:
+        first = store.active_path(session_id)[0]
+        fish_2 = store.add_message(session_id, "assistant", "Fish 2", parent_id=first.id)
+        store.select_branch(store.siblings(fish_2.id)[0].id)  # the long branch stays shown
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await wait_for(pilot, lambda: app.session_id == session_id, "the chat to open")
+        await wait_for(pilot, lambda: "Fish 1" not in shown(app), "the newest page")
+        assert switcher_texts(app) == []
+        await app.chat.messages.show_all()
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 1/2 ▶"], "the older page's")

@@ -12,7 +12,7 @@ from llama_chat.tui.screens.chat_base import ChatScreenBase
 from llama_chat.tui.state import TURN_JOBS
 from llama_chat.tui.widgets.branch_switcher import BranchSwitcher
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-from llama_chat.tui.widgets.message_list import widgets_for
+from llama_chat.tui.widgets.message_list import MessageList, widgets_for
 
 STEPS = {"previous": -1, "next": +1}
 
@@ -46,18 +46,36 @@ class BranchHandlers(ChatScreenBase):
     async def show_branch_switchers(self, session_id: int | None) -> None:
         """Put "◀ i/n ▶" under every shown message that has siblings (and nowhere else).
 
-        ``session_id`` comes from the event: the app's own is updated after this screen's
-        handlers have run."""
+        Switchers that are still right stay, so the chat does not jump while pages of older
+        messages come in. ``session_id`` comes from the event: the app's own is updated after
+        this screen's handlers have run."""
         messages = self.messages
-        await messages.remove_children(list(messages.query_children(BranchSwitcher)))
-        if session_id is None:
-            return
-        positions = self.state.controller.sessions.branch_positions(session_id)
+        positions = {}
+        if session_id is not None:
+            positions = self.state.controller.sessions.branch_positions(session_id)
+        wanted: list[tuple[Widget, BranchSwitcher | None]] = []
+        stale: list[Widget] = []
+        above: Widget | None = None
         for widget in list(messages.children):
-            place = positions.get(getattr(widget, "message_id", None))
-            if place is not None and isinstance(widget, UserMessage | AssistantMessage):
+            if isinstance(widget, BranchSwitcher):
+                place = positions.get(widget.message_id)
+                right = getattr(above, "message_id", None) == widget.message_id
+                if right and place == (widget.index, widget.count) and wanted:
+                    wanted[-1] = (wanted[-1][0], widget)
+                else:
+                    stale.append(widget)
+            elif isinstance(widget, UserMessage | AssistantMessage):
+                if positions.get(widget.message_id) is not None:
+                    wanted.append((widget, None))
+            above = widget
+        if stale:
+            await messages.remove_children(stale)
+        for widget, kept in wanted:
+            if kept is None and widget.message_id is not None:
                 user = isinstance(widget, UserMessage)
-                switcher = BranchSwitcher(widget.message_id, *place, user=user)
+                switcher = BranchSwitcher(
+                    widget.message_id, *positions[widget.message_id], user=user
+                )
                 await messages.mount(switcher, after=widget)
 
     # -- engine events ----------------------------------------------------------------------
@@ -66,6 +84,10 @@ class BranchHandlers(ChatScreenBase):
     async def _branches_on_open(self, message: Core.SessionOpened) -> None:
         session = message.event.session
         await self.show_branch_switchers(session.id if session is not None else None)
+
+    @on(MessageList.PageShown)
+    async def _branches_on_older_page(self) -> None:
+        await self.show_branch_switchers(self.state.session_id)
 
     @on(Core.TurnFinished)
     def _answer_saved(self) -> None:
