@@ -5,10 +5,25 @@ from __future__ import annotations
 
 import pytest
 
+from llama_chat.events import Job
+from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
+from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
 from llama_chat.tui.widgets.branch_switcher import BranchSwitcher
-from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-from tests.tui_pilot import SIZE, keys_then_turn, make_app, model_ready, seed_chat, send, wait_for
+from llama_chat.tui.widgets.message import AssistantMessage, ToolCallMessage, UserMessage
+from tests.test_tui_tools import calculator_checkpoint  # noqa: F401 (a fixture)
+from tests.tui_pilot import (
+    SIZE,
+    DrivenApp,
+    keys_then_turn,
+    make_app,
+    model_ready,
+    on_screen,
+    seed_chat,
+    send,
+    wait_for,
+    widgets,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -28,17 +43,28 @@ def fish_chat(paths) -> int:
 
 
 async def chat_open(pilot, session_id: int) -> None:
+    """Wait until the chat the app reopens on start is shown for good: a chat opened before the
+    model loaded is opened again by the load job, and that would end an edit begun before."""
     app = pilot.app
     await model_ready(pilot)
-    await wait_for(pilot, lambda: app.session_id == session_id, "the chat to open")
-    await wait_for(pilot, lambda: shown(app) == ["Name a fish", "Fish 1"], "its messages")
+
+    def settled() -> bool:
+        done = {job.job for job in app.finished_jobs}
+        return {Job.LOAD, Job.OPEN_SESSION} <= done and app.session_id == session_id
+
+    await wait_for(pilot, settled, "the chat to open")
+
+
+async def fish_chat_open(pilot, session_id: int) -> None:
+    await chat_open(pilot, session_id)
+    await wait_for(pilot, lambda: shown(pilot.app) == ["Name a fish", "Fish 1"], "its messages")
 
 
 async def test_regenerate_twice_switch_to_the_first_and_the_next_turn_builds_on_it(paths):
     session_id = fish_chat(paths)
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await chat_open(pilot, session_id)
+        await fish_chat_open(pilot, session_id)
         app.chat.prompt.focus()
         await keys_then_turn(pilot, "ctrl+r")
         await keys_then_turn(pilot, "ctrl+r")
@@ -66,8 +92,7 @@ async def test_regenerate_twice_switch_to_the_first_and_the_next_turn_builds_on_
 
     app = make_app(paths)  # the chat opens again on the branch that was shown
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        await wait_for(pilot, lambda: app.session_id == session_id, "the chat to reopen")
+        await chat_open(pilot, session_id)
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 1/3 ▶"], "1/3 after reopening")
         assert shown(app)[:3] == ["Name a fish", "Fish 1", "Bigger?"]
 
@@ -76,7 +101,7 @@ async def test_clicking_the_arrows_switches_and_keys_in_a_box_with_text_jump_wor
     session_id = fish_chat(paths)
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await chat_open(pilot, session_id)
+        await fish_chat_open(pilot, session_id)
         app.chat.prompt.focus()
         await keys_then_turn(pilot, "ctrl+r")
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "2/2")
@@ -122,7 +147,7 @@ async def test_an_edited_question_shows_the_switcher_on_the_question(paths):
     session_id = fish_chat(paths)
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await chat_open(pilot, session_id)
+        await fish_chat_open(pilot, session_id)
         await pilot.press("ctrl+e")  # edit the question
         await wait_for(pilot, lambda: app.editing, "editing")
         app.chat.prompt.clear()
@@ -139,7 +164,9 @@ async def test_an_edited_question_shows_the_switcher_on_the_question(paths):
 
 async def test_older_messages_scrolled_into_view_get_their_switchers(paths):
     exchange = [("user", "Name a fish"), ("assistant", "Fish 1")]
-    exchange += [(role, f"{role} {n}") for n in range(8) for role in ("user", "assistant")]
+    # Tall messages: the newest page fills the screen, so older ones wait for a scroll up.
+    tall = "\n\n".join(["A line of the message."] * 6)
+    exchange += [(role, f"{n}: {tall}") for n in range(8) for role in ("user", "assistant")]
     session_id = seed_chat(paths, "Long", exchange)
     with SessionStore.open(paths.sessions_db) as store:
         first = store.active_path(session_id)[0]
@@ -147,9 +174,40 @@ async def test_older_messages_scrolled_into_view_get_their_switchers(paths):
         store.select_branch(store.siblings(fish_2.id)[0].id)  # the long branch stays shown
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        await wait_for(pilot, lambda: app.session_id == session_id, "the chat to open")
-        await wait_for(pilot, lambda: "Fish 1" not in shown(app), "the newest page")
-        assert switcher_texts(app) == []
+        await chat_open(pilot, session_id)
+        await wait_for(pilot, lambda: len(shown(app)) >= 6, "the newest page")
+        await pilot.pause()
+        assert "Fish 1" not in shown(app) and switcher_texts(app) == []
         await app.chat.messages.show_all()
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 1/2 ▶"], "the older page's")
+
+
+async def test_an_answer_that_starts_with_a_tool_call_has_a_switcher_too(
+    paths,
+    calculator_checkpoint,  # noqa: F811 (the fixture imported above)
+):
+    session_id = seed_chat(
+        paths, "Sums", [("user", "What is six times seven?"), ("assistant", "42")]
+    )
+    app = DrivenApp(
+        Settings(max_tokens=20, temperature=0.0), paths, model_dir=calculator_checkpoint
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await chat_open(pilot, session_id)
+        app.chat.prompt.focus()
+        before = app.turns_finished()
+        await pilot.press("ctrl+r")  # this model calls the calculator every round
+        for answer in ["deny", "once", "always"]:
+            await on_screen(pilot, ToolApprovalScreen, "the approval dialog")
+            await pilot.click(f"#{answer}")
+        await wait_for(pilot, lambda: app.turns_finished() > before, "the end of the turn")
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "2/2")
+        children = list(app.chat.messages.children)
+        switcher = app.chat.messages.query_children(BranchSwitcher).first()
+        assert isinstance(children[children.index(switcher) - 1], ToolCallMessage)
+
+        await pilot.press("ctrl+left")
+        await wait_for(pilot, lambda: shown(app)[-1] == "42", "the first answer")
+        await pilot.press("ctrl+right")  # back: the saved tool call carries the switcher
+        await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 2/2 ▶"], "2/2 again")
+        assert widgets(app, ToolCallMessage)

@@ -11,7 +11,7 @@ from llama_chat.tui.bridge import Core
 from llama_chat.tui.screens.chat_base import ChatScreenBase
 from llama_chat.tui.state import TURN_JOBS
 from llama_chat.tui.widgets.branch_switcher import BranchSwitcher
-from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from llama_chat.tui.widgets.message import AssistantMessage, ToolCallMessage, UserMessage
 from llama_chat.tui.widgets.message_list import MessageList, widgets_for
 
 STEPS = {"previous": -1, "next": +1}
@@ -64,7 +64,7 @@ class BranchHandlers(ChatScreenBase):
                     wanted[-1] = (wanted[-1][0], widget)
                 else:
                     stale.append(widget)
-            elif isinstance(widget, UserMessage | AssistantMessage):
+            elif isinstance(widget, UserMessage | AssistantMessage | ToolCallMessage):
                 if positions.get(widget.message_id) is not None:
                     wanted.append((widget, None))
             above = widget
@@ -91,13 +91,26 @@ class BranchHandlers(ChatScreenBase):
 
     @on(Core.TurnFinished)
     def _answer_saved(self) -> None:
-        """A live answer learns its saved id, which the switcher under it needs."""
-        answer, session_id = self.messages.finished, self.state.session_id
-        if answer is None or answer.message_id is not None or session_id is None:
+        """A live answer learns its saved ids, which switchers need: the first message after
+        the question (where a regenerated answer forks) and the answer's own."""
+        session_id, user = self.state.session_id, self.messages.last_user()
+        if session_id is None or user is None or user.message_id is None:
             return
         path = self.state.controller.sessions.active_path(session_id)
-        if path and path[-1].role == "assistant" and path[-1].content == answer.text:
-            answer.message_id = path[-1].id
+        ids = [m.id for m in path]
+        if user.message_id not in ids:
+            return
+        after = path[ids.index(user.message_id) + 1 :]
+        if not after:
+            return
+        children = list(self.messages.children)
+        following = children[children.index(user) + 1 :]
+        first = next((w for w in following if not isinstance(w, BranchSwitcher)), None)
+        if isinstance(first, AssistantMessage | ToolCallMessage) and first.message_id is None:
+            first.message_id = after[0].id
+        answer = self.messages.finished
+        if answer is not None and answer.message_id is None and after[-1].content == answer.text:
+            answer.message_id = after[-1].id
 
     @on(Core.JobFinished)
     async def _branches_after_turn(self, message: Core.JobFinished) -> None:

@@ -220,4 +220,6 @@ def widgets_for(message: StoredMessage) -> list[Widget]:
                 message.content, status=MessageStatus(message.status), message_id=message.id
             )
         )
+    elif shown:
+        shown[0].message_id = message.id  # the call stands for the message
     return shown
