@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from llama_chat.branch_jobs import BranchJobs
 from llama_chat.chat_jobs import ChatJobs
 from llama_chat.continue_jobs import ContinueJobs
 from llama_chat.document_jobs import DocumentJobs
@@ -76,6 +77,7 @@ class ChatController:
         self._documents = DocumentJobs(self._jobs)
         self._default_quant = settings.quant
         self._continue = ContinueJobs(self._jobs)
+        self._branches = BranchJobs(self._jobs)
         if self.sessions.recovered_from is not None:
             self._emit(
                 Notice(
@@ -169,6 +171,11 @@ class ChatController:
         ``instruction``; the summary is written as an answer."""
         self.cancel.clear()
         return self._submit(Job.RESUMMARIZE, self._documents.resummarize, instruction, document_id)
+
+    def switch_branch(self, message_id: int, step: int) -> Future[bool]:
+        """Show the previous (-1) or next (+1) sibling of a saved message; the next turn
+        builds on it. Ends in BranchSwitched, or a Notice when there is no such sibling."""
+        return self._submit(Job.BRANCH, self._branches.switch_branch, message_id, step)
 
     # -- jobs -------------------------------------------------------------------------------
 

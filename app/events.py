@@ -42,6 +42,7 @@ class Job(StrEnum):
     ATTACH = "attach the document"
     SUMMARIZE_CHAT = "summarise the chat"
     RESUMMARIZE = "summarise the document again"
+    BRANCH = "show the other branch"
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,17 @@ class SummaryDone:
     text: str
 
 
+class BranchSwitched:
+    """Another sibling is shown at a fork: ``messages`` is the chat's new shown path."""
+
+    session_id: int
+    messages: list[StoredMessage]
+    selected_id: int
+    """The sibling now shown; the path from it down is what changed."""
+    cached_tokens: int = 0
+    """Tokens the KV cache kept: the history up to the fork, which is not prefilled again."""
+
+
 Event = (
     ModelLoading
     | DownloadProgressEvent
@@ -241,4 +253,5 @@ Event = (
     | DocumentProgress
     | DocumentAdded
     | SummaryDone
+    | BranchSwitched
 )

@@ -35,6 +35,7 @@ def export_json(store: SessionStore, session_id: int) -> dict[str, Any]:
     session = store.get_session(session_id)
     messages = store.messages(session_id)
     local_id = {m.id: number for number, m in enumerate(messages, start=1)}
+    chosen = store.chosen_children(session_id)
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -57,6 +58,8 @@ def export_json(store: SessionStore, session_id: int) -> dict[str, Any]:
                 "tool_calls": m.tool_calls,
                 "status": m.status,
                 "created_at": m.created_at.isoformat(timespec="microseconds"),
+                # Only on a branch the user chose at its fork; older readers ignore it.
+                **({"selected": True} if m.id in chosen else {}),
             }
             for m in messages
         ],
@@ -243,6 +246,7 @@ def _validate_export(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                 if status == MessageStatus.STREAMING
                 else status,
                 "created_at": timestamp(raw, "created_at", where),
+                "selected": raw.get("selected") is True,
             }
         )
     return session, messages

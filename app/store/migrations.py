@@ -205,6 +205,29 @@ def m004_drafts(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_branch_choices(conn: sqlite3.Connection) -> None:
+    """The branch the user chose at each fork (store/branches.py); no row: the latest child."""
+    _execute_all(
+        conn,
+        (
+            # parent_id NULL is a fork of first messages (an edited first question); the unique
+            # index on COALESCE makes that one choice too. Deleting either message or the chat
+            # deletes the choice.
+            """
+            CREATE TABLE branch_choices (
+                session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                parent_id  INTEGER REFERENCES messages (id) ON DELETE CASCADE,
+                child_id   INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE
+            )
+            """,
+            "CREATE UNIQUE INDEX branch_choices_one_per_fork"
+            " ON branch_choices (session_id, COALESCE(parent_id, 0))",
+            # Deleting a message looks up the choices that name it.
+            "CREATE INDEX branch_choices_by_child ON branch_choices (child_id)",
+        ),
+    )
+
+
 def m006_documents(conn: sqlite3.Connection) -> None:
     """Documents attached to a chat, each carried by one user message (store/documents.py)."""
     _execute_all(
@@ -233,6 +256,7 @@ MIGRATIONS: list[Migration] = [
     m002_full_text_search,
     m003_cut_off_status,
     m004_drafts,
+    m005_branch_choices,
     m006_documents,
 ]
 

@@ -5,7 +5,8 @@ write here is one transaction, committed before the method returns.
 
 Messages form a tree through ``parent_id``: editing a question or regenerating an answer adds a
 sibling under the same parent, and the conversation shown is the *active path*, which follows
-the most recent child at each step. Old branches stay in the database.
+the chosen child at each fork, else the most recent (store/branches.py). Old branches stay in the
+database.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_chat.status import MessageStatus
+from llama_chat.store.branches import BranchStore, new_child_written, record_choice
 from llama_chat.store.db import open_database
 from llama_chat.store.documents import DocumentStore
 from llama_chat.store.drafts import DraftStore
@@ -59,7 +61,7 @@ def _fts_query(text: str) -> str | None:
     return " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
 
 
-class SessionStore(DraftStore, DocumentStore):
+class SessionStore(DraftStore, DocumentStore, BranchStore):
     """All reads and writes of saved chats. Safe to share between the UI and a worker thread."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, recovered_from: Path | None) -> None:
@@ -211,7 +213,7 @@ class SessionStore(DraftStore, DocumentStore):
         """Append a message under ``parent_id`` (None: a root, i.e. the first message).
 
         Committed before returning. A second child of the same parent is a new branch (an edit
-        or a regeneration) and becomes the active one.
+        or a regeneration) and becomes the shown one.
         """
         check_role(role)
         status = check_status(status)
@@ -231,6 +233,7 @@ class SessionStore(DraftStore, DocumentStore):
             message_id = _insert_message(
                 conn, (session_id, parent_id, role, content, tool_calls, status, now, seq)
             )
+            new_child_written(conn, session_id, parent_id)
             conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
         return self.get_message(message_id)
 
@@ -272,18 +275,6 @@ class SessionStore(DraftStore, DocumentStore):
             "SELECT * FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
         )
         return [message_from_row(row) for row in rows]
-
-    def active_path(self, session_id: int) -> list[StoredMessage]:
-        """The current branch, root first: from the latest root, follow the latest child."""
-        latest_child: dict[int | None, StoredMessage] = {}
-        for message in self.messages(session_id):  # seq order, so later siblings overwrite
-            latest_child[message.parent_id] = message
-        path: list[StoredMessage] = []
-        node = latest_child.get(None)
-        while node is not None:
-            path.append(node)
-            node = latest_child.get(node.id)
-        return path
 
     def siblings(self, message_id: int) -> list[StoredMessage]:
         """The message and its alternatives (same parent), oldest first."""
@@ -363,6 +354,8 @@ class SessionStore(DraftStore, DocumentStore):
                     (session_id, parent, m["role"], m["content"], m["tool_calls"], status,
                      m["created_at"], seq),
                 )  # fmt: skip
+                if m.get("selected"):
+                    record_choice(conn, session_id, db_id[m["id"]])
         return self.get_session(session_id)
 
 

@@ -114,6 +114,9 @@ class Core:
     class SummaryDone(Message):
         event: events.SummaryDone
 
+    class BranchSwitched(Message):
+        event: events.BranchSwitched
+
 
 MESSAGE_FOR: dict[type, type[Message]] = {
     events.ModelLoading: Core.ModelLoading,
@@ -139,6 +142,7 @@ MESSAGE_FOR: dict[type, type[Message]] = {
     events.DocumentProgress: Core.DocumentProgress,
     events.DocumentAdded: Core.DocumentAdded,
     events.SummaryDone: Core.SummaryDone,
+    events.BranchSwitched: Core.BranchSwitched,
 }
 """The Message class of each core event class."""
 

@@ -169,6 +169,27 @@ CHAT_BINDINGS: list[Binding] = [
         show=False,  # in the palette and the help; the footer has no room left at 80 columns
         tooltip="Attach a text file to the chat (a long one is summarised)",
     ),
+    # Ctrl+Left/Right jump words in a box with text; they switch branches when it is empty.
+    Binding(
+        "ctrl+left",
+        "branch('previous')",
+        "Previous branch",
+        id="branch.previous",
+        show=False,
+        priority=True,
+        tooltip="Show the previous branch of the message under the cursor, else of the newest"
+        " message that has branches (in the message box: when it is empty)",
+    ),
+    Binding(
+        "ctrl+right",
+        "branch('next')",
+        "Next branch",
+        id="branch.next",
+        show=False,
+        priority=True,
+        tooltip="Show the next branch of the message under the cursor, else of the newest"
+        " message that has branches (in the message box: when it is empty)",
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from llama_chat.tui.bridge import Core
 from llama_chat.tui.clipboard import copy_text
 from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS
+from llama_chat.tui.screens.chat_branches import BranchHandlers
 from llama_chat.tui.screens.chat_cursor import CursorHandlers
 from llama_chat.tui.screens.chat_documents import DocumentHandlers
 from llama_chat.tui.screens.chat_sessions import SessionHandlers
@@ -41,7 +42,7 @@ def all_bindings(app: App) -> list[Binding]:
     return [b for b in found if isinstance(b, Binding)]
 
 
-class ChatScreen(CursorHandlers, DocumentHandlers, SessionHandlers):
+class ChatScreen(CursorHandlers, DocumentHandlers, BranchHandlers, SessionHandlers):
     BINDINGS = CHAT_BINDINGS
 
     def compose(self) -> ComposeResult:
@@ -85,6 +86,8 @@ class ChatScreen(CursorHandlers, DocumentHandlers, SessionHandlers):
                 return not self.prompt.text  # keys pass on to the box when it has text
         if action in ("regenerate", "edit_last"):
             return None if self.state.busy else True  # None: shown greyed out in the footer
+        if action == "branch":
+            return self.branch_keys_apply()
         return super().check_action(action, parameters)  # the parts' actions (chat_*.py)
 
     def action_stop(self) -> None:

@@ -106,6 +106,8 @@ class ToolCallMessage(Static):
         )
         self.call_name = name
         self.arguments = arguments
+        self.message_id: int | None = None
+        """The saved message, when the call is all it shows (a branch may start there)."""
 
     @classmethod
     def from_call(cls, call: ToolCall) -> ToolCallMessage:

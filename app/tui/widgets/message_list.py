@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable
 
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
@@ -39,6 +40,9 @@ class MessageList(VerticalScroll):
     """
 
     can_focus = True
+
+    class PageShown(Message):
+        """A page of older messages was mounted (parts that mark messages redo theirs)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -101,6 +105,7 @@ class MessageList(VerticalScroll):
                 note.count = len(self.older)
             else:
                 await note.remove()
+            self.post_message(self.PageShown())
             await self._settled()
             self.scroll_to(
                 y=y_before + self.virtual_size.height - height_before, animate=False, immediate=True
@@ -265,4 +270,6 @@ def widgets_for(message: StoredMessage) -> list[Widget]:
                 message.content, status=MessageStatus(message.status), message_id=message.id
             )
         )
+    elif shown:
+        shown[0].message_id = message.id  # the call stands for the message
     return shown
