@@ -18,6 +18,8 @@ from llama_chat.tui.bridge import Core
 from llama_chat.tui.clipboard import copy_text
 from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS
+from llama_chat.tui.screens.chat_draft_counter import DraftCounterHandlers
+from llama_chat.tui.screens.chat_presets import PresetHandlers
 from llama_chat.tui.screens.chat_sessions import SessionHandlers
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
@@ -39,7 +41,7 @@ def all_bindings(app: App) -> list[Binding]:
     return [b for b in found if isinstance(b, Binding)]
 
 
-class ChatScreen(SessionHandlers):
+class ChatScreen(DraftCounterHandlers, PresetHandlers, SessionHandlers):
     BINDINGS = CHAT_BINDINGS
 
     def compose(self) -> ComposeResult:
@@ -83,7 +85,7 @@ class ChatScreen(SessionHandlers):
                 return not self.prompt.text  # keys pass on to the box when it has text
         if action in ("regenerate", "edit_last"):
             return None if self.state.busy else True  # None: shown greyed out in the footer
-        return True
+        return super().check_action(action, parameters)  # the parts' own actions
 
     def action_stop(self) -> None:
         self.state.controller.stop()
@@ -143,6 +145,8 @@ class ChatScreen(SessionHandlers):
 
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
+        if await self.submit_preset(event.text):
+            return
         if not self.can_start():
             return
         text = event.text
