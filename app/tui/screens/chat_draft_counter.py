@@ -22,7 +22,7 @@ def describe_draft(tokens: int, used: int, limit: int, max_tokens: int) -> tuple
     """(what the box's border says, whether it is a warning) for a draft of ``tokens``."""
     room = max(limit - max_tokens, 0)  # the whole prompt's share; the rest is for the answer
     left = max(room - used, 0)
-    text = f"{tokens:,} tokens · {left:,} left"
+    text = f"{tokens:,} token{'s' if tokens != 1 else ''} · {left:,} left"
     if tokens > room:
         return f"{text} · too long: it would be refused", True
     if tokens > left:
