@@ -9,6 +9,7 @@ what the chat already holds, less the room kept for the answer (max tokens).
 from __future__ import annotations
 
 from textual import on, work
+from textual.timer import Timer
 from textual.widgets import TextArea
 
 from llama_chat.tui.bridge import Core
@@ -31,8 +32,7 @@ def describe_draft(tokens: int, used: int, limit: int, max_tokens: int) -> tuple
 
 
 class DraftCounterHandlers(ChatScreenBase):
-    def on_mount(self) -> None:
-        self._count_timer = self.set_timer(COUNT_DELAY_S, self._count_draft, pause=True)
+    _count_timer: Timer | None = None
 
     @on(TextArea.Changed, "#prompt")
     @on(Core.ModelLoaded)
@@ -40,8 +40,10 @@ class DraftCounterHandlers(ChatScreenBase):
         if not self.prompt.text.strip():
             self._show_count("", None)
             return
-        self._count_timer.reset()
-        self._count_timer.resume()
+        # A fresh timer each time: Textual's one-shot timers cannot be re-armed once they fired.
+        if self._count_timer is not None:
+            self._count_timer.stop()
+        self._count_timer = self.set_timer(COUNT_DELAY_S, self._count_draft)
 
     def _count_draft(self) -> None:
         self._count(self.prompt.text)

@@ -126,6 +126,11 @@ class PresetsPane(VerticalScroll):
 
     # -- changes ------------------------------------------------------------------------------
 
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _keep_to_this_tab(self, event: Input.Changed | TextArea.Changed) -> None:
+        event.stop()  # the form's other tabs check their own fields on every change
+
     @on(Button.Pressed, "#preset-new")
     def _new(self) -> None:
         self._edit(None)
