@@ -60,6 +60,10 @@ async def test_slash_opens_the_presets_and_typing_filters_them(paths):
         await pilot.press("backspace", "backspace", "t", "r")
         await pilot.pause()
         assert completion_names(app) == ["translate"]
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.chat.prompt.text == "/translate "
+        assert app.chat.prompt.border_title == "/translate WORD TEXT (no text: the last answer)"
 
 
 async def test_down_and_tab_pick_a_preset_and_enter_does_not_send(paths):

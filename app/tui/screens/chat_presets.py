@@ -24,6 +24,7 @@ _TYPING_NAME = re.compile(r"/([a-z0-9-]*)")
 """The box holds only a slash and (part of) a name: the completion is open for it."""
 _INVOCATION = re.compile(r"/[a-z][a-z0-9-]*(\s|$)")
 """A message that starts like this is a preset's name, not text for the model."""
+_NAMED = re.compile(r"/([a-z][a-z0-9-]*)\s")
 
 COMPLETION_KEYS = [
     # Priority, so that they win over the message box's own keys while the list is open;
@@ -93,6 +94,7 @@ class PresetHandlers(ChatScreenBase):
 
     @on(TextArea.Changed, "#prompt")
     def _update_completion(self) -> None:
+        self.prompt.border_title = self._usage(self.prompt.text)
         typed = _TYPING_NAME.fullmatch(self.prompt.text)
         if typed is None:
             self._completion_closed_for = None
@@ -101,6 +103,18 @@ class PresetHandlers(ChatScreenBase):
         if self._completion_closed_for is not None:
             return
         self.completion.show(matching(self.preset_library().all(), typed.group(1)))
+
+    def _usage(self, text: str) -> str:
+        """How to go on once a known preset's name is typed in full ("" otherwise)."""
+        named = _NAMED.match(text)
+        if named is None:
+            return ""
+        presets = {p.name: p for p in self.preset_library().all()}
+        preset = presets.get(named.group(1))
+        if preset is None:
+            return ""
+        word = "WORD " if preset.needs_arg else ""
+        return f"/{preset.name} {word}TEXT (no text: the last answer)"
 
     def on_key(self, event: events.Key) -> None:
         # Esc is not a binding here: the chat screen's own Esc bindings (stop, cancel edit)
