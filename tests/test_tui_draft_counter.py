@@ -57,3 +57,23 @@ async def test_the_counter_warns_when_the_chat_leaves_too_little_room(paths):
         prompt.insert("word " * 40)
         await wait_for(pilot, lambda: prompt.has_class("-over-budget"), "the warning")
         assert "older messages will drop out" in str(prompt.border_subtitle)
+
+
+async def test_the_room_left_is_counted_again_when_an_answer_ends(paths):
+    app = make_app(paths, context_limit=4096, max_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        prompt = app.chat.prompt
+        prompt.focus()
+        await pilot.press(*"Hi")
+        await wait_for(pilot, lambda: prompt.border_subtitle, "the count")
+        assert prompt.border_subtitle == "1 token · 4,088 left"
+        # An answer ends while the draft rests in the box (nothing typed since): less room.
+        before = app.turns_finished()
+        app.controller.send("Hello")
+        await wait_for(pilot, lambda: app.turns_finished() > before, "the answer")
+        used = app.chat.status.context_used
+        assert used > 0 and prompt.text == "Hi"
+        await wait_for(
+            pilot, lambda: prompt.border_subtitle == f"1 token · {4088 - used:,} left", "a recount"
+        )

@@ -26,6 +26,7 @@ from llama_chat.tui.screens.settings import open_settings
 from llama_chat.tui.state import TURN_JOBS
 from llama_chat.tui.widgets.message import UserMessage
 from llama_chat.tui.widgets.message_list import MessageList
+from llama_chat.tui.widgets.preset_completion import PresetCompletion
 from llama_chat.tui.widgets.priority_footer import PriorityFooter
 from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
@@ -52,6 +53,7 @@ class ChatScreen(DraftCounterHandlers, PresetHandlers, SessionHandlers):
                 yield Label(
                     "Editing your last message. Enter sends it, Esc cancels.", id="editing-hint"
                 )
+                yield PresetCompletion(id="preset-completion")
                 yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield PriorityFooter(compact=True)

@@ -36,7 +36,12 @@ class DraftCounterHandlers(ChatScreenBase):
 
     @on(TextArea.Changed, "#prompt")
     @on(Core.ModelLoaded)
+    @on(Core.SessionOpened)
+    @on(Core.TurnFinished)
+    @on(Core.JobFinished)
     def _draft_changed(self) -> None:
+        """Count again when the draft, the tokenizer or the room left (a turn, a chat, the
+        settings) may have changed."""
         if not self.prompt.text.strip():
             self._show_count("", None)
             return
@@ -64,5 +69,6 @@ class DraftCounterHandlers(ChatScreenBase):
             subtitle, warn = describe_draft(
                 tokens, used, settings.context_limit, settings.max_tokens
             )
-        self.prompt.border_subtitle = subtitle
+        if self.prompt.border_subtitle != subtitle:
+            self.prompt.border_subtitle = subtitle
         self.prompt.set_class(warn, "-over-budget")

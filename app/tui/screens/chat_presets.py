@@ -66,16 +66,17 @@ class PresetHandlers(ChatScreenBase):
         super().__init__()
         self._completion_closed_for: str | None = None
         """Esc closed the list over this "/…": it stays closed until no name is being typed."""
-
-    def on_mount(self) -> None:
-        self.query_one("#chat").mount(PresetCompletion(id="preset-completion"), before=self.prompt)
-        library = self.preset_library()
-        for warning in library.warnings:
-            self.notify(f"Presets: {warning}", severity="warning", timeout=15)
+        self._told: set[str] = set()
 
     def preset_library(self) -> PresetLibrary:
-        """Read afresh each time: presets saved in the settings are offered at once."""
-        return PresetLibrary.load(self.state.paths.presets_file)
+        """Read afresh each time: presets saved in the settings are offered at once. A problem
+        with the file is told once (a file that is not JSON is moved aside as it is read)."""
+        library = PresetLibrary.load(self.state.paths.presets_file)
+        for warning in library.warnings:
+            if warning not in self._told:
+                self._told.add(warning)
+                self.notify(f"Presets: {warning}", severity="warning", timeout=15)
+        return library
 
     @property
     def completion(self) -> PresetCompletion:

@@ -39,7 +39,8 @@ class PresetCompletion(OptionList):
 
     def hide(self) -> None:
         self.presets = []
-        self.display = False
+        if self.display:  # hiding a hidden list would still lay the chat out again
+            self.display = False
 
     def move(self, step: int) -> None:
         if self.presets:
