@@ -64,9 +64,11 @@ class PresetHandlers(ChatScreenBase):
 
     def __init__(self) -> None:
         super().__init__()
-        self._completion_closed_for: str | None = None
-        """Esc closed the list over this "/…": it stays closed until no name is being typed."""
+        self._completion_dismissed = False
+        """Esc closed the list: it stays closed until no name is being typed."""
         self._told: set[str] = set()
+        self._usage_for: tuple[str, str] = ("", "")
+        """(name, what the box's title says for it): the file is not read again per key."""
 
     def preset_library(self) -> PresetLibrary:
         """Read afresh each time: presets saved in the settings are offered at once. A problem
@@ -98,10 +100,10 @@ class PresetHandlers(ChatScreenBase):
         self.prompt.border_title = self._usage(self.prompt.text)
         typed = _TYPING_NAME.fullmatch(self.prompt.text)
         if typed is None:
-            self._completion_closed_for = None
+            self._completion_dismissed = False
             self.completion.hide()
             return
-        if self._completion_closed_for is not None:
+        if self._completion_dismissed:
             return
         self.completion.show(matching(self.preset_library().all(), typed.group(1)))
 
@@ -109,19 +111,21 @@ class PresetHandlers(ChatScreenBase):
         """How to go on once a known preset's name is typed in full ("" otherwise)."""
         named = _NAMED.match(text)
         if named is None:
+            self._usage_for = ("", "")  # the next invocation reads the presets afresh
             return ""
-        presets = {p.name: p for p in self.preset_library().all()}
-        preset = presets.get(named.group(1))
-        if preset is None:
-            return ""
-        word = "WORD " if preset.needs_arg else ""
-        return f"/{preset.name} {word}TEXT (no text: the last answer)"
+        name = named.group(1)
+        if self._usage_for[0] != name:
+            preset = {p.name: p for p in self.preset_library().all()}.get(name)
+            word = "WORD " if preset is not None and preset.needs_arg else ""
+            usage = f"/{name} {word}TEXT (no text: the last answer)" if preset else ""
+            self._usage_for = (name, usage)
+        return self._usage_for[1]
 
     def on_key(self, event: events.Key) -> None:
         # Esc is not a binding here: the chat screen's own Esc bindings (stop, cancel edit)
         # would replace it; when they do not apply, the key arrives here.
         if event.key == "escape" and self.completion_open:
-            self._completion_closed_for = self.prompt.text
+            self._completion_dismissed = True
             self.completion.hide()
             event.stop()
 
@@ -133,7 +137,6 @@ class PresetHandlers(ChatScreenBase):
         self.completion.hide()
         if preset is not None:
             self.prompt.set_text(f"/{preset.name} ")
-            self._completion_closed_for = None
 
     # -- sending ----------------------------------------------------------------------------------
 
