@@ -97,7 +97,9 @@ class PresetHandlers(ChatScreenBase):
 
     @on(TextArea.Changed, "#prompt")
     def _update_completion(self) -> None:
-        self.prompt.border_title = self._usage(self.prompt.text)
+        usage = self._usage(self.prompt.text)
+        if self.prompt.border_title != usage:  # setting it, even unchanged, redraws the box
+            self.prompt.border_title = usage
         typed = _TYPING_NAME.fullmatch(self.prompt.text)
         if typed is None:
             self._completion_dismissed = False
