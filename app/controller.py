@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from llama_chat.branch_jobs import BranchJobs
+from llama_chat.chat.presets import Preset
 from llama_chat.chat_jobs import ChatJobs
 from llama_chat.continue_jobs import ContinueJobs
 from llama_chat.document_jobs import DocumentJobs
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
 from llama_chat.paths import AppPaths
+from llama_chat.preset_jobs import PresetJobs
 from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tools import Approval, ToolCall
@@ -205,3 +207,20 @@ class ChatController:
     def _ask_approval(self, call: ToolCall) -> Approval:
         approver = self.approver
         return approver(call) if approver is not None else Approval.DENY
+
+    # -- presets and the draft counter ----------------------------------------------------------
+
+    def send_with_preset(self, text: str, preset: Preset) -> Future[TurnFinished | None]:
+        """Send ``text`` (the preset already applied); the preset's system prompt and
+        temperature hold for this one answer."""
+        self.cancel.clear()
+        return self._submit(Job.SEND, PresetJobs(self._jobs).send, text, preset)
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` as a message's content; None while no model is loaded.
+
+        Any thread may call it: the tokenizer is tiktoken (thread-safe, no MLX), and the engine
+        thread only ever replaces it whole.
+        """
+        tokenizer = self._jobs._tokenizer
+        return None if tokenizer is None else len(tokenizer.encode(text))

@@ -17,6 +17,7 @@ from llama_chat.chat.presets import (
     Preset,
     PresetError,
     PresetLibrary,
+    prepare_invocation,
     split_invocation,
 )
 from llama_chat.chat.template import encode_prompt, format_date
@@ -92,6 +93,40 @@ def test_a_file_that_is_not_json_is_moved_aside(tmp_path):
 def test_split_invocation_reads_a_slash_command():
     assert split_invocation("/translate  French ") == ("translate", "French")
     assert split_invocation("fix") == ("fix", "")
+
+
+def test_split_invocation_keeps_the_line_breaks_of_the_text():
+    assert split_invocation("/shorten\nline one\nline two") == ("shorten", "line one\nline two")
+
+
+def test_a_chat_box_invocation_works_on_its_text_else_on_the_last_answer():
+    library = PresetLibrary.load(Path("/nonexistent/presets.json"))
+    shorten = library.get("shorten")
+    assert prepare_invocation(library, "/shorten my text", "answer") == (
+        shorten,
+        shorten.apply("my text"),
+    )
+    assert prepare_invocation(library, "/shorten ", "the answer")[1] == shorten.apply("the answer")
+    translate = library.get("translate")
+    _, message = prepare_invocation(library, "/translate German Good night", "")
+    assert message == translate.apply("Good night", "German")
+    assert prepare_invocation(library, "/translate German", "Hi")[1] == translate.apply(
+        "Hi", "German"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "last_answer", "error"),
+    [
+        ("/nosuch text", "answer", "there is no preset 'nosuch'"),
+        ("/shorten", "", "/shorten works on text"),
+        ("/translate", "answer", "/translate needs a word after it"),
+    ],
+)
+def test_a_chat_box_invocation_that_cannot_run_says_why(typed, last_answer, error):
+    library = PresetLibrary.load(Path("/nonexistent/presets.json"))
+    with pytest.raises(PresetError, match=error):
+        prepare_invocation(library, typed, last_answer)
 
 
 def test_cli_preset_sends_the_preset_message_for_stdin(paths, tokenizer_model_path):

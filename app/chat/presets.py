@@ -197,9 +197,30 @@ class PresetLibrary:
 
 
 def split_invocation(text: str) -> tuple[str, str]:
-    """``"/translate French"`` → ``("translate", "French")``; the leading slash is optional."""
-    name, _, arg = text.strip().removeprefix("/").partition(" ")
-    return name, arg.strip()
+    """``"/translate French"`` → ``("translate", "French")``; the leading slash is optional.
+
+    The name ends at the first space or line break; the rest keeps its own line breaks.
+    """
+    name, rest = [*text.strip().removeprefix("/").split(maxsplit=1), "", ""][:2]
+    return name, rest.strip()
+
+
+def prepare_invocation(library: PresetLibrary, typed: str, last_answer: str) -> tuple[Preset, str]:
+    """What the chat box's ``/name [arg] [text]`` sends: (the preset, the applied template).
+
+    The text is what follows the name (after the argument, for a preset that takes one), else
+    ``last_answer``. Raises PresetError naming what is missing or unknown.
+    """
+    name, rest = split_invocation(typed)
+    preset = library.get(name)
+    arg = ""
+    if preset.needs_arg:
+        arg, rest = split_invocation(rest)
+    if not rest and not last_answer:
+        raise PresetError(
+            f"/{preset.name} works on text: type it after /{preset.name}, or use it after an answer"
+        )
+    return preset, preset.apply(rest or last_answer, arg)
 
 
 def _from_json(entry: Any) -> Preset:

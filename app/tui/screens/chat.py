@@ -21,12 +21,15 @@ from llama_chat.tui.keys import CHAT_BINDINGS
 from llama_chat.tui.screens.chat_branches import BranchHandlers
 from llama_chat.tui.screens.chat_cursor import CursorHandlers
 from llama_chat.tui.screens.chat_documents import DocumentHandlers
+from llama_chat.tui.screens.chat_draft_counter import DraftCounterHandlers
+from llama_chat.tui.screens.chat_presets import PresetHandlers
 from llama_chat.tui.screens.chat_sessions import SessionHandlers
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
 from llama_chat.tui.state import TURN_JOBS
 from llama_chat.tui.widgets.message import UserMessage
 from llama_chat.tui.widgets.message_list import MessageList
+from llama_chat.tui.widgets.preset_completion import PresetCompletion
 from llama_chat.tui.widgets.priority_footer import PriorityFooter
 from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
@@ -42,7 +45,14 @@ def all_bindings(app: App) -> list[Binding]:
     return [b for b in found if isinstance(b, Binding)]
 
 
-class ChatScreen(CursorHandlers, DocumentHandlers, BranchHandlers, SessionHandlers):
+class ChatScreen(
+    CursorHandlers,
+    DocumentHandlers,
+    BranchHandlers,
+    DraftCounterHandlers,
+    PresetHandlers,
+    SessionHandlers,
+):
     BINDINGS = CHAT_BINDINGS
 
     def compose(self) -> ComposeResult:
@@ -53,6 +63,7 @@ class ChatScreen(CursorHandlers, DocumentHandlers, BranchHandlers, SessionHandle
                 yield Label(
                     "Editing your last message. Enter sends it, Esc cancels.", id="editing-hint"
                 )
+                yield PresetCompletion(id="preset-completion")
                 yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield PriorityFooter(compact=True)
@@ -151,6 +162,8 @@ class ChatScreen(CursorHandlers, DocumentHandlers, BranchHandlers, SessionHandle
 
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
+        if await self.submit_preset(event.text):
+            return
         if not self.can_start():
             return
         text = event.text

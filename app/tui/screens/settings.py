@@ -29,6 +29,7 @@ from llama_chat.models.store import (
     machine_memory_bytes,
 )
 from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
+from llama_chat.tui.screens.settings_presets import general_tab, presets_tab, settings_tabs
 from llama_chat.tui.state import chat_app
 from mlx_model import ModelConfig, memory_needed
 
@@ -87,11 +88,13 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         themes: Iterable[str],
         settings_file: Path,
         data_dir: Path,
+        presets_file: Path,
     ) -> None:
         super().__init__(classes="dialog-screen")
         self.settings = settings
         self.settings_file = settings_file
         self.data_dir = data_dir
+        self.presets_file = presets_file
         self.model_dirs = dict(settings.model_dir)
         """The model folder per precision as edited; the box shows the selected precision's."""
         self.folder_quant = settings.quant
@@ -103,100 +106,100 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
     # -- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        s = self.settings
         with Vertical(classes="dialog", id="settings"):
             yield Label("Settings", classes="dialog-question")
-            with VerticalScroll(id="settings-form"):
-                yield Label(
-                    Text(f"Saved in {self.settings_file}\nChats are kept in {self.data_dir}"),
-                    id="settings-paths",
-                    classes="settings-hint",
-                )
-                yield from self._section("Model")
-                yield from self._field(
-                    "quant",
-                    "Precision",
-                    "switching reloads the model and keeps the chat",
-                    Select(
-                        [(q, q) for q in QUANT_LEVELS], value=s.quant, allow_blank=False, id="quant"
-                    ),
-                )
-                yield from self._field(
-                    "model_dir",
-                    "Model folder",
-                    "a checkpoint on disk for this precision; empty: download it",
-                    Input(
-                        s.model_dir.get(s.quant, ""),
-                        placeholder="empty: the standard download",
-                        id="model_dir",
-                    ),
-                )
-                yield from self._section("Sampling")
-                for key, label, hint, _ in NUMBER_FIELDS:
-                    value = getattr(s, key)
-                    yield from self._field(
-                        key, label, hint, Input("" if value is None else str(value), id=key)
-                    )
-                yield from self._section("System prompt")
-                if self.session_system_prompt is not None:
-                    yield from self._field(
-                        "session_system_prompt",
-                        "This chat",
-                        "changing it re-reads the chat with the new instructions",
-                        TextArea(
-                            self.session_system_prompt,
-                            id="session_system_prompt",
-                            soft_wrap=True,
-                            tab_behavior="focus",
-                        ),
-                    )
-                yield from self._field(
-                    "system_prompt",
-                    "New chats",
-                    "the default for chats started from now on",
-                    TextArea(
-                        s.system_prompt, id="system_prompt", soft_wrap=True, tab_behavior="focus"
-                    ),
-                )
-                yield from self._section("Context and memory")
-                yield from self._field(
-                    "context_limit",
-                    "Context limit",
-                    "tokens kept in the conversation",
-                    Input(str(s.context_limit), id="context_limit"),
-                )
-                yield from self._field(
-                    "kv_bits",
-                    "KV cache",
-                    "8-bit halves the cache's memory",
-                    Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False, id="kv_bits"),
-                )
-                yield Label("", id="memory-fit")
-                yield from self._section("Privacy and tools")
-                with Horizontal(classes="switch-row"):
-                    yield Switch(s.offline, id="offline")
-                    yield Label("Offline: never contact the Hugging Face Hub")
-                yield from self._field(
-                    "allowed_folders",
-                    "Folders tools may read",
-                    "one per line; the file tools touch nothing else",
-                    TextArea(
-                        "\n".join(s.allowed_folders), id="allowed_folders", tab_behavior="focus"
-                    ),
-                )
-                yield from self._section("Look")
-                yield from self._field(
-                    "theme",
-                    "Theme",
-                    "",
-                    Select(
-                        [(t, t) for t in self.themes], value=s.theme, allow_blank=False, id="theme"
-                    ),
-                )
+            with settings_tabs():
+                with general_tab():
+                    yield from self._general()
+                yield presets_tab(self.presets_file)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
         yield Footer()
+
+    def _general(self) -> ComposeResult:
+        s = self.settings
+        with VerticalScroll(id="settings-form"):
+            yield Label(
+                Text(f"Saved in {self.settings_file}\nChats are kept in {self.data_dir}"),
+                id="settings-paths",
+                classes="settings-hint",
+            )
+            yield from self._section("Model")
+            yield from self._field(
+                "quant",
+                "Precision",
+                "switching reloads the model and keeps the chat",
+                Select(
+                    [(q, q) for q in QUANT_LEVELS], value=s.quant, allow_blank=False, id="quant"
+                ),
+            )
+            yield from self._field(
+                "model_dir",
+                "Model folder",
+                "a checkpoint on disk for this precision; empty: download it",
+                Input(
+                    s.model_dir.get(s.quant, ""),
+                    placeholder="empty: the standard download",
+                    id="model_dir",
+                ),
+            )
+            yield from self._section("Sampling")
+            for key, label, hint, _ in NUMBER_FIELDS:
+                value = getattr(s, key)
+                yield from self._field(
+                    key, label, hint, Input("" if value is None else str(value), id=key)
+                )
+            yield from self._section("System prompt")
+            if self.session_system_prompt is not None:
+                yield from self._field(
+                    "session_system_prompt",
+                    "This chat",
+                    "changing it re-reads the chat with the new instructions",
+                    TextArea(
+                        self.session_system_prompt,
+                        id="session_system_prompt",
+                        soft_wrap=True,
+                        tab_behavior="focus",
+                    ),
+                )
+            yield from self._field(
+                "system_prompt",
+                "New chats",
+                "the default for chats started from now on",
+                TextArea(s.system_prompt, id="system_prompt", soft_wrap=True, tab_behavior="focus"),
+            )
+            yield from self._section("Context and memory")
+            yield from self._field(
+                "context_limit",
+                "Context limit",
+                "tokens kept in the conversation",
+                Input(str(s.context_limit), id="context_limit"),
+            )
+            yield from self._field(
+                "kv_bits",
+                "KV cache",
+                "8-bit halves the cache's memory",
+                Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False, id="kv_bits"),
+            )
+            yield Label("", id="memory-fit")
+            yield from self._section("Privacy and tools")
+            with Horizontal(classes="switch-row"):
+                yield Switch(s.offline, id="offline")
+                yield Label("Offline: never contact the Hugging Face Hub")
+            yield from self._field(
+                "allowed_folders",
+                "Folders tools may read",
+                "one per line; the file tools touch nothing else",
+                TextArea("\n".join(s.allowed_folders), id="allowed_folders", tab_behavior="focus"),
+            )
+            yield from self._section("Look")
+            yield from self._field(
+                "theme",
+                "Theme",
+                "",
+                Select([(t, t) for t in self.themes], value=s.theme, allow_blank=False, id="theme"),
+            )
 
     @staticmethod
     def _section(title: str) -> ComposeResult:
@@ -373,6 +376,7 @@ def settings_screen(app: App) -> SettingsScreen:
         themes=app.available_themes,
         settings_file=state.paths.settings_file,
         data_dir=state.paths.data_dir,
+        presets_file=state.paths.presets_file,
     )
 
 
