@@ -218,6 +218,7 @@ class SummaryDone:
     text: str
 
 
+@dataclass(frozen=True)
 class BranchSwitched:
     """Another sibling is shown at a fork: ``messages`` is the chat's new shown path."""
 

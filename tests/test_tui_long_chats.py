@@ -137,3 +137,18 @@ async def test_the_context_meter_shows_a_new_limit_at_once(paths):
         await wait_for(pilot, lambda: len(app.finished_jobs) > before, "the settings job")
         await pilot.pause()
         assert app.chat.status.context_text == f"ctx {used:,}/4,096"
+
+
+async def test_a_draft_is_saved_each_time_typing_rests_not_only_the_first(paths):
+    # A crash must not lose more than the last half second of typing: the draft is saved
+    # after every pause, while the app runs, not only on the first pause or on the way out.
+    chat = seed_chat(paths, "Saved", exchange(1))
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
+        app.chat.prompt.focus()
+        sessions = app.controller.sessions
+        await pilot.press(*"first")
+        await wait_for(pilot, lambda: sessions.draft(chat) == "first", "the first draft")
+        await pilot.press(*" and more")
+        await wait_for(pilot, lambda: sessions.draft(chat) == "first and more", "the next draft")

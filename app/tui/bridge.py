@@ -114,6 +114,7 @@ class Core:
     class SummaryDone(Message):
         event: events.SummaryDone
 
+    @dataclass
     class BranchSwitched(Message):
         event: events.BranchSwitched
 

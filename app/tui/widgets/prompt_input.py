@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual import on
 from textual.binding import Binding
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import TextArea
 
 DRAFT_SAVE_DELAY_S = 0.5
@@ -73,6 +74,7 @@ class PromptInput(TextArea):
         """Prompts sent in this chat, oldest first; Up in an empty box brings back the last."""
         self.stashed: str | None = None
         """What was in the box when editing the last message began; it comes back after."""
+        self._draft_timer: Timer | None = None
 
     @dataclass
     class DraftChanged(Message):
@@ -84,15 +86,14 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt_input
 
-    def on_mount(self) -> None:
-        self._draft_timer = self.set_timer(
-            DRAFT_SAVE_DELAY_S, lambda: self.post_message(self.DraftChanged(self)), pause=True
-        )
-
     @on(TextArea.Changed)
     def _restart_draft_timer(self) -> None:
-        self._draft_timer.reset()
-        self._draft_timer.resume()
+        # A new timer each time: a one-shot timer that has fired cannot be started again.
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(
+            DRAFT_SAVE_DELAY_S, lambda: self.post_message(self.DraftChanged(self))
+        )
 
     @property
     def draft(self) -> str:
