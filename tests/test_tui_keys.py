@@ -136,3 +136,22 @@ async def test_the_keys_setting_remaps_a_binding_and_help_shows_it(paths):
         table = app.screen.query_one(DataTable)
         rows = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
         assert ("^u", "edit_last") in [(key, binding_id) for key, _, binding_id in rows]
+
+
+async def test_tab_moves_the_focus_unless_the_preset_list_is_open(paths):
+    # The preset list's Tab binding replaces Textual's on this screen: Tab must still leave
+    # the message box, and Down/Up must still reach the list while the message cursor is off.
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        app.chat.prompt.focus()
+        await pilot.press("tab")
+        await pilot.pause()
+        assert not app.chat.prompt.has_focus
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert app.chat.prompt.has_focus
+        await pilot.press("slash", "down", "tab")
+        await pilot.pause()
+        assert app.chat.prompt.has_focus and app.chat.prompt.text.startswith("/")
+        assert app.chat.prompt.text.strip() != "/" and app.chat.prompt.text.endswith(" ")

@@ -190,6 +190,54 @@ CHAT_BINDINGS: list[Binding] = [
         tooltip="Show the next branch of the message under the cursor, else of the newest"
         " message that has branches (in the message box: when it is empty)",
     ),
+    # The preset list under the message box (screens/chat_presets.py). Priority, so that they
+    # win over the box's own keys while the list is open; check_action turns them off otherwise,
+    # and the key goes on to its next binding (the message cursor) or to the box as usual.
+    Binding(
+        "down",
+        "preset_move(1)",
+        "Next preset",
+        id="presets.next",
+        show=False,
+        priority=True,
+        tooltip="In the preset list: the next preset",
+    ),
+    Binding(
+        "up",
+        "preset_move(-1)",
+        "Previous preset",
+        id="presets.previous",
+        show=False,
+        priority=True,
+        tooltip="In the preset list: the previous preset",
+    ),
+    Binding(
+        "tab,enter",
+        "preset_pick",
+        "Pick preset",
+        id="presets.pick",
+        show=False,
+        priority=True,
+        tooltip="In the preset list: put the highlighted preset in the message box",
+    ),
+    # Textual's own Tab bindings, restated: the screen's "tab" above replaces its base's, and
+    # Tab must still move the focus while the preset list is closed.
+    Binding(
+        "tab",
+        "app.focus_next",
+        "Next part",
+        id="focus.next",
+        show=False,
+        tooltip="Move the focus to the next part of the screen",
+    ),
+    Binding(
+        "shift+tab",
+        "app.focus_previous",
+        "Previous part",
+        id="focus.previous",
+        show=False,
+        tooltip="Move the focus to the previous part of the screen",
+    ),
 ]
 
 

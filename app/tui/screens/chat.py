@@ -111,11 +111,14 @@ class ChatScreen(
 
     def action_scroll_chat(self, where: str) -> None:
         messages = self.messages
+        if where == "end":  # and stay there: messages still laying out make the chat taller
+            messages.scroll_end(animate=False)
+            messages.follow()
+            return
         {
             "page_up": messages.scroll_page_up,
             "page_down": messages.scroll_page_down,
             "home": messages.scroll_home,
-            "end": messages.scroll_end,
         }[where]()
 
     async def action_regenerate(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 from textual import events, on
-from textual.binding import Binding
 from textual.widgets import TextArea
 
 from llama_chat.chat.presets import PresetError, PresetLibrary, prepare_invocation
@@ -26,42 +25,8 @@ _INVOCATION = re.compile(r"/[a-z][a-z0-9-]*(\s|$)")
 """A message that starts like this is a preset's name, not text for the model."""
 _NAMED = re.compile(r"/([a-z][a-z0-9-]*)\s")
 
-COMPLETION_KEYS = [
-    # Priority, so that they win over the message box's own keys while the list is open;
-    # check_action turns them off otherwise, and the keys reach the box as usual.
-    Binding(
-        "down",
-        "preset_move(1)",
-        "Next preset",
-        id="presets.next",
-        show=False,
-        priority=True,
-        tooltip="In the preset list: the next preset",
-    ),
-    Binding(
-        "up",
-        "preset_move(-1)",
-        "Previous preset",
-        id="presets.previous",
-        show=False,
-        priority=True,
-        tooltip="In the preset list: the previous preset",
-    ),
-    Binding(
-        "tab,enter",
-        "preset_pick",
-        "Pick preset",
-        id="presets.pick",
-        show=False,
-        priority=True,
-        tooltip="In the preset list: put the highlighted preset in the message box",
-    ),
-]
-
 
 class PresetHandlers(ChatScreenBase):
-    BINDINGS = COMPLETION_KEYS
-
     def __init__(self) -> None:
         super().__init__()
         self._completion_dismissed = False
