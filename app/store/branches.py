@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from llama_chat.store.records import NotFoundError, StoredMessage, message_from_row
+from llama_chat.store.records import StoredMessage, message_from_row, session_of_message
 
 
 class BranchStore:
@@ -39,13 +39,9 @@ class BranchStore:
     def select_branch(self, message_id: int) -> list[StoredMessage]:
         """Show ``message_id`` at its fork (instead of its siblings); returns the new path."""
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT session_id FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"No message with id {message_id}.")
-            record_choice(conn, row[0], message_id)
-        return self.active_path(row[0])
+            session_id = session_of_message(conn, message_id)
+            record_choice(conn, session_id, message_id)
+        return self.active_path(session_id)
 
     def branch_positions(self, session_id: int) -> dict[int, tuple[int, int]]:
         """For each message that has siblings: (its place among them from 0, how many)."""

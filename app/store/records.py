@@ -19,6 +19,14 @@ class NotFoundError(LookupError):
     """No session or message with that id."""
 
 
+def session_of_message(conn: sqlite3.Connection, message_id: int) -> int:
+    """The chat that holds ``message_id``; NotFoundError if there is no such message."""
+    row = conn.execute("SELECT session_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"No message with id {message_id}.")
+    return row[0]
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     id: int

@@ -38,6 +38,7 @@ from llama_chat.store.records import (
     dump_tool_calls,
     message_from_row,
     session_from_row,
+    session_of_message,
 )
 
 
@@ -220,12 +221,8 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
         now = _now()
         with self._transaction() as conn:
             self._require_session(conn, session_id)
-            if parent_id is not None:
-                row = conn.execute(
-                    "SELECT session_id FROM messages WHERE id = ?", (parent_id,)
-                ).fetchone()
-                if row is None or row[0] != session_id:
-                    raise NotFoundError(f"No message {parent_id} in chat {session_id}.")
+            if parent_id is not None and session_of_message(conn, parent_id) != session_id:
+                raise NotFoundError(f"No message {parent_id} in chat {session_id}.")
             seq = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?",
                 (session_id,),
@@ -250,17 +247,13 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
         status = check_status(status)
         now = _now()
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT session_id FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"No message with id {message_id}.")
+            session_id = session_of_message(conn, message_id)
             conn.execute(
                 "UPDATE messages SET content = ?, status = ?,"
                 " tool_calls_json = COALESCE(?, tool_calls_json) WHERE id = ?",
                 (content, status, dump_tool_calls(tool_calls), message_id),
             )
-            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, row[0]))
+            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
         return self.get_message(message_id)
 
     def get_message(self, message_id: int) -> StoredMessage:
