@@ -152,3 +152,26 @@ async def test_a_draft_is_saved_each_time_typing_rests_not_only_the_first(paths)
         await wait_for(pilot, lambda: sessions.draft(chat) == "first", "the first draft")
         await pilot.press(*" and more")
         await wait_for(pilot, lambda: sessions.draft(chat) == "first and more", "the next draft")
+
+
+async def test_text_typed_while_the_last_chat_reopens_is_kept(paths):
+    # The last chat reopens on start while the user may already be typing: the chat's saved
+    # draft comes back and what was typed stays after it (it used to be replaced).
+    chat = seed_chat(paths, "Saved", exchange(1))
+    with SessionStore.open(paths.sessions_db) as sessions:
+        sessions.set_draft(chat, "saved words")
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
+        drafts = app.chat.drafts
+        drafts._reopening = chat  # as on start: the reopen is still on its way
+        app.chat.prompt.set_text("typed meanwhile")
+        drafts.save(None)  # the pause timer filed it under the new chat
+        drafts.show(chat)
+        assert app.chat.prompt.text == "saved words\n\ntyped meanwhile"
+        await wait_for(
+            pilot,
+            lambda: app.controller.sessions.draft(chat) == "saved words\n\ntyped meanwhile",
+            "the joined draft to be saved",
+        )
+        assert app.controller.sessions.draft(None) == ""

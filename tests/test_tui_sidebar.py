@@ -66,6 +66,25 @@ async def test_reaching_the_last_row_twice_at_once_lists_one_page(paths):
         assert [m.remaining for m in sidebar.query(MoreItem)] == [20]
 
 
+async def test_the_list_rebuilt_while_browsing_keeps_the_highlighted_row(paths):
+    # A chat reopening or an answer ending rebuilds the list; someone moving through it keeps
+    # their row (and the row of older chats, which lists them), not the open chat's.
+    seed_many(paths, PAGE_SIZE + 5)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        sidebar = app.chat.sidebar
+        await wait_for(pilot, lambda: app.session_id is not None, "the last chat to reopen")
+        await wait_for(pilot, lambda: len(sidebar.items) == PAGE_SIZE, "the first page")
+        list_view = sidebar.query_one(ListView)
+        list_view.focus()
+        await pilot.pause()
+        list_view.index = 7
+        await sidebar.reload(app.session_id)
+        await sidebar.show_current(app.session_id)
+        assert list_view.index == 7
+
+
 async def test_each_chat_shows_when_it_was_used_and_its_whole_title_on_hover(paths):
     long_title = "A very long title about planning the summer trip to the Alps " * 2
     seed_many(paths, 1, title=long_title)

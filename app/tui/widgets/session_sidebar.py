@@ -117,12 +117,19 @@ class SessionSidebar(Vertical):
             found = [(s, None) for s in self.store.list_sessions(limit=self._listed)]
             remaining = max(0, self.store.count_sessions() - len(found))
         list_view = self.query_one(ListView)
+        # Someone browsing the list keeps their row (reaching "older chats" lists them still);
+        # otherwise the open chat is highlighted.
+        browsing = list_view.highlighted_child if list_view.has_focus else None
         await list_view.clear()
         await list_view.extend(SessionItem(s, snippet) for s, snippet in found)
         if remaining:
             await list_view.append(MoreItem(remaining))
         ids = [session.id for session, _ in found]
-        if ids:
+        if isinstance(browsing, MoreItem) and remaining:
+            list_view.index = len(ids)
+        elif isinstance(browsing, SessionItem) and browsing.session.id in ids:
+            list_view.index = ids.index(browsing.session.id)
+        elif ids:
             list_view.index = ids.index(self.current_id) if self.current_id in ids else 0
 
     async def show_current(self, session_id: int | None) -> None:
@@ -130,8 +137,10 @@ class SessionSidebar(Vertical):
         a chat should not pay for re-laying out every row)."""
         self.current_id = session_id
         ids = [item.session.id for item in self.items]
+        list_view = self.query_one(ListView)
         if session_id in ids:
-            self.query_one(ListView).index = ids.index(session_id)
+            if not list_view.has_focus:  # someone browsing the list keeps their row
+                list_view.index = ids.index(session_id)
         else:
             await self.reload(session_id)
 
