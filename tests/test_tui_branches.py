@@ -176,8 +176,8 @@ async def test_older_messages_scrolled_into_view_get_their_switchers(paths):
     async with app.run_test(size=SIZE) as pilot:
         await chat_open(pilot, session_id)
         await wait_for(pilot, lambda: len(shown(app)) >= 6, "the newest page")
-        await pilot.pause()
-        assert "Fish 1" not in shown(app) and switcher_texts(app) == []
+        # Opening mounts only the newest messages; "Fish 1" comes with an older page (which a
+        # slow layout may already have asked for), and that page must bring its switcher.
         await app.chat.messages.show_all()
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 1/2 ▶"], "the older page's")
 
