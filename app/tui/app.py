@@ -26,6 +26,7 @@ from llama_chat.store.export import default_export_dir
 from llama_chat.tui.bridge import Core, EventBridge
 from llama_chat.tui.commands import SessionPicker, chat_commands
 from llama_chat.tui.keys import unknown_binding_ids
+from llama_chat.tui.ordered_keys import OrderedKeysApp
 from llama_chat.tui.screens.chat import ChatScreen, all_bindings
 from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
 from llama_chat.tui.screens.welcome import model_problem, run_welcome
@@ -36,7 +37,7 @@ RESTART_WITH_DEMO = "restart-with-demo"
 """What the app returns when the user picked the demo on the welcome screen."""
 
 
-class LlamaChatApp(App[str | None]):
+class LlamaChatApp(OrderedKeysApp[str | None]):
     TITLE = "llama-chat"
     COMMANDS = App.COMMANDS | {SessionPicker}
     BINDINGS = [

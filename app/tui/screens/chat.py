@@ -70,6 +70,7 @@ class ChatScreen(
 
     def on_mount(self) -> None:
         self.watch(self.app, "editing", self._show_editing_hint)
+        self.watch(self.app, "model_state", self._send_waiting_message, init=False)
         self.prompt.focus()
         self.drafts = Drafts(self.state.controller, self.prompt)
         if (reopen := self.drafts.chat_to_reopen()) is not None:
@@ -81,6 +82,18 @@ class ChatScreen(
 
     def _show_editing_hint(self, editing: bool) -> None:
         self.query_one("#editing-hint").display = editing
+
+    def _send_waiting_message(self, model_state: str) -> None:
+        """A message held while the model loaded goes out now (or stays in the box, editable)."""
+        if model_state == "loading" or self.prompt.waiting is None:
+            return
+        text = self.prompt.stop_waiting()
+        if model_state == "ready" and text:
+            self.prompt.post_message(PromptInput.Submitted(self.prompt, text))
+        else:
+            self.notify(
+                "The model did not load; your message is kept in the box.", severity="warning"
+            )
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -165,6 +178,9 @@ class ChatScreen(
 
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
+        if self.state.model_state == "loading" and not self.state.busy:
+            self.prompt.wait_for_model()  # sent by itself once the model is ready
+            return
         if await self.submit_preset(event.text):
             return
         if not self.can_start():

@@ -10,6 +10,8 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import TextArea
 
+from llama_chat.tui.ordered_keys import OrderedKeysApp
+
 DRAFT_SAVE_DELAY_S = 0.5
 """Typing pauses this long before the draft is saved (and on leaving the chat or quitting)."""
 
@@ -41,6 +43,14 @@ class PromptInput(TextArea):
             tooltip="New line in the message",
         ),
         # Replaces TextArea's own "up" binding; in a non-empty box it still moves the cursor.
+        Binding(
+            "escape",
+            "take_back",
+            "Take back",
+            id="prompt.take_back",
+            show=False,
+            tooltip="Take back a message that waits for the model to load",
+        ),
         Binding(
             "up",
             "recall_or_cursor_up",
@@ -75,6 +85,8 @@ class PromptInput(TextArea):
         self.stashed: str | None = None
         """What was in the box when editing the last message began; it comes back after."""
         self._draft_timer: Timer | None = None
+        self.waiting: str | None = None
+        """A message sent before the model could answer: it goes out when the model is ready."""
 
     @dataclass
     class DraftChanged(Message):
@@ -113,8 +125,38 @@ class PromptInput(TextArea):
             self.stashed = None
 
     def action_submit(self) -> None:
-        if self.text.strip():
+        if _typed_keys_waiting(self.app):
+            # More keys right behind this Enter: pasted text (or a burst) still arriving, where
+            # a newline is a line break in the message, not "send" (a person's next key after
+            # Enter comes far later than the app takes to handle one).
+            self.insert("\n")
+            return
+        if self.text.strip() and self.waiting is None:
             self.post_message(self.Submitted(self, self.text))
+
+    def wait_for_model(self) -> None:
+        """Hold the message in the box, read-only, until the model can answer it."""
+        self.waiting = self.text
+        self.read_only = True
+        self.add_class("-waiting")
+        self.border_subtitle = "waits for the model to load · Esc takes it back"
+
+    def stop_waiting(self) -> str | None:
+        """End the wait; the held message (None if there was none) stays in the box."""
+        text, self.waiting = self.waiting, None
+        self.read_only = False
+        self.remove_class("-waiting")
+        self.border_subtitle = ""
+        return text
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "take_back":
+            return self.waiting is not None
+        return super().check_action(action, parameters)
+
+    def action_take_back(self) -> None:
+        self.stop_waiting()
+        self.move_cursor(self.document.end)
 
     def action_newline(self) -> None:
         self.insert("\n")
@@ -133,3 +175,7 @@ class PromptInput(TextArea):
     def remember(self, text: str) -> None:
         if not self.prompt_history or self.prompt_history[-1] != text:
             self.prompt_history.append(text)
+
+
+def _typed_keys_waiting(app: object) -> bool:
+    return isinstance(app, OrderedKeysApp) and app.keys_waiting > 0

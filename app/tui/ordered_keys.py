@@ -1,0 +1,98 @@
+"""Keys handled strictly in the order they were typed, however fast they arrive.
+
+Textual checks a key's priority bindings the moment the key reaches the app, but hands every
+other key to the focused widget's own queue. A burst from a real terminal ("text" + Enter in
+one read, a paste, a fast typist) therefore lets Enter (a priority binding) run before the
+characters ahead of it reach the message box, and lets a Tab move the focus while characters
+typed before it still wait in the old field. The message went out cut short; values landed in
+the wrong field.
+
+``OrderedKeysApp`` holds each key until the one before it is finished: handled by a priority
+binding, or handed to the focused widget and then to every binding it bubbles up to. A
+``KeyHandled`` marker follows the key down the same queues and bubbles up behind it, so when
+the marker reaches the app every handler of the key has run. A key whose marker is lost (its
+widget was removed) releases the next key after ``STALL_S``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from time import monotonic
+
+from textual import events, on
+from textual.app import App, ReturnType
+from textual.message import Message
+from textual.timer import Timer
+
+STALL_S = 0.5
+"""A key whose handling has not finished after this long no longer holds back the next one."""
+
+
+class OrderedKeysApp(App[ReturnType]):
+    """An App whose keys and pastes are handled one at a time, in the order typed."""
+
+    class KeyHandled(Message):
+        """Follows a key through the focused widget's queue and up to the app."""
+
+        def __init__(self, key_number: int) -> None:
+            super().__init__()
+            self.key_number = key_number
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._typed: deque[events.Key | events.Paste] = deque()
+        self._key_started_at: float | None = None
+        """When the key being handled was handed on; None when no key is being handled."""
+        self._stall_timer: Timer | None = None
+        self._key_number = 0
+        """Counts the keys handed on; a late marker of a key released as stalled is ignored."""
+
+    @property
+    def keys_waiting(self) -> int:
+        """How many typed keys (or pastes) arrived and wait behind the one being handled.
+
+        More keys right behind an Enter mean a burst, such as pasted text, is still arriving.
+        """
+        return len(self._typed)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self._typed.append(event)
+            await self._handle_next_key()
+            return
+        await super().on_event(event)
+
+    async def _handle_next_key(self) -> None:
+        while self._key_started_at is None and self._typed:
+            event = self._typed.popleft()
+            self._key_started_at = monotonic()
+            self._key_number += 1
+            await super().on_event(event)  # a priority binding, or on to the focused widget
+            if self.screen_stack:
+                # Into the same queue as the key, so the marker bubbles up behind it.
+                (self.focused or self.screen).post_message(self.KeyHandled(self._key_number))
+                self._watch_for_stall()
+            else:
+                self._key_started_at = None
+
+    def _watch_for_stall(self) -> None:
+        if self._stall_timer is None:
+            self._stall_timer = self.set_interval(STALL_S / 2, self._release_stalled_key)
+        else:
+            self._stall_timer.resume()
+
+    @on(KeyHandled)
+    async def _key_handled(self, message: KeyHandled) -> None:
+        message.stop()
+        if message.key_number != self._key_number:
+            return
+        self._key_started_at = None
+        await self._handle_next_key()
+        if self._key_started_at is None and self._stall_timer is not None:
+            self._stall_timer.pause()
+
+    async def _release_stalled_key(self) -> None:
+        started = self._key_started_at
+        if started is not None and monotonic() - started >= STALL_S:
+            self._key_started_at = None
+            await self._handle_next_key()
