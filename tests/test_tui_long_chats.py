@@ -10,7 +10,7 @@ from llama_chat.settings import load_settings
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.screens.dialogs import ConfirmDialog
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-from llama_chat.tui.widgets.message_list import FIRST_SCREEN_MESSAGES, OlderNote
+from llama_chat.tui.widgets.message_list import FIRST_SCREEN_MESSAGES, NewerNote, OlderNote
 from tests.tui_pilot import (
     SIZE,
     make_app,
@@ -175,3 +175,48 @@ async def test_text_typed_while_the_last_chat_reopens_is_kept(paths):
             "the joined draft to be saved",
         )
         assert app.controller.sessions.draft(None) == ""
+
+
+def first_visible_question(app) -> int:
+    """The number n of the topmost "Qn" message in view."""
+    messages = app.chat.messages
+    top = messages.scroll_y
+    shown = [u for u in widgets(app, UserMessage) if u.virtual_region.bottom > top]
+    return int(shown[0].text[1:])
+
+
+async def test_ctrl_home_shows_the_first_message_of_a_long_chat_and_ctrl_end_the_newest(paths):
+    chat = seed_chat(paths, "Very long", exchange(500))
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
+        await model_ready(pilot)  # the chat is shown again once the model is loaded
+        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
+        await wait_for(pilot, lambda: not app.chat.messages.loading_older, "the screen to fill")
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        messages = app.chat.messages
+        assert widgets(app, UserMessage)[0].text == "Q0"
+        assert messages.scroll_y == 0 and first_visible_question(app) == 0
+        assert messages.query_children(NewerNote)  # the rest comes on scrolling down
+        assert len(messages.children) < 100
+        await pilot.press("ctrl+end")
+        await wait_for(pilot, lambda: widgets(app, AssistantMessage)[-1].text == "A499", "the end")
+        assert not messages.query_children(NewerNote)
+
+
+async def test_pgup_held_walks_back_steadily_through_pages_as_they_load(paths):
+    chat = seed_chat(paths, "Long", exchange(150))
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
+        await model_ready(pilot)  # the chat is shown again once the model is loaded
+        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
+        messages = app.chat.messages
+        await wait_for(pilot, lambda: not messages.loading_older, "the screen to fill")
+        seen = [first_visible_question(app)]
+        for _ in range(60):
+            await pilot.press("pageup")
+            seen.append(first_visible_question(app))
+        assert seen == sorted(seen, reverse=True)  # never thrown back towards the end
+        assert seen[-1] < seen[0] - 40

@@ -122,17 +122,18 @@ class ChatScreen(
         self.state.editing = False
         self.prompt.unstash()  # the draft that edit-last set aside comes back
 
-    def action_scroll_chat(self, where: str) -> None:
-        messages = self.messages
+    async def action_scroll_chat(self, where: str) -> None:
+        messages, session_id = self.messages, self.state.session_id
         if where == "end":  # and stay there: messages still laying out make the chat taller
+            if messages.newer and session_id is not None:  # the view shows the chat's start
+                await messages.show_stored(self.state.controller.sessions.active_path(session_id))
             messages.scroll_end(animate=False)
             messages.follow()
-            return
-        {
-            "page_up": messages.scroll_page_up,
-            "page_down": messages.scroll_page_down,
-            "home": messages.scroll_home,
-        }[where]()
+        elif where == "home":  # the start of the chat, not of the messages mounted so far
+            path = self.state.controller.sessions.active_path(session_id) if session_id else []
+            await messages.show_start(path)
+        else:
+            {"page_up": messages.scroll_page_up, "page_down": messages.scroll_page_down}[where]()
 
     async def action_regenerate(self) -> None:
         if not self.can_start():
@@ -239,7 +240,11 @@ class ChatScreen(
     async def _turn_started(self, message: Core.TurnStarted) -> None:
         event = message.event
         user = self.messages.last_user()
-        if user is not None and user.message_id is None:
+        if self.messages.newer:  # the view showed the chat's start: the answer goes at its end
+            sessions = self.state.controller.sessions
+            await self.messages.show_stored(sessions.active_path(event.session_id))
+            self.messages.follow()
+        elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
         if event.session_id != self.state.session_id:  # the chat's first message: now saved
             await self.sidebar.reload(event.session_id)

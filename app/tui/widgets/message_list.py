@@ -54,6 +54,10 @@ class MessageList(VerticalScroll):
         """Saved messages above the mounted ones, not mounted yet (oldest first)."""
         self.loading_older = False
         """A page of older messages is being mounted (scrolling to the top waits for it)."""
+        self.newer: list[StoredMessage] = []
+        """Saved messages below the mounted ones, not mounted yet (after a jump to the start)."""
+        self._shown_at = 0
+        """Counts the times everything was replaced; a page mounted for an earlier view stops."""
         self.selected: Widget | None = None
         """The message under the keyboard cursor, which copy, save and branch keys act on; None
         while the cursor is off (they act on the newest answer)."""
@@ -70,6 +74,8 @@ class MessageList(VerticalScroll):
         self.loading_older = False
         shown = [m for m in messages if m.role != "system"]
         self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
+        self.newer = []
+        self._shown_at += 1
         await self.remove_children()
         widgets = [w for m in newest for w in self._widgets_for(m)]
         if self.older:
@@ -85,12 +91,19 @@ class MessageList(VerticalScroll):
         self._near_top(self.scroll_y)
 
     def _near_top(self, scroll_y: float) -> None:
-        if self.older and scroll_y <= 1 and not self.loading_older:
+        # A screen ahead of the top, so that PgUp held walks back without waiting at the top.
+        near_top = scroll_y <= max(1, self.scrollable_content_region.height)
+        if self.older and near_top and not self.loading_older:
             self.loading_older = True
             self.run_worker(self.show_older(), group="older", exclusive=True)
+        near_bottom = scroll_y >= self.max_scroll_y - self.scrollable_content_region.height
+        if self.newer and near_bottom and not self.loading_older:
+            self.loading_older = True
+            self.run_worker(self.show_newer(), group="older", exclusive=True)
 
     async def show_older(self) -> None:
         """Mount the next page of older messages above the others, keeping the view in place."""
+        shown_at = self._shown_at
         try:
             notes = self.query_children(OlderNote)
             if not notes:
@@ -98,7 +111,7 @@ class MessageList(VerticalScroll):
             note = notes.first()
             page = self.older[-OLDER_PAGE_MESSAGES:]
             self.older = self.older[:-OLDER_PAGE_MESSAGES]
-            height_before, y_before = self.virtual_size.height, self.scroll_y
+            height_before = self.virtual_size.height
             widgets = [w for m in page for w in self._widgets_for(m)]
             await self.mount_all(widgets, after=note)
             if self.older:
@@ -107,12 +120,57 @@ class MessageList(VerticalScroll):
                 await note.remove()
             self.post_message(self.PageShown())
             await self._settled()
-            self.scroll_to(
-                y=y_before + self.virtual_size.height - height_before, animate=False, immediate=True
-            )
+            if shown_at != self._shown_at:
+                return  # everything was replaced meanwhile: this page's view is gone
+            # From where the view is now: it may have scrolled on while the page was laid out.
+            grown = self.virtual_size.height - height_before
+            self.scroll_to(y=self.scroll_y + grown, animate=False, immediate=True)
         finally:
             self.loading_older = False
         self.call_after_refresh(self._fill_screen)
+
+    async def show_newer(self) -> None:
+        """Mount the next page of newer messages below the others (after a jump to the start)."""
+        try:
+            notes = self.query_children(NewerNote)
+            if not notes:
+                return
+            note = notes.first()
+            page, self.newer = self.newer[:OLDER_PAGE_MESSAGES], self.newer[OLDER_PAGE_MESSAGES:]
+            await self.mount_all([w for m in page for w in self._widgets_for(m)], before=note)
+            if self.newer:
+                note.count = len(self.newer)
+            else:
+                await note.remove()
+            self.post_message(self.PageShown())
+        finally:
+            self.loading_older = False
+
+    async def show_start(self, messages: Iterable[StoredMessage]) -> None:
+        """Jump to the start of a saved chat: its first page mounted, the rest below on demand.
+
+        Mounting a long chat whole takes seconds (each answer is Markdown to lay out), so the
+        first message is shown at once and newer pages come as the user scrolls down.
+        """
+        if not self.older:  # the whole chat is mounted already
+            self.scroll_home(animate=False)
+            return
+        self.answer = None
+        self.select(None)
+        self.workers.cancel_group(self, "older")
+        self.loading_older = False
+        shown = [m for m in messages if m.role != "system"]
+        first, self.newer = shown[:OLDER_PAGE_MESSAGES], shown[OLDER_PAGE_MESSAGES:]
+        self.older = []
+        self._shown_at += 1
+        await self.remove_children()
+        widgets = [w for m in first for w in self._widgets_for(m)]
+        if self.newer:
+            widgets.append(NewerNote(len(self.newer)))
+        await self.mount_all(widgets)
+        self.release_anchor()
+        await self._settled()
+        self.scroll_home(animate=False, immediate=True)
 
     async def show_all(self) -> None:
         """Mount every older message (for jumping to the start of the chat)."""
@@ -250,6 +308,24 @@ class OlderNote(Static):
 
     def render(self) -> str:
         return f"↑ {self.count:,} earlier messages: scroll up to show them"
+
+
+class NewerNote(Static):
+    """Says that newer messages are there, below (after a jump to the start of the chat)."""
+
+    DEFAULT_CSS = """
+    NewerNote { color: $text-muted; text-align: center; width: 1fr; }
+    """
+
+    count: reactive[int] = reactive(0)
+    """How many saved messages are below, not shown yet."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="newer-note")
+        self.count = count
+
+    def render(self) -> str:
+        return f"↓ {self.count:,} later messages: scroll down, or Ctrl+End for the newest"
 
 
 def widgets_for(message: StoredMessage) -> list[Widget]:
