@@ -25,16 +25,25 @@ pytestmark = pytest.mark.anyio
 async def test_each_key_shows_its_name_character_and_binding_ids():
     app = KeyTesterApp({"edit_last": "ctrl+y"})  # remapped as the keys setting would
     async with app.run_test(size=(100, 24)) as pilot:
-        await pilot.press("ctrl+k", "x", "ctrl+e", "ctrl+y", "left", "f1")
-        lines = app.screen.query_one(Log).lines
-        assert lines[0].startswith("ctrl+k  ") and "cursor.enter (ChatScreen)" in lines[0]
-        assert lines[1] == "x  'x'  → no binding"
-        assert "edit_last" not in lines[2] and "edit_last (ChatScreen)" in lines[3]
-        assert "branch.previous (ChatScreen)" in lines[4]
-        assert "help (ChatScreen)" in lines[5] and "help.close (HelpScreen)" in lines[5]
-        assert "a default Mac keeps it" in lines[5] and "a default Mac" not in lines[0]
-        await pilot.press("escape")
-        assert app.is_running and lines[-1] == "(Esc again to leave)"
+        log = app.screen.query_one(Log)
+
+        async def shown_for(key: str) -> str:
+            before = len(log.lines)
+            await pilot.press(key)
+            return " ".join(line.strip() for line in log.lines[before:])
+
+        assert (await shown_for("x")) == "x  'x'  → no binding"
+        ctrl_k = await shown_for("ctrl+k")
+        assert ctrl_k.startswith("ctrl+k  ") and "→ cursor.enter (ChatScreen)" in ctrl_k
+        assert "a default Mac" not in ctrl_k
+        assert "edit_last" not in await shown_for("ctrl+e")
+        assert "edit_last (ChatScreen)" in await shown_for("ctrl+y")
+        assert "branch.previous (ChatScreen)" in await shown_for("left")
+        f1 = await shown_for("f1")
+        assert "help (ChatScreen)" in f1 and "help.close (HelpScreen)" in f1
+        assert "a default Mac keeps it" in f1 and "needs Fn" in f1
+        assert "dialog.cancel (AttachScreen +" in await shown_for("escape")
+        assert app.is_running and log.lines[-1] == "(Esc again to leave)"
         await pilot.press("escape")
     assert app.return_value == 0
 

@@ -6,6 +6,7 @@ shows up with no binding is one to remap in settings.json. ``llama-chat --keys``
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 from textual import events
@@ -26,14 +27,18 @@ INTRO = (
 def bindings_for(
     key: str, aliases: list[str], bindings: list[OwnedBinding], keymap: Mapping[str, str]
 ) -> list[str]:
-    """The binding ids (with the class that holds each) that ``key`` runs, remappings applied."""
+    """The binding ids that ``key`` runs, remappings applied, each with the class that holds
+    it ("dialog.cancel (AttachScreen +5)": the same id in five more dialogs)."""
     names = {key, *aliases}
-    found = []
+    owners: dict[str, list[str]] = {}
     for owned in bindings:
         binding = owned.binding
         if names & set(binding_keys(keymap.get(binding.id or "", binding.key))):
-            found.append(f"{binding.id or binding.action} ({owned.owner})")
-    return found
+            owners.setdefault(binding.id or binding.action, []).append(owned.owner)
+    return [
+        f"{binding_id} ({held[0]}{f' +{len(held) - 1}' if len(held) > 1 else ''})"
+        for binding_id, held in owners.items()
+    ]
 
 
 def describe_key(event: events.Key, bindings: list[OwnedBinding], keymap: Mapping[str, str]) -> str:
@@ -72,7 +77,9 @@ class KeyTesterScreen(Screen[None], inherit_bindings=False):
         event.stop()  # no binding runs: the key is only reported
         event.prevent_default()
         log = self.query_one(Log)
-        log.write_line(describe_key(event, self.bindings, self.keymap))
+        width = max(20, log.scrollable_content_region.width)
+        line = describe_key(event, self.bindings, self.keymap)
+        log.write_lines(textwrap.wrap(line, width, subsequent_indent="    "))
         if event.key == "escape":
             if self._escape_pressed:
                 self.dismiss()
