@@ -23,7 +23,7 @@ CAPTURED_KEYS: dict[str, str] = {
     "ctrl+up": "macOS: opens Mission Control",
     "ctrl+down": "macOS: Application windows (App Exposé)",
     "ctrl+space": "macOS: selects the previous input source",
-    "ctrl+at": "macOS: Ctrl+Space, which selects the previous input source",
+    "ctrl+@": "macOS: Ctrl+Space (the terminal sends it as Ctrl+@) selects the input source",
     "shift+enter": "Terminal.app and iTerm2 send Enter's own code: it arrives as Enter",
 }
 """Whole keys, each with why a default Mac does not deliver it."""
