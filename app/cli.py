@@ -2,6 +2,7 @@
 
 llama-chat                                  open the chat app
 llama-chat --demo                           the app on a tiny random model (no download)
+llama-chat --keys                           press keys, see what the app receives
 llama-chat -p "Draft a polite reminder"     stream one answer to stdout
 cat notes.txt | llama-chat -p "Summarise"   the piped text is the document
 llama-chat --summarize report.txt           map-reduce summary of a long file
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="tiny random-weight model: try the app with no download"
     )
+    parser.add_argument(
+        "--keys", action="store_true", help="press keys and see what the app receives (Ctrl+Q)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print stats to stderr")
     return parser
 
@@ -111,6 +115,10 @@ def _run(args: argparse.Namespace) -> int:
     paths = AppPaths.from_env()
     settings, warnings = load_settings(paths.settings_file)
     settings = _with_overrides(settings, args)
+    if args.keys:
+        from llama_chat.tui.key_tester import run_key_tester
+
+        return run_key_tester(settings.keys)
     piped = not sys.stdin.isatty()
     if args.prompt is None and args.summarize is None and args.preset is None and not piped:
         from llama_chat.tui.app import run_tui

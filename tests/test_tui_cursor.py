@@ -74,7 +74,7 @@ async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves
         await open_chat(pilot, exchange)
         messages = app.chat.messages
         assert messages.selected is None and messages.older
-        await pilot.press("alt+up")
+        await pilot.press("ctrl+k")  # the Mac's key; Alt+Up and Ctrl+Up too (below)
         assert messages.selected is messages.selectable()[-1]
         assert messages.selected.has_class("-selected") and messages.has_focus
         descriptions = [key.description for key in app.chat.query("FooterKey")]
@@ -121,7 +121,7 @@ async def test_c_copies_the_selected_message(paths):
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await open_chat(pilot, [("user", "Plan a *loaf*"), ("assistant", THREE_BLOCKS)])
-        await pilot.press("alt+up", "c")
+        await pilot.press("ctrl+k", "c")
         assert app.clipboard == THREE_BLOCKS
         await pilot.press("up", "c")
         assert app.clipboard == "Plan a *loaf*"
@@ -132,7 +132,7 @@ async def test_b_copies_code_blocks_in_turn_and_says_which(paths):
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await open_chat(pilot, [("user", "Show me"), ("assistant", THREE_BLOCKS)])
-        await pilot.press("alt+up", "b")
+        await pilot.press("ctrl+up", "b")
         assert app.clipboard == 'print("one")'
         await pilot.press("b")
         assert app.clipboard == "echo two"

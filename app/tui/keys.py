@@ -2,6 +2,10 @@
 
 Every binding has an id, so the ``keys`` setting (binding id → key) can remap any of them
 through Textual's keymap (App.set_keymap); the help screen shows the keys in effect.
+
+Each binding's first key is one that a default Mac terminal delivers (mac_keys.py lists the keys
+a Mac keeps for itself); the footer and the help show that one first. The older keys follow it,
+for other terminals and for Option-as-Meta users.
 """
 
 from __future__ import annotations
@@ -64,11 +68,20 @@ CHAT_BINDINGS: list[Binding] = [
         id="settings",
         tooltip="Model precision, sampling, system prompt, memory, theme",
     ),
-    Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show every key"),
-    # Scrolling the conversation without leaving the message box. Home/End scroll only when
-    # the box is empty (otherwise they move its cursor, and the key passes on to it).
+    # ? types into the message box; there F1 (Fn+F1 on a Mac laptop) or Ctrl+P → Help.
     Binding(
-        "pageup",
+        "question_mark,f1",
+        "help",
+        "Help",
+        id="help",
+        tooltip="Show every key (? outside the message box; F1 anywhere)",
+    ),
+    # Scrolling the conversation without leaving the message box. Ctrl+U/Ctrl+D (a Mac has no
+    # Page Up/Down, and Terminal.app keeps them) win over the box's delete-to-line-start and
+    # delete-right (the Delete key still does that). Top and bottom act only when the box is
+    # empty (otherwise the key passes on to it: Ctrl+A and Home go to the line's start).
+    Binding(
+        "ctrl+u,pageup",
         "scroll_chat('page_up')",
         "Page up",
         id="scroll.page_up",
@@ -77,7 +90,7 @@ CHAT_BINDINGS: list[Binding] = [
         tooltip="Scroll the conversation up a page",
     ),
     Binding(
-        "pagedown",
+        "ctrl+d,pagedown",
         "scroll_chat('page_down')",
         "Page down",
         id="scroll.page_down",
@@ -86,27 +99,29 @@ CHAT_BINDINGS: list[Binding] = [
         tooltip="Scroll the conversation down a page",
     ),
     Binding(
-        "ctrl+home,home",
+        "ctrl+a,ctrl+home,home",
         "scroll_chat('home')",
         "Top",
         id="scroll.home",
         show=False,
         priority=True,
-        tooltip="Scroll to the start of the chat (Home: in an empty box)",
+        tooltip="Scroll to the start of the chat (in the message box: when it is empty)",
     ),
     Binding(
-        "ctrl+end,end",
+        "ctrl+f,ctrl+end,end",
         "scroll_chat('end')",
         "Bottom",
         id="scroll.end",
         show=False,
         priority=True,
-        tooltip="Scroll to the newest message (End: in an empty box)",
+        tooltip="Scroll to the newest message and follow it (in the message box: when it is"
+        " empty)",
     ),
     # The message cursor (screens/chat_cursor.py). Its keys act only while it is on, and the
-    # movement keys need priority over the message list's own scrolling keys.
+    # movement keys need priority over the message list's own scrolling keys. Ctrl+K (k: up, as
+    # in the cursor) wins over the box's delete-to-line-end: a Mac delivers no Alt/Ctrl+Up.
     Binding(
-        "alt+up,ctrl+up",
+        "ctrl+k,alt+up,ctrl+up",
         "cursor_enter",
         "Select messages",
         id="cursor.enter",
@@ -169,9 +184,10 @@ CHAT_BINDINGS: list[Binding] = [
         show=False,  # in the palette and the help; the footer has no room left at 80 columns
         tooltip="Attach a text file to the chat (a long one is summarised)",
     ),
-    # Ctrl+Left/Right jump words in a box with text; they switch branches when it is empty.
+    # Left/Right (and Ctrl+Left/Right, a Mac's Spaces keys) move or jump words in a box with
+    # text, so they switch branches only when it is empty or the message cursor is on.
     Binding(
-        "ctrl+left",
+        "left,ctrl+left",
         "branch('previous')",
         "Previous branch",
         id="branch.previous",
@@ -181,7 +197,7 @@ CHAT_BINDINGS: list[Binding] = [
         " message that has branches (in the message box: when it is empty)",
     ),
     Binding(
-        "ctrl+right",
+        "right,ctrl+right",
         "branch('next')",
         "Next branch",
         id="branch.next",

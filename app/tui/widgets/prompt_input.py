@@ -34,7 +34,7 @@ class PromptInput(TextArea):
         # Many terminals cannot tell Shift+Enter from Enter; Ctrl+J (a line feed) gets through
         # all of them.
         Binding(
-            "shift+enter,ctrl+j",
+            "ctrl+j,shift+enter",
             "newline",
             "New line",
             id="prompt.newline",
