@@ -71,7 +71,8 @@ class ChatScreen(
     def on_mount(self) -> None:
         self.watch(self.app, "editing", self._show_editing_hint)
         self.prompt.focus()
-        self.drafts = Drafts(self.state.controller, self.prompt)
+        self.drafts = Drafts(self.state.controller, self.prompt, self.state.paths.open_chat_file)
+        self.watch(self.app, "session_id", self.drafts.remember_open_chat, init=False)
         if (reopen := self.drafts.chat_to_reopen()) is not None:
             self.state.controller.open_session(reopen)
 
