@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llama_chat.store.sessions import SessionStore
-from tests.tui_pilot import SIZE, make_app, seed_chat, wait_for
+from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -44,3 +44,32 @@ async def test_restart_after_quitting_in_a_new_chat_shows_a_new_chat(paths):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.5)
         assert app.session_id is None
+
+
+def long_exchange(turns: int) -> list[tuple[str, str]]:
+    words = "the llama walked over the hill and found a field of tall green grass to eat"
+    return [m for n in range(turns) for m in (("user", f"Q{n}: {words}"), ("assistant", words))]
+
+
+async def test_the_meter_counts_an_opened_chat_that_fills_the_context_before_any_answer(paths):
+    chat = seed_chat(paths, "Long", long_exchange(60))  # about 2,500 tokens; no KV cache file
+    app = make_app(paths, context_limit=1024, max_tokens=64)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id == chat, "the chat to reopen")
+        await model_ready(pilot)
+        status = app.chat.status
+        await wait_for(pilot, lambda: status.context_used > 0, "the meter to count the chat")
+        used = status.context_used
+        # The oldest turns drop out of view: what the model reads fits, room left for an answer.
+        assert 1024 // 2 < used <= 1024 - 64
+        assert status.context_text == f"ctx {used:,}/1,024"
+        assert app.turns_finished() == 0
+
+
+async def test_the_meter_counts_a_new_chat_once_the_model_is_loaded(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        status = app.chat.status
+        await wait_for(pilot, lambda: status.context_used > 0, "the meter to count the chat")
+        assert status.context_text == f"ctx {status.context_used:,}/8,192"

@@ -220,6 +220,10 @@ class ChatScreen(
         if focused is None or self.sidebar not in focused.ancestors_with_self:
             self.prompt.focus()
 
+    @on(Core.ContextCounted)
+    def _context_counted(self, message: Core.ContextCounted) -> None:
+        self.status.set_context(message.event.tokens, message.event.context_limit)
+
     @on(Core.TurnStarted)
     async def _turn_started(self, message: Core.TurnStarted) -> None:
         event = message.event
