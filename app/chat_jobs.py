@@ -24,6 +24,7 @@ from llama_chat.chat.conversation import (
     GenerationSettings,
 )
 from llama_chat.chat.saved_answer import SavedAnswer
+from llama_chat.context_jobs import ContextMeter
 from llama_chat.events import (
     DownloadProgressEvent,
     Event,
@@ -55,7 +56,7 @@ from llama_chat.tools import Approval, ToolCall, ToolRegistry, default_registry
 TITLE_CHARS = 48
 
 
-class ChatJobs:
+class ChatJobs(ContextMeter):
     def __init__(
         self,
         settings: Settings,
@@ -157,6 +158,7 @@ class ChatJobs:
             )
         elif self._session_id is not None:  # a chat opened before there was a model
             self.open_session(self._session_id)  # again, now with its saved KV cache
+        self.count_context()
         return True
 
     def _unload(self) -> None:
@@ -226,6 +228,7 @@ class ChatJobs:
         if self._model is not None:
             self._conversation = self._make_conversation([], self.settings.system_prompt, None)
         self._emit(SessionOpened(None, []))
+        self.count_context()
 
     def open_session(self, session_id: int) -> None:
         self.save_cache()
@@ -238,6 +241,7 @@ class ChatJobs:
             self._conversation = self._stored_conversation(info, stored)
         cached = self._restore_cache()
         self._emit(SessionOpened(info, stored, cached))
+        self.count_context()
 
     def _stored_conversation(self, info: SessionInfo, stored: list[StoredMessage]) -> Conversation:
         messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]

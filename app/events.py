@@ -168,6 +168,16 @@ class SessionOpened:
 
 
 @dataclass(frozen=True)
+class ContextCounted:
+    """The open chat's size, counted as soon as it opens (or the model loads), so the context
+    meter shows it before the chat's next answer."""
+
+    tokens: int
+    """The prompt the model would read now: the system prompt and the turns that still fit."""
+    context_limit: int
+
+
+@dataclass(frozen=True)
 class TurnStarted:
     session_id: int
     user_message_id: int | None
@@ -245,6 +255,7 @@ Event = (
     | TurnStats
     | TurnFinished
     | SessionOpened
+    | ContextCounted
     | TurnStarted
     | MessageRefused
     | SessionsChanged

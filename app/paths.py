@@ -70,6 +70,11 @@ class AppPaths:
         return self.data_dir / "sessions.db"
 
     @property
+    def open_chat_file(self) -> Path:
+        """Which chat was shown when the app last ran: the app reopens it on start."""
+        return self.data_dir / "open_chat.json"
+
+    @property
     def kv_cache_dir(self) -> Path:
         return self.cache_dir / "kv"
 

@@ -232,6 +232,23 @@ class Conversation:
     def context_used(self) -> int:
         return self.cache.length
 
+    def history_tokens(self) -> int:
+        """Tokens of the prompt the model would read now: the system prompt and the turns that
+        still fit (the oldest drop out first, as for the next answer). Each message is counted
+        once and remembered, so the next answer does not count them again."""
+        if not any(m.role == "user" for m in self.messages):
+            # A new chat: its system prompt (tool descriptions go into the first user message).
+            system = [{"role": "system", "content": self.system_prompt}]
+            ids = encode_prompt(
+                self.tokenizer, system, add_generation_prompt=False, date_string=self.date_string
+            )
+            return len(ids)
+        try:
+            fitted = self.fit_prompt()
+        except ContextOverflowError:  # the newest message alone is too long: it is all it reads
+            return len(self.encode(self.last_user_index()))
+        return len(fitted[0]) if fitted is not None else 0
+
     # -- generating --------------------------------------------------------------------------
 
     def respond(

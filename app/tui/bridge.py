@@ -55,6 +55,10 @@ class Core:
         event: events.ContextTrimmed
 
     @dataclass
+    class ContextCounted(Message):
+        event: events.ContextCounted
+
+    @dataclass
     class ToolCallRequested(Message):
         event: events.ToolCallRequested
 
@@ -134,6 +138,7 @@ MESSAGE_FOR: dict[type, type[Message]] = {
     events.TurnStats: Core.TurnStats,
     events.TurnFinished: Core.TurnFinished,
     events.SessionOpened: Core.SessionOpened,
+    events.ContextCounted: Core.ContextCounted,
     events.TurnStarted: Core.TurnStarted,
     events.MessageRefused: Core.MessageRefused,
     events.SessionsChanged: Core.SessionsChanged,

@@ -72,7 +72,8 @@ class ChatScreen(
         self.watch(self.app, "editing", self._show_editing_hint)
         self.watch(self.app, "model_state", self._send_waiting_message, init=False)
         self.prompt.focus()
-        self.drafts = Drafts(self.state.controller, self.prompt)
+        self.drafts = Drafts(self.state.controller, self.prompt, self.state.paths.open_chat_file)
+        self.watch(self.app, "session_id", self.drafts.remember_open_chat, init=False)
         if (reopen := self.drafts.chat_to_reopen()) is not None:
             self.state.controller.open_session(reopen)
 
@@ -235,6 +236,10 @@ class ChatScreen(
         focused = self.focused  # a chat opening late must not pull the user out of the sidebar
         if focused is None or self.sidebar not in focused.ancestors_with_self:
             self.prompt.focus()
+
+    @on(Core.ContextCounted)
+    def _context_counted(self, message: Core.ContextCounted) -> None:
+        self.status.set_context(message.event.tokens, message.event.context_limit)
 
     @on(Core.TurnStarted)
     async def _turn_started(self, message: Core.TurnStarted) -> None:

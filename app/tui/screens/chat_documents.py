@@ -59,8 +59,9 @@ class DocumentHandlers(ChatScreenBase):
             if attach and self.attach_path(path):
                 self.prompt.set_text(self.prompt.text.replace(pasted, "", 1).strip())
 
-        question = f"Attach the file {path.name}? (No: keep the path as text.)"
-        self.app.push_screen(ConfirmDialog(question, "Attach"), answered)
+        question = f"Attach the file {path.name}, or keep its path as text in the message?"
+        offer = ConfirmDialog(question, "Attach", cancel_label="Keep as text", offer=True)
+        self.app.push_screen(offer, answered)
 
     @on(Core.MessageRefused)
     def _offer_document(self, message: Core.MessageRefused) -> None:

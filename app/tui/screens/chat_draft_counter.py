@@ -37,6 +37,7 @@ class DraftCounterHandlers(ChatScreenBase):
     @on(TextArea.Changed, "#prompt")
     @on(Core.ModelLoaded)
     @on(Core.SessionOpened)
+    @on(Core.ContextCounted)
     @on(Core.TurnFinished)
     @on(Core.JobFinished)
     def _draft_changed(self) -> None:

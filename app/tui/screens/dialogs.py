@@ -17,24 +17,35 @@ from llama_chat.tui.state import chat_app
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Yes or no. Escape means no."""
+    """Yes or no. Escape means no. A risky question (delete) starts on the cancel button; an
+    offer (attach) starts on its own button, so Enter takes it."""
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="dialog.cancel")]
 
-    def __init__(self, question: str, confirm_label: str = "Yes") -> None:
+    def __init__(
+        self,
+        question: str,
+        confirm_label: str = "Yes",
+        *,
+        cancel_label: str = "Cancel",
+        offer: bool = False,
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.question = question
         self.confirm_label = confirm_label
+        self.cancel_label = cancel_label
+        self.offer = offer
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(self.question), classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.confirm_label, id="confirm", variant="error")
-                yield Button("Cancel", id="cancel")
+                variant = "primary" if self.offer else "error"
+                yield Button(self.confirm_label, id="confirm", variant=variant)
+                yield Button(self.cancel_label, id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        self.query_one("#confirm" if self.offer else "#cancel", Button).focus()
 
     @on(Button.Pressed)
     def _answer(self, event: Button.Pressed) -> None:

@@ -1,6 +1,7 @@
 """First run without a model: download it, use a local folder, try the demo, or open settings.
 
-The dialog scrolls, so every button is reachable in a terminal of 80×24. Nothing it offers is
+Every choice fits an 80×24 terminal without scrolling (the dialog still scrolls when a long
+error needs the room). Offline, the demo and a folder on disk come first. Nothing it offers is
 saved before it works: a chosen folder is checked first, and the settings it changes are saved
 only once the model has loaded (app.apply_settings(..., save="after_load")).
 """
@@ -40,43 +41,65 @@ class WelcomeChoice:
 class WelcomeScreen(ModalScreen[WelcomeChoice]):
     BINDINGS = [Binding("ctrl+q", "choose('quit')", "Quit", id="welcome.quit")]
 
-    def __init__(self, *, quant: str, repo: str, download_gb: float, reason: str) -> None:
+    def __init__(
+        self, *, quant: str, repo: str, download_gb: float, reason: str, offline: bool = False
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.quant = quant
         self.repo = repo
         self.download_gb = download_gb
         self.reason = reason
+        self.offline = offline
+        """Offline, what works without the network comes first; the download says it goes online."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="welcome"):
             yield Label("Welcome to llama-chat", classes="dialog-question")
             yield Label(
-                Text(
-                    "Llama 3.2 3B Instruct runs on this computer; nothing you type leaves it. "
-                    "The model is not on this computer yet."
-                ),
+                Text("Llama 3.2 3B Instruct runs on this computer; nothing you type leaves it."),
                 classes="welcome-text",
             )
             yield Label(Text(self.reason), id="welcome-reason", classes="dialog-hint")
-            yield Button(
-                f"Download the {self.quant} model (about {self.download_gb:.1f} GB)",
-                id="download",
-                variant="primary",
-            )
-            yield Label(
-                Text(f"from huggingface.co/{self.repo} (the saved precision: see Settings)"),
-                classes="dialog-hint",
-            )
-            yield Label("Or use a model folder already on disk:", classes="welcome-text")
-            with Horizontal(id="welcome-folder-row"):
-                yield Input(placeholder="/path/to/Llama-3.2-3B-Instruct-4bit", id="folder")
-                yield Button("Use folder", id="use-folder")
-            yield Label("", id="folder-error", classes="field-error")
-            yield Button("Try the demo (tiny random model: the text is meaningless)", id="demo")
+            if self.offline:
+                yield from self._demo_choice(primary=True)
+                yield from self._folder_choice()
+                yield from self._download_choice(primary=False)
+            else:
+                yield from self._download_choice(primary=True)
+                yield from self._folder_choice()
+                yield from self._demo_choice(primary=False)
             with Horizontal(id="welcome-end-row"):
                 yield Button("Settings", id="settings")
                 yield Button("Quit", id="quit")
         yield Footer()
+
+    def _download_choice(self, *, primary: bool) -> ComposeResult:
+        size = f"about {self.download_gb:.1f} GB"
+        label = (
+            f"Go online and download the {self.quant} model ({size})"
+            if self.offline
+            else f"Download the {self.quant} model ({size})"
+        )
+        yield Button(label, id="download", variant="primary" if primary else "default")
+        yield Label(
+            # One line at 80 columns; Settings changes the precision (the button names it).
+            Text(f"from huggingface.co/{self.repo}"),
+            classes="dialog-hint",
+        )
+
+    def _folder_choice(self) -> ComposeResult:
+        yield Label("Or use a model folder already on disk:", classes="welcome-text")
+        with Horizontal(id="welcome-folder-row"):
+            yield Input(placeholder="/path/to/Llama-3.2-3B-Instruct-4bit", id="folder")
+            yield Button("Use folder", id="use-folder")
+        yield Label("", id="folder-error", classes="field-error")
+
+    def _demo_choice(self, *, primary: bool) -> ComposeResult:
+        yield Button(
+            "Try the demo (tiny random model: the text is meaningless)",
+            id="demo",
+            variant="primary" if primary else "default",
+        )
 
     @on(Button.Pressed, "#settings")
     def _settings(self) -> None:
@@ -103,7 +126,9 @@ class WelcomeScreen(ModalScreen[WelcomeChoice]):
         text = self.query_one("#folder", Input).value.strip()
         problem = folder_problem(text)
         if problem:
-            self.query_one("#folder-error", Label).update(Text(problem))
+            error = self.query_one("#folder-error", Label)
+            error.update(Text(problem))
+            error.add_class("-shown")
             return
         self.dismiss(WelcomeChoice("folder", Path(text).expanduser()))
 
@@ -146,7 +171,13 @@ async def run_welcome(app: App, reason: str) -> None:
         quant = settings.quant
         size = memory_needed(state.reference_config(), QUANT_BITS[quant], 0, None).weights_bytes
         choice = await app.push_screen_wait(
-            WelcomeScreen(quant=quant, repo=HUB_REPOS[quant], download_gb=size / 1e9, reason=reason)
+            WelcomeScreen(
+                quant=quant,
+                repo=HUB_REPOS[quant],
+                download_gb=size / 1e9,
+                reason=reason,
+                offline=state.offline or settings.offline,
+            )
         )
         if choice.action != "settings":
             break

@@ -11,14 +11,28 @@ from textual.widgets import Label, ProgressBar
 
 from llama_chat.events import DownloadProgressEvent, ModelLoaded, TurnStats
 
+DTYPE_NAMES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
+
+def loaded_precision(event: ModelLoaded) -> str:
+    """The precision of the weights that were loaded, from the checkpoint's config.json: a
+    folder given with --model need not be the precision the settings name."""
+    config = event.config
+    if config is None:
+        return event.quant
+    if config.quantization is not None:
+        return f"{config.quantization.bits}bit"
+    return DTYPE_NAMES.get(config.torch_dtype, config.torch_dtype)
+
 
 def model_label(event: ModelLoaded, model_dir: Path | None) -> str:
     """How the status bar names the loaded model."""
+    precision = loaded_precision(event)
     if event.demo:
-        return f"DEMO {event.quant} · random weights: meaningless text"
+        return f"DEMO {precision} · random weights: meaningless text"
     if model_dir is not None:
-        return f"{Path(model_dir).name} · {event.quant}"
-    return f"Llama 3.2 3B Instruct · {event.quant}"
+        return f"{Path(model_dir).name} · {precision}"
+    return f"Llama 3.2 3B Instruct · {precision}"
 
 
 class StatusBar(Horizontal):
