@@ -8,7 +8,6 @@ what the chat shows of it (name, size, tokens). Deleting the message or the chat
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,12 +79,9 @@ class DocumentStore:
     ) -> StoredDocument:
         created_at = created_at or datetime.now(UTC).isoformat(timespec="microseconds")
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO documents (message_id, name, size_bytes, tokens, text, summary,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (message_id, name, size_bytes, tokens, text, summary, created_at),
-            )
-        return self.document(cursor.lastrowid)
+            row = (message_id, name, size_bytes, tokens, text, summary, created_at)
+            document_id = insert_document(conn, row)
+        return self.document(document_id)
 
     def document(self, document_id: int) -> StoredDocument:
         rows = self._query(f"{_SELECT} WHERE d.id = ?", (document_id,))
@@ -102,19 +98,13 @@ class DocumentStore:
         rows = self._query(f"{_SELECT} WHERE d.message_id = ?", (message_id,))
         return _document(rows[0]) if rows else None
 
-    def add_imported_documents(
-        self, session_id: int, documents: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """Documents of an imported chat; ``message`` is the message's number in the export
-        (its position, from 1, in the order the messages were written)."""
-        messages = self.messages(session_id)
-        for d in documents:
-            self._insert_document(
-                messages[d["message"] - 1].id,
-                d["name"],
-                d["text"],
-                d["size_bytes"],
-                d["tokens"],
-                d["summary"],
-                d["created_at"],
-            )
+
+def insert_document(conn: sqlite3.Connection, row: tuple[Any, ...]) -> int:
+    """(message_id, name, size_bytes, tokens, text, summary, created_at) -> the new id, inside
+    the caller's transaction."""
+    cursor = conn.execute(
+        "INSERT INTO documents (message_id, name, size_bytes, tokens, text, summary,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+    return cursor.lastrowid

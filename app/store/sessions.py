@@ -24,7 +24,7 @@ from typing import Any
 from llama_chat.status import MessageStatus
 from llama_chat.store.branches import BranchStore, new_child_written, record_choice
 from llama_chat.store.db import open_database
-from llama_chat.store.documents import DocumentStore
+from llama_chat.store.documents import DocumentStore, insert_document
 from llama_chat.store.drafts import DraftStore
 
 # Re-exported: callers import the store's errors from here.
@@ -326,12 +326,17 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
     # -- export / import (see llama_chat.store.export) ----------------------------------------
 
     def add_session_tree(
-        self, session: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
+        self,
+        session: Mapping[str, Any],
+        messages: Sequence[Mapping[str, Any]],
+        documents: Sequence[Mapping[str, Any]] = (),
     ) -> SessionInfo:
         """Add a whole chat with new ids, in one transaction: the writing half of an import.
 
         ``session`` holds the sessions columns (``settings`` as a dict); each message holds a
-        local ``id``, its ``parent`` (an earlier local id or None) and the messages columns.
+        local ``id``, its ``parent`` (an earlier local id or None) and the messages columns;
+        each document its columns and ``message``, the message's position from 1. Any failure
+        (a full disk, a bad row) writes nothing.
         """
         columns = ("title", "created_at", "updated_at", "system_prompt")
         row = (*(session[c] for c in columns), json.dumps(session["settings"]))
@@ -349,6 +354,13 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
                 )  # fmt: skip
                 if m.get("selected"):
                     record_choice(conn, session_id, db_id[m["id"]])
+            by_position = [db_id[m["id"]] for m in messages]
+            for d in documents:
+                insert_document(
+                    conn,
+                    (by_position[d["message"] - 1], d["name"], d["size_bytes"], d["tokens"],
+                     d["text"], d["summary"], d["created_at"]),
+                )  # fmt: skip
         return self.get_session(session_id)
 
 
