@@ -24,6 +24,7 @@ from llama_chat.store.export import (
     json_text,
 )
 from llama_chat.store.export_file import write_export_file
+from llama_chat.store.records import damage_lines
 from llama_chat.store.sessions import SessionInfo, SessionStore, SessionStoreError
 from llama_chat.terminal_text import OutputError, for_terminal, write_out
 
@@ -82,6 +83,11 @@ def _export(store: SessionStore, args: argparse.Namespace) -> int:
         if args.session is None:
             return _fail("there are no saved chats to export")
         return _fail(f"no saved chat has the id or a title with {args.session!r}")
+    for line in damage_lines(session, store.messages(session.id)):
+        print(
+            for_terminal(f"llama-chat: damaged row read as far as possible: {line}"),
+            file=sys.stderr,
+        )
     fmt = args.format or ("json" if (args.output or "").endswith(".json") else "md")
     if fmt == "json":
         text = json_text(export_json(store, session.id))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from llama_chat.store.records import StoredMessage
+from llama_chat.store.records import StoredMessage, read_text, read_time
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,17 @@ _SELECT = "SELECT d.*, m.session_id FROM documents AS d JOIN messages AS m ON m.
 
 
 def _document(row: sqlite3.Row) -> StoredDocument:
+    damage: list[str] = []  # a damaged row is shown as far as it can be read
     return StoredDocument(
         id=row["id"],
         message_id=row["message_id"],
         session_id=row["session_id"],
-        name=row["name"],
-        size_bytes=row["size_bytes"],
-        tokens=row["tokens"],
-        text=row["text"],
-        summary=row["summary"],
-        created_at=datetime.fromisoformat(row["created_at"]),
+        name=read_text(row, "name", damage),
+        size_bytes=row["size_bytes"] if isinstance(row["size_bytes"], int) else 0,
+        tokens=row["tokens"] if isinstance(row["tokens"], int) else 0,
+        text=read_text(row, "text", damage),
+        summary=None if row["summary"] is None else read_text(row, "summary", damage),
+        created_at=read_time(row, "created_at", damage),
     )
 
 
