@@ -12,12 +12,13 @@ from pathlib import Path
 from llama_chat.chat.presets import PresetError, PresetLibrary, split_invocation
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
+from llama_chat.terminal_text import OutputError, for_terminal, write_out
 
 EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str) -> int:
-    print(f"llama-chat: {message}", file=sys.stderr)
+    print(f"llama-chat: {for_terminal(message)}", file=sys.stderr)
     return 1
 
 
@@ -70,7 +71,10 @@ def one_shot(args: argparse.Namespace, settings: Settings, paths: AppPaths, pipe
         progress.done()
     if args.demo:
         print("llama-chat: demo model (random weights): the text is meaningless", file=sys.stderr)
-    return _answer(args, settings, loaded.model, loaded.tokenizer, document)
+    try:
+        return _answer(args, settings, loaded.model, loaded.tokenizer, document)
+    except OutputError as exc:  # /dev/full, a full disk, a closed stdout: one line, no answer
+        return _fail(str(exc))
 
 
 def _apply_preset(
@@ -79,7 +83,7 @@ def _apply_preset(
     """The message a preset makes of stdin (or of -p's text), and the settings it asks for."""
     library = PresetLibrary.load(paths.presets_file)
     for warning in library.warnings:
-        print(f"llama-chat: presets: {warning}", file=sys.stderr)
+        print(f"llama-chat: presets: {for_terminal(warning)}", file=sys.stderr)
     name, arg = split_invocation(args.preset)
     preset = library.get(name)
     text = document if document is not None else (args.prompt or "")
@@ -113,7 +117,9 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
             out.write(event.text)
         elif isinstance(event, ToolCallRequested):
             out.drop_held()
-            print(f"[tool] {event.call.name}({event.call.arguments})", file=sys.stderr)
+            print(
+                for_terminal(f"[tool] {event.call.name}({event.call.arguments})"), file=sys.stderr
+            )
         elif isinstance(event, SummaryProgress):
             print(f"[{event.stage} {event.done}/{event.total}]", file=sys.stderr)
         elif isinstance(event, ContextTrimmed):
@@ -166,13 +172,10 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
     except KeyboardInterrupt:
         cancel.set()
         out.flush()
-        sys.stdout.write("\n")
-        sys.stdout.flush()
+        write_out("\n")
         print("llama-chat: stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if not out.ended_with_newline:
-        sys.stdout.write("\n")
-    sys.stdout.flush()
+    write_out("" if out.ended_with_newline else "\n")
     if args.verbose:
         s = finished.stats
         print(
@@ -193,7 +196,7 @@ def _approver(allow_all: bool):
             return True
         try:
             with open("/dev/tty", "r+", encoding="utf-8") as tty:
-                tty.write(f"Run tool {call.name} with {call.arguments}? [y/N] ")
+                tty.write(for_terminal(f"Run tool {call.name} with {call.arguments}? [y/N] "))
                 tty.flush()
                 return tty.readline().strip().lower() in ("y", "yes")
         except OSError:
@@ -228,12 +231,11 @@ class _Output:
         if self.held:
             self._emit("".join(self.held))
         self.held = [] if self.hold_tool_calls else None
-        sys.stdout.flush()
+        write_out("")
 
     def _emit(self, text: str) -> None:
         if text:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            write_out(for_terminal(text))
             self.ended_with_newline = text.endswith("\n")
 
 

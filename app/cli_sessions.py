@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
-from llama_chat.paths import AppPaths, atomic_write_text
-from llama_chat.store.export import SessionImportError, export_json, export_markdown, import_json
+from llama_chat.paths import AppPaths
+from llama_chat.store.errors import database_failure
+from llama_chat.store.export import (
+    SessionImportError,
+    export_json,
+    export_markdown,
+    import_json,
+    json_text,
+)
+from llama_chat.store.export_file import write_export_file
+from llama_chat.store.records import damage_lines
 from llama_chat.store.sessions import SessionInfo, SessionStore, SessionStoreError
+from llama_chat.terminal_text import OutputError, for_terminal, write_out
 
 SUBCOMMANDS = ("export", "import")
 """First words that make the command line one of these, not a chat or a one-shot prompt."""
@@ -46,7 +57,13 @@ def main(argv: list[str], paths: AppPaths) -> int:
     except SessionStoreError as exc:
         return _fail(str(exc))
     with store:
-        return _export(store, args) if argv[0] == "export" else _import(store, Path(args.file))
+        try:
+            if argv[0] == "export":
+                return _export(store, args)
+            return _import(store, Path(args.file))
+        except sqlite3.Error as exc:  # locked past the busy timeout, a full disk, ...
+            doing = "exporting the chat" if argv[0] == "export" else "importing the chat"
+            return _fail(str(database_failure(store.path, exc, doing)))
 
 
 def find_session(store: SessionStore, wanted: str | None) -> SessionInfo | None:
@@ -66,38 +83,64 @@ def _export(store: SessionStore, args: argparse.Namespace) -> int:
         if args.session is None:
             return _fail("there are no saved chats to export")
         return _fail(f"no saved chat has the id or a title with {args.session!r}")
+    for line in damage_lines(session, store.messages(session.id)):
+        print(
+            for_terminal(f"llama-chat: damaged row read as far as possible: {line}"),
+            file=sys.stderr,
+        )
     fmt = args.format or ("json" if (args.output or "").endswith(".json") else "md")
     if fmt == "json":
-        text = json.dumps(export_json(store, session.id), indent=2, ensure_ascii=False) + "\n"
+        text = json_text(export_json(store, session.id))
     else:
         text = export_markdown(store, session.id)
     if args.output is None:
-        sys.stdout.write(text)
+        # JSON has its control characters escaped already; Markdown is the chat's own text.
+        try:
+            write_out(text if fmt == "json" else for_terminal(text))
+        except OutputError as exc:
+            return _fail(str(exc))
         return 0
     try:
-        atomic_write_text(Path(args.output), text)
+        write_export_file(Path(args.output), text)
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
-    print(f"Exported chat {session.id} ({session.title}) to {args.output}", file=sys.stderr)
+    done = f"Exported chat {session.id} ({session.title}) to {args.output}"
+    print(for_terminal(done), file=sys.stderr)
     return 0
+
+
+def read_import_file(path: Path) -> str:
+    """The text of a file to import (OSError, UnicodeDecodeError): the one place it is read."""
+    return path.read_text(encoding="utf-8")
 
 
 def _import(store: SessionStore, path: Path) -> int:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_import_file(path))
     except OSError as exc:
         return _fail(f"cannot read {path}: {exc.strerror or exc}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _fail(f"{path} is not a JSON export of a chat: {exc}")
+    except UnicodeDecodeError:
+        return _fail(f"{path} is not a JSON export of a chat: it is not UTF-8 text")
+    except RecursionError:
+        return _fail(f"{path} is not a JSON export of a chat: it is nested too deeply")
+    except ValueError as exc:  # a JSON syntax error, or an integer of thousands of digits
+        return _fail(f"{path} is not a JSON export of a chat: {_first_line(exc)}")
     try:
         session = import_json(store, data)  # one transaction: all of it or nothing
     except SessionImportError as exc:
         return _fail(f"{path}: {exc}")
     count = len(store.messages(session.id))
-    print(f"Imported {path} as chat {session.id} ({session.title}, {count:,} messages)")
+    print(
+        for_terminal(f"Imported {path} as chat {session.id} ({session.title}, {count:,} messages)")
+    )
     return 0
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def _fail(message: str) -> int:
-    print(f"llama-chat: {message}", file=sys.stderr)
+    print(f"llama-chat: {for_terminal(message)}", file=sys.stderr)
     return 1

@@ -15,13 +15,20 @@ from pathlib import Path
 from llama_chat.paths import move_aside
 from llama_chat.store.errors import SessionStoreError
 from llama_chat.store.migrations import check_not_newer, migrate
+from llama_chat.store.salvage import salvage_into
 
 BUSY_TIMEOUT_MS = 5000
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class _CorruptDatabase(Exception):
-    pass
+    reason = "corrupt"
+
+
+class _ForeignDatabase(_CorruptDatabase):
+    """An SQLite file another program made: moved aside untouched, never given our tables."""
+
+    reason = "foreign"
 
 
 # The columns the app reads; a table of the same name without them was made by something else.
@@ -60,8 +67,11 @@ def open_database(path: Path) -> tuple[sqlite3.Connection, Path | None]:
         except (sqlite3.DatabaseError, _CorruptDatabase) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _is_corruption(exc):
                 raise
-            recovered_from = move_aside(path, "corrupt", companions=("-wal", "-shm", "-journal"))
+            reason = getattr(exc, "reason", "corrupt")
+            recovered_from = move_aside(path, reason, companions=("-wal", "-shm", "-journal"))
             conn = _connect(path)
+            if reason == "corrupt":
+                salvage_into(conn, recovered_from)
     except sqlite3.DatabaseError as exc:
         raise SessionStoreError(
             f"Cannot open the saved chats database {path}: {exc}. Check that the folder is "
@@ -86,6 +96,8 @@ def _connect(path: Path) -> sqlite3.Connection:
         if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
             raise _CorruptDatabase(path)
         _check_foreign_tables(conn, path)  # before the first write, so the file is untouched
+        if _is_foreign(conn):
+            raise _ForeignDatabase(path)
         _use_wal(conn)
         # In WAL mode NORMAL survives a crashed process; only power loss may drop the
         # last commits, never corrupt the file.
@@ -125,6 +137,14 @@ def _check_foreign_tables(conn: sqlite3.Connection, path: Path) -> None:
                 f"{path} has a {table!r} table that llama-chat did not create (no column "
                 f"{', '.join(sorted(missing))}); move the file away to start a fresh history."
             )
+
+
+def _is_foreign(conn: sqlite3.Connection) -> bool:
+    """True for a database with tables but no trace of llama-chat: our migrations set
+    user_version in the same transaction that creates the first table."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] != 0:
+        return False
+    return conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] > 0
 
 
 def _is_corruption(exc: BaseException) -> bool:

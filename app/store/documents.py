@@ -8,12 +8,11 @@ what the chat shows of it (name, size, tokens). Deleting the message or the chat
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from llama_chat.store.records import StoredMessage
+from llama_chat.store.records import StoredMessage, read_text, read_time
 
 
 @dataclass(frozen=True)
@@ -34,16 +33,17 @@ _SELECT = "SELECT d.*, m.session_id FROM documents AS d JOIN messages AS m ON m.
 
 
 def _document(row: sqlite3.Row) -> StoredDocument:
+    damage: list[str] = []  # a damaged row is shown as far as it can be read
     return StoredDocument(
         id=row["id"],
         message_id=row["message_id"],
         session_id=row["session_id"],
-        name=row["name"],
-        size_bytes=row["size_bytes"],
-        tokens=row["tokens"],
-        text=row["text"],
-        summary=row["summary"],
-        created_at=datetime.fromisoformat(row["created_at"]),
+        name=read_text(row, "name", damage),
+        size_bytes=row["size_bytes"] if isinstance(row["size_bytes"], int) else 0,
+        tokens=row["tokens"] if isinstance(row["tokens"], int) else 0,
+        text=read_text(row, "text", damage),
+        summary=None if row["summary"] is None else read_text(row, "summary", damage),
+        created_at=read_time(row, "created_at", damage),
     )
 
 
@@ -80,12 +80,9 @@ class DocumentStore:
     ) -> StoredDocument:
         created_at = created_at or datetime.now(UTC).isoformat(timespec="microseconds")
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO documents (message_id, name, size_bytes, tokens, text, summary,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (message_id, name, size_bytes, tokens, text, summary, created_at),
-            )
-        return self.document(cursor.lastrowid)
+            row = (message_id, name, size_bytes, tokens, text, summary, created_at)
+            document_id = insert_document(conn, row)
+        return self.document(document_id)
 
     def document(self, document_id: int) -> StoredDocument:
         rows = self._query(f"{_SELECT} WHERE d.id = ?", (document_id,))
@@ -102,19 +99,13 @@ class DocumentStore:
         rows = self._query(f"{_SELECT} WHERE d.message_id = ?", (message_id,))
         return _document(rows[0]) if rows else None
 
-    def add_imported_documents(
-        self, session_id: int, documents: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """Documents of an imported chat; ``message`` is the message's number in the export
-        (its position, from 1, in the order the messages were written)."""
-        messages = self.messages(session_id)
-        for d in documents:
-            self._insert_document(
-                messages[d["message"] - 1].id,
-                d["name"],
-                d["text"],
-                d["size_bytes"],
-                d["tokens"],
-                d["summary"],
-                d["created_at"],
-            )
+
+def insert_document(conn: sqlite3.Connection, row: tuple[Any, ...]) -> int:
+    """(message_id, name, size_bytes, tokens, text, summary, created_at) -> the new id, inside
+    the caller's transaction."""
+    cursor = conn.execute(
+        "INSERT INTO documents (message_id, name, size_bytes, tokens, text, summary,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+    return cursor.lastrowid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from llama_chat.paths import StartupError
@@ -23,3 +24,19 @@ class NewerSchemaError(SessionStoreError):
         self.path = Path(path)
         self.found = found
         self.supported = supported
+
+
+def database_failure(path: Path | str, exc: sqlite3.Error, doing: str) -> SessionStoreError:
+    """One line for an SQLite error met while ``doing`` something ("importing the chat")."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        why = "another program holds it locked; close that program or try again later"
+    elif name.startswith("SQLITE_FULL"):
+        why = "the disk is full; free some space and try again"
+    elif name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+        why = "the file or its folder cannot be written (read-only, immutable or permissions)"
+    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        why = "the file is damaged; restart llama-chat to move it aside and salvage what it can"
+    else:
+        why = str(exc)
+    return SessionStoreError(f"Failed {doing} in {path}: {why}.")

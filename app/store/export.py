@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 EXPORT_FORMAT = "llama-chat-session"
 EXPORT_VERSION = 1
 EXPORT_FORMATS = {"markdown": ".md", "json": ".json"}
+MAX_STORED_INT = 2**63 - 1
+"""SQLite's largest integer: a bigger size or count cannot be stored."""
 
 
 class SessionImportError(ValueError):
@@ -86,9 +88,16 @@ def import_json(store: SessionStore, data: Mapping[str, Any]) -> SessionInfo:
     """
     session, messages = _validate_export(data)
     documents = _validate_documents(data, len(messages))
-    info = store.add_session_tree(session, messages)
-    store.add_imported_documents(info.id, documents)
-    return info
+    _check_unicode(session, messages, documents)
+    return store.add_session_tree(session, messages, documents)
+
+
+def json_text(data: Mapping[str, Any]) -> str:
+    """Export data as indented JSON text, non-ASCII kept readable but every control character
+    escaped: json leaves DEL and the C1 controls (U+0080-U+009F) raw, and a terminal acts on
+    them when the export is printed."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def export_markdown(store: SessionStore, session_id: int) -> str:
@@ -133,7 +142,7 @@ def export_session(store: SessionStore, session_id: int, fmt: str, folder: Path)
     if fmt == "markdown":
         text = export_markdown(store, session_id)
     else:
-        text = json.dumps(export_json(store, session_id), indent=2, ensure_ascii=False) + "\n"
+        text = json_text(export_json(store, session_id))
     stem = f"llama-chat-{session_id}-{_slug(title)}"
     suffix = EXPORT_FORMATS[fmt]
     path = folder / f"{stem}{suffix}"
@@ -184,14 +193,7 @@ def _validate_export(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return value
 
     def timestamp(obj: Mapping[str, Any], key: str, where: str) -> str:
-        text = field_of(obj, key, str, where)
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise fail(f"{where}.{key}", f"is not an ISO-8601 time ({text!r})") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+        return parse_time(field_of(obj, key, str, where), f"{where}.{key}")
 
     if not isinstance(data, Mapping):
         raise fail("the file", "is not a JSON object")
@@ -253,7 +255,8 @@ def _validate_export(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dict[str, Any]]:
-    """The exported documents (none in an export written before there were any)."""
+    """The exported documents (none in an export written before there were any), each checked
+    before anything is written: one bad document refuses the whole chat."""
     raw = data.get("documents", [])
     if not isinstance(raw, list):
         raise SessionImportError("Cannot import chat: documents is not a list.")
@@ -267,6 +270,7 @@ def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dic
         "created_at": str,
     }
     documents: list[dict[str, Any]] = []
+    carried: set[int] = set()
     for index, item in enumerate(raw):
         where = f"documents[{index}]"
         if not isinstance(item, Mapping):
@@ -278,5 +282,52 @@ def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dic
             raise SessionImportError(
                 f"Cannot import chat: {where}.message refers to {item['message']}, no message."
             )
-        documents.append({key: item[key] for key in kinds})
+        if item["message"] in carried:
+            raise SessionImportError(
+                f"Cannot import chat: {where}.message {item['message']} already carries a "
+                "document (one per message)."
+            )
+        carried.add(item["message"])
+        for key in ("size_bytes", "tokens"):
+            if not 0 <= item[key] <= MAX_STORED_INT:
+                raise SessionImportError(
+                    f"Cannot import chat: {where}.{key} is {_short(item[key])}, out of range."
+                )
+        document = {key: item[key] for key in kinds}
+        document["created_at"] = parse_time(item["created_at"], f"{where}.created_at")
+        documents.append(document)
     return documents
+
+
+def _check_unicode(*parts: object) -> None:
+    """Refuse text SQLite cannot store: JSON may spell a lone surrogate ("\\ud800")."""
+    try:
+        json.dumps(parts, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SessionImportError(
+            "Cannot import chat: the file holds text that is not valid Unicode (a lone "
+            "surrogate such as \\ud800)."
+        ) from None
+
+
+def parse_time(text: str, where: str) -> str:
+    """An ISO-8601 time as the store writes it (UTC, microseconds); naive times are UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError):
+        # OverflowError: 0001-01-01T00:00:00+01:00 is before the year 1 in UTC.
+        raise SessionImportError(
+            f"Cannot import chat: {where} is not an ISO-8601 time between the years 1 and 9999 "
+            f"({_short(text)})."
+        ) from None
+
+
+def _short(value: object) -> str:
+    """A value for a one-line message: long ones cut (a 5,000-digit number is not printed)."""
+    text = repr(value) if isinstance(value, str) else f"a {len(str(value))}-digit number"
+    if isinstance(value, int) and len(str(value)) <= 20:
+        text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

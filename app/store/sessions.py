@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,11 +23,16 @@ from typing import Any
 from llama_chat.status import MessageStatus
 from llama_chat.store.branches import BranchStore, new_child_written, record_choice
 from llama_chat.store.db import open_database
-from llama_chat.store.documents import DocumentStore
+from llama_chat.store.documents import DocumentStore, insert_document
 from llama_chat.store.drafts import DraftStore
 
 # Re-exported: callers import the store's errors from here.
-from llama_chat.store.errors import NewerSchemaError, SessionStoreError  # noqa: F401
+from llama_chat.store.errors import (  # noqa: F401
+    NewerSchemaError,
+    SessionStoreError,
+    database_failure,
+)
+from llama_chat.store.fts import fts_query
 from llama_chat.store.records import (
     NotFoundError,
     SessionInfo,
@@ -40,26 +44,11 @@ from llama_chat.store.records import (
     session_from_row,
     session_of_message,
 )
+from llama_chat.store.writers import StreamingWriters
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _fts_query(text: str) -> str | None:
-    """User text -> an FTS5 query that cannot be a syntax error.
-
-    Every whitespace-separated term becomes a quoted string (quotes doubled), so AND/OR/NEAR,
-    parentheses, colons and stray quotes are plain text; each is a prefix match so results appear
-    while typing. Terms with no letters or digits would be empty phrases and are dropped.
-    Unassigned and private-use characters count as control here too (category C*).
-    """
-    # Control characters (NUL above all: it ends the string inside SQLite) become spaces.
-    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
-    terms = [t for t in cleaned.split() if any(ch.isalnum() for ch in t)]
-    if not terms:
-        return None
-    return " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
 
 
 class SessionStore(DraftStore, DocumentStore, BranchStore):
@@ -72,6 +61,7 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
         self.path = path
         self.recovered_from = recovered_from
         """Where an unreadable database was moved before a fresh one was started, else None."""
+        self._writers = StreamingWriters(path)
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -88,6 +78,9 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
         store = cls(conn, Path(path), recovered_from)
         try:
             store.mark_interrupted()
+        except sqlite3.Error as exc:  # e.g. held locked by another program past the timeout
+            store.close()
+            raise database_failure(path, exc, "opening the saved chats") from exc
         except BaseException:
             store.close()
             raise
@@ -96,6 +89,7 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._writers.release_all()
 
     def __enter__(self) -> SessionStore:
         return self
@@ -123,11 +117,19 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
             return cursor.fetchall()
 
     def mark_interrupted(self) -> int:
-        """Mark answers left 'streaming' by a crash as 'interrupted'; returns how many."""
+        """Mark answers left 'streaming' by a writer that is gone (a crash) as 'interrupted';
+        returns how many. An answer another running process is writing is left alone."""
+        streaming = self._query(
+            "SELECT id FROM messages WHERE status = ?", (MessageStatus.STREAMING,)
+        )
+        gone = [row[0] for row in streaming if not self._writers.is_live(row[0])]
+        if not gone:
+            return 0  # no write at all: opening a database another program holds stays a read
+        placeholders = ", ".join("?" * len(gone))
         with self._transaction() as conn:
             return conn.execute(
-                "UPDATE messages SET status = ? WHERE status = ?",
-                (MessageStatus.INTERRUPTED, MessageStatus.STREAMING),
+                f"UPDATE messages SET status = ? WHERE status = ? AND id IN ({placeholders})",
+                (MessageStatus.INTERRUPTED, MessageStatus.STREAMING, *gone),
             ).rowcount
 
     # -- sessions -----------------------------------------------------------------------------
@@ -230,6 +232,8 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
             message_id = _insert_message(
                 conn, (session_id, parent_id, role, content, tool_calls, status, now, seq)
             )
+            if status == MessageStatus.STREAMING:
+                self._writers.hold(message_id)  # before the commit makes the row visible
             new_child_written(conn, session_id, parent_id)
             conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
         return self.get_message(message_id)
@@ -254,6 +258,8 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
                 (content, status, dump_tool_calls(tool_calls), message_id),
             )
             conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        if status != MessageStatus.STREAMING:
+            self._writers.release(message_id)
         return self.get_message(message_id)
 
     def get_message(self, message_id: int) -> StoredMessage:
@@ -289,7 +295,7 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
         the snippet are wrapped in ``highlight``. Any user text is safe: it is never parsed as
         FTS5 syntax.
         """
-        match = _fts_query(query)
+        match = fts_query(query)
         if match is None:
             return []
         start, end = highlight
@@ -326,12 +332,17 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
     # -- export / import (see llama_chat.store.export) ----------------------------------------
 
     def add_session_tree(
-        self, session: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
+        self,
+        session: Mapping[str, Any],
+        messages: Sequence[Mapping[str, Any]],
+        documents: Sequence[Mapping[str, Any]] = (),
     ) -> SessionInfo:
         """Add a whole chat with new ids, in one transaction: the writing half of an import.
 
         ``session`` holds the sessions columns (``settings`` as a dict); each message holds a
-        local ``id``, its ``parent`` (an earlier local id or None) and the messages columns.
+        local ``id``, its ``parent`` (an earlier local id or None) and the messages columns;
+        each document its columns and ``message``, the message's position from 1. Any failure
+        (a full disk, a bad row) writes nothing.
         """
         columns = ("title", "created_at", "updated_at", "system_prompt")
         row = (*(session[c] for c in columns), json.dumps(session["settings"]))
@@ -349,6 +360,13 @@ class SessionStore(DraftStore, DocumentStore, BranchStore):
                 )  # fmt: skip
                 if m.get("selected"):
                     record_choice(conn, session_id, db_id[m["id"]])
+            by_position = [db_id[m["id"]] for m in messages]
+            for d in documents:
+                insert_document(
+                    conn,
+                    (by_position[d["message"] - 1], d["name"], d["size_bytes"], d["tokens"],
+                     d["text"], d["summary"], d["created_at"]),
+                )  # fmt: skip
         return self.get_session(session_id)
 
 

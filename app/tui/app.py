@@ -15,6 +15,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -101,6 +102,23 @@ class LlamaChatApp(OrderedKeysApp[str | None]):
         self._shut_down = False
         self.chat = ChatScreen()
         """The main screen (always at the bottom of the screen stack)."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notification, always as plain text (``markup`` is ignored).
+
+        Messages carry file names, chat titles, tool calls and error text: read as markup,
+        ``[/]`` raises while the toast draws and ``[@click=...]`` becomes an action. Screens'
+        ``notify`` passes ``markup=True`` by default, hence plain text here, for every caller.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_default_screen(self) -> Screen:
         return self.chat

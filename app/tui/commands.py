@@ -16,6 +16,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
 from llama_chat.store.sessions import SessionInfo
+from llama_chat.tui.plain import plain, plain_highlight
 from llama_chat.tui.state import chat_app
 
 SESSION_PICKER_LIMIT = 200
@@ -60,7 +61,9 @@ class SessionPicker(Provider):
     async def discover(self) -> Hits:
         for session in self._sessions()[:10]:
             yield DiscoveryHit(
-                f"Open chat: {session.title}", partial(self._open, session.id), help="Recent chat"
+                plain(f"Open chat: {session.title}"),
+                partial(self._open, session.id),
+                help="Recent chat",
             )
 
     async def search(self, query: str) -> Hits:
@@ -71,7 +74,7 @@ class SessionPicker(Provider):
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(text),
+                    plain_highlight(matcher, text),
                     partial(self._open, session.id),
                     help=f"Last used {session.updated_at:%Y-%m-%d %H:%M}",
                 )

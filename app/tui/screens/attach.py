@@ -13,6 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label
 
+from llama_chat.tui.plain import plain
+
 
 def complete_path(text: str, cwd: Path) -> str:
     """``text`` completed as far as the names in its folder agree (a folder gets its "/")."""
@@ -83,7 +85,7 @@ class AttachScreen(ModalScreen[Path | None]):
         if not path.is_absolute():
             path = self.start / path
         if not text or not path.is_file():
-            self.query_one("#attach-error", Label).update(f"There is no file {text!r}.")
+            self.query_one("#attach-error", Label).update(plain(f"There is no file {text!r}."))
             return
         self.dismiss(path)
 
@@ -103,7 +105,7 @@ class InstructionDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Summarise {self.document_name} again", classes="dialog-question")
+            yield Label(plain(f"Summarise {self.document_name} again"), classes="dialog-question")
             yield Input(placeholder="e.g. focus on the deadlines", id="instruction")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Summarise", id="confirm", variant="primary")

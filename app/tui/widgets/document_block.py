@@ -10,6 +10,7 @@ from textual.widgets import Collapsible, Label, ProgressBar, Static
 
 from llama_chat.events import DocumentProgress
 from llama_chat.store.documents import StoredDocument
+from llama_chat.tui.plain import plain
 
 
 def document_title(document: StoredDocument) -> str:
@@ -49,7 +50,7 @@ class DocumentBlock(Collapsible):
         parts.append(
             VerticalScroll(Static(Text(document.text)), classes="document-text", can_focus=True)
         )
-        super().__init__(*parts, title=document_title(document), collapsed=True)
+        super().__init__(*parts, title=plain(document_title(document)), collapsed=True)
         self.add_class("message", "document")
 
 
@@ -63,7 +64,7 @@ class SummaryProgressBlock(Vertical):
 
     def __init__(self, name: str) -> None:
         super().__init__(id="summary-progress")
-        self.border_title = f"Summarising {name}"
+        self.border_title = plain(f"Summarising {name}")
         self._bar = ProgressBar(total=None, show_eta=False)
         self._line = Label("reading…  Esc cancels")
 

@@ -72,6 +72,17 @@ class MessageList(VerticalScroll):
         # A page of the chat shown before must not land in this one (or find its note gone).
         self.workers.cancel_group(self, "older")
         self.loading_older = False
+        messages = list(messages)
+        damaged = [m for m in messages if m.damage]
+        if damaged:  # read as far as possible; say which chat and message, once
+            first = damaged[0]
+            self.notify(
+                f"Chat {first.session_id} has {len(damaged)} damaged message(s) in the saved "
+                f"chats database, shown as far as they could be read (message {first.id}: "
+                f"{first.damage[0]}).",
+                severity="warning",
+                timeout=15,
+            )
         shown = [m for m in messages if m.role != "system"]
         self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
         self.newer = []

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
 
 from llama_chat.store.sessions import SessionInfo, SessionStore
+from llama_chat.tui.plain import plain
 
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
 _HIT_START, _HIT_END = "\x02", "\x03"
@@ -38,7 +39,7 @@ class SessionItem(ListItem):
         if snippet:
             children.append(Label(_highlighted(snippet), classes="session-snippet"))
         super().__init__(*children)
-        self.tooltip = session.title  # the whole title, however narrow the sidebar
+        self.tooltip = plain(session.title)  # the whole title, however narrow the sidebar
 
 
 class MoreItem(ListItem):
