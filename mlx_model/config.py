@@ -9,11 +9,12 @@ memory is allocated. The bounds are an order of magnitude or more past any relea
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .files import MiB, read_json
 
 
 class ConfigError(ValueError):
@@ -29,6 +30,7 @@ MAX_VOCAB = 1 << 20
 MAX_POSITIONS = 1 << 24
 MAX_ROPE_THETA = 1e12
 MAX_ROPE_FACTOR = 1024.0
+MAX_CONFIG_BYTES = 1 * MiB  # Llama 3's config.json is under 1 KiB; generation_config.json too
 
 
 @dataclass(frozen=True)
@@ -208,11 +210,11 @@ class _Reader:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return read_json(path, MAX_CONFIG_BYTES)
+    except OSError as exc:  # missing, unreadable, or refused: a pipe, a device, too large
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: JSON nested too deeply to be a model config") from None
 
 
 def _positive_float(value: Any, key: str, high: float, source: str) -> float:
