@@ -7,6 +7,7 @@ from pathlib import Path
 import mlx.core as mx
 
 from .config import ConfigError, ModelConfig, QuantSpec
+from .generate import GenerationEvent, GenerationStats, generate_all, prefill, stream_generate
 from .kv_cache import CacheFileError, KVCache
 from .llama import Model
 from .memory import MemoryEstimate, memory_needed
@@ -16,23 +17,6 @@ from .tokenizer import TOKENIZER_FILES, StreamingDetokenizer, Tokenizer, Tokeniz
 from .weights import INDEX_FILE as WEIGHTS_INDEX_FILE
 from .weights import SINGLE_FILE as WEIGHTS_FILE
 from .weights import WeightsError, load_model
-
-_GENERATE_NAMES = (
-    "GenerationEvent",
-    "GenerationStats",
-    "generate_all",
-    "prefill",
-    "stream_generate",
-)
-
-
-def __getattr__(name: str):
-    # Imported on first use, so `python -m mlx_model.generate` runs that module exactly once.
-    if name in _GENERATE_NAMES:
-        from . import generate
-
-        return getattr(generate, name)
-    raise AttributeError(f"module 'mlx_model' has no attribute {name!r}")
 
 
 def load(path: str | Path, *, dtype: mx.Dtype | None = None) -> tuple[Model, Tokenizer]:

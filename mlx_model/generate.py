@@ -7,21 +7,18 @@ with the model's compute instead of adding to it.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 
 import mlx.core as mx
 
 from .kv_cache import KVCache
 from .llama import Model
-from .lookup import lookup_steps
+from .lookup import LookupSteps
 from .sampling import Sampler, SamplingParams
-from .tokenizer import Tokenizer
+from .tokenizer import StreamingDetokenizer, Tokenizer
 
 PREFILL_STEP = 512
 
@@ -43,6 +40,37 @@ class GenerationStats:
     forwards: int = 0
     """Target-model forward passes that produced tokens, the prefill's last one included; below
     generation_tokens when prompt lookup verified several tokens in one pass."""
+
+
+@dataclass
+class DecodeClock:
+    """The timing both decode loops (plain and prompt lookup) report, from when tokens reach the
+    host: the first one sets the time to first token and the prefill speed; the decode speed
+    counts the ones after it (the first token's time is prefill)."""
+
+    stats: GenerationStats
+    start: float
+    """perf_counter() when the call began."""
+    prefilled: int
+    """Prompt tokens actually run (the cached ones are not)."""
+    arrived: int = 0
+    _first: float = 0.0
+    _last: float = 0.0
+
+    def token_arrived(self) -> None:
+        now = time.perf_counter()
+        self.arrived += 1
+        self._last = now
+        if self.arrived == 1:
+            self._first = now
+            self.stats.ttft_s = now - self.start
+            self.stats.prompt_tps = self.prefilled / max(self.stats.ttft_s, 1e-9)
+
+    def token_generated(self) -> None:
+        """The token that arrived last is a generated one (not a stop): count it."""
+        self.stats.generation_tokens = self.arrived
+        if self.arrived > 1:
+            self.stats.generation_tps = (self.arrived - 1) / max(self._last - self._first, 1e-9)
 
 
 @dataclass
@@ -124,8 +152,6 @@ def stream_generate(
     stops = set(stop_ids if stop_ids is not None else tokenizer.eos_token_ids)
     detok = tokenizer.detokenizer()
     stats = GenerationStats(prompt_tokens=len(prompt_ids))
-    penalty = sampler.params.repetition_penalty != 1.0
-    window = sampler.params.repetition_context
 
     mx.reset_peak_memory()
     start = time.perf_counter()
@@ -136,30 +162,40 @@ def stream_generate(
     if logits is None:
         yield GenerationEvent(None, "", "cancelled", _finish(stats, cache))
         return
-    if prompt_lookup:
-        yield from _lookup_events(
-            model,
-            cache,
-            sampler,
-            logits,
-            prompt_ids,
-            max_tokens,
-            stops,
-            cancel,
-            detok,
-            stats,
-            start,
-        )
-        return
+    clock = DecodeClock(stats, start, prefilled=len(prompt_ids) - stats.cached_tokens)
+    decode = _lookup_decode if prompt_lookup else _plain_decode
+    finish = yield from decode(
+        model, cache, sampler, logits, prompt_ids, max_tokens=max_tokens, stops=stops,
+        cancel=cancel, detok=detok, clock=clock,
+    )  # fmt: skip
+    yield GenerationEvent(None, detok.flush(), finish, _finish(stats, cache))
+
+
+def _plain_decode(
+    model: Model,
+    cache: KVCache,
+    sampler: Sampler,
+    logits: mx.array,
+    prompt_ids: list[int],
+    *,
+    max_tokens: int,
+    stops: set[int],
+    cancel: threading.Event | None,
+    detok: StreamingDetokenizer,
+    clock: DecodeClock,
+) -> Generator[GenerationEvent, None, str]:
+    """One token per forward pass; yields an event per generated token, returns the finish."""
+    stats = clock.stats
+    penalty = sampler.params.repetition_penalty != 1.0
+    window = sampler.params.repetition_context
     recent = mx.array(prompt_ids[-window:], dtype=mx.int32) if penalty else None
     y = sampler(logits, recent)
     mx.async_eval(y)
 
-    generated: list[int] = []
-    times: list[float] = []
-    finish: str | None = None
+    generated = 0
+    finish = "length"
     while True:
-        if len(generated) + 1 < max_tokens:
+        if generated + 1 < max_tokens:
             # Queue the next step on the device before waiting for this token on the host.
             if penalty:
                 recent = mx.concatenate([recent, y])[-window:]
@@ -170,23 +206,15 @@ def stream_generate(
         token = y.item()
         if next_y is not None:
             cache.commit([token])  # its K/V are being written by the step just queued
-        now = time.perf_counter()
-        times.append(now)
-        if not generated:
-            stats.ttft_s = now - start
-            prefilled = len(prompt_ids) - stats.cached_tokens
-            stats.prompt_tps = prefilled / max(stats.ttft_s, 1e-9)
-        generated.append(token)
-        stats.forwards = len(generated)
+        clock.token_arrived()
+        generated += 1
+        stats.forwards = generated
         if token in stops:
             finish = "stop"
             break
-        stats.generation_tokens = len(generated)
-        if len(times) > 1:
-            stats.generation_tps = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+        clock.token_generated()
         yield GenerationEvent(token, detok.add(token), None, stats)
         if next_y is None:
-            finish = "length"
             break
         if cancel is not None and cancel.is_set():
             finish = "cancelled"
@@ -195,55 +223,42 @@ def stream_generate(
 
     if next_y is not None:
         mx.eval(next_y)  # let the queued step finish before the cache is trimmed or reused
-    yield GenerationEvent(None, detok.flush(), finish, _finish(stats, cache))
+    return finish
 
 
-def _lookup_events(
+def _lookup_decode(
     model: Model,
     cache: KVCache,
     sampler: Sampler,
     logits: mx.array,
     prompt_ids: list[int],
+    *,
     max_tokens: int,
     stops: set[int],
     cancel: threading.Event | None,
-    detok,
-    stats: GenerationStats,
-    start: float,
-) -> Iterator[GenerationEvent]:
-    counter = [0]
-    steps = lookup_steps(
-        model,
-        cache,
-        sampler,
-        logits,
-        list(prompt_ids),
-        max_tokens,
-        counter,
-        stops=stops,
+    detok: StreamingDetokenizer,
+    clock: DecodeClock,
+) -> Generator[GenerationEvent, None, str]:
+    """Prompt lookup (mlx_model.lookup): the same events, several tokens per forward pass."""
+    stats = clock.stats
+    steps = LookupSteps(
+        model, cache, sampler, logits, list(prompt_ids), max_tokens=max_tokens, stops=stops,
         cancel=cancel,
-    )
-    times: list[float] = []
+    )  # fmt: skip
     finish = "length"
     for token in steps:
-        now = time.perf_counter()
-        times.append(now)
-        stats.forwards = counter[0]
-        if len(times) == 1:
-            stats.ttft_s = now - start
-            stats.prompt_tps = (len(prompt_ids) - stats.cached_tokens) / max(stats.ttft_s, 1e-9)
+        clock.token_arrived()
+        stats.forwards = steps.forwards
         if token in stops:
             finish = "stop"
             break
-        stats.generation_tokens = len(times)
-        if len(times) > 1:
-            stats.generation_tps = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+        clock.token_generated()
         yield GenerationEvent(token, detok.add(token), None, stats)
         if cancel is not None and cancel.is_set():
             finish = "cancelled"
             break
     steps.close()  # trims the cache to the tokens that reached the caller
-    yield GenerationEvent(None, detok.flush(), finish, _finish(stats, cache))
+    return finish
 
 
 def _finish(stats: GenerationStats, cache: KVCache) -> GenerationStats:
@@ -263,87 +278,3 @@ def generate_all(
             tokens.append(event.token)
         parts.append(event.text)
     return tokens, "".join(parts), event
-
-
-def main(argv: list[str] | None = None) -> int:
-    from . import load
-
-    parser = argparse.ArgumentParser(
-        prog="python -m mlx_model.generate", description="Generate text from a local checkpoint."
-    )
-    parser.add_argument("--model", required=True, help="checkpoint directory")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", help="raw prompt text (no chat template applied)")
-    source.add_argument("--prompt-ids", help="comma-separated token ids")
-    parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--temp", type=float, default=0.0)
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(
-        "--draft",
-        choices=["none", "lookup"],
-        default="none",
-        help="lookup: verify tokens guessed from the prompt, several per forward pass",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    args = parser.parse_args(argv)
-
-    try:
-        model, tokenizer = load(args.model)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.prompt_ids is not None:
-        try:
-            prompt_ids = [int(t) for t in args.prompt_ids.split(",") if t.strip()]
-        except ValueError:
-            parser.error("--prompt-ids must be comma-separated integers")
-    else:
-        prompt_ids = tokenizer.encode(args.prompt, bos=True)
-    sampling = SamplingParams(temperature=args.temp, top_p=args.top_p, seed=args.seed)
-    tokens: list[int] = []
-    parts: list[str] = []
-    final = None
-    try:
-        for event in stream_generate(
-            model,
-            tokenizer,
-            prompt_ids,
-            sampling=sampling,
-            max_tokens=args.max_tokens,
-            prompt_lookup=args.draft == "lookup",
-        ):
-            if event.token is not None:
-                tokens.append(event.token)
-            parts.append(event.text)
-            if not args.json:
-                print(event.text, end="", flush=True)
-            final = event
-    except KeyboardInterrupt:
-        print("", file=sys.stderr)
-        return 130
-    stats = final.stats
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "prompt_tokens": stats.prompt_tokens,
-                    "tokens": tokens,
-                    "text": "".join(parts),
-                    "finish_reason": final.finish_reason,
-                    "prompt_tps": stats.prompt_tps,
-                    "generation_tps": stats.generation_tps,
-                    "forwards": stats.forwards,
-                    "ttft_s": stats.ttft_s,
-                    "peak_memory_gb": stats.peak_memory_gb,
-                }
-            )
-        )
-    else:
-        print()
-        print(json.dumps(asdict(stats)), file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Container, Iterator
+from collections.abc import Container, Generator, Iterator
 
 import mlx.core as mx
 
@@ -111,57 +111,85 @@ def cost_ratio(model: Model, cache: KVCache, k: int = DRAFT_TOKENS) -> float:
     return _cost_ratios[key]
 
 
-def lookup_steps(
-    model: Model,
-    cache: KVCache,
-    sampler: Sampler,
-    logits: mx.array,
-    history: list[int],
-    max_tokens: int,
-    counter: list[int],
-    *,
-    stops: Container[int] = frozenset(),
-    cancel: threading.Event | None = None,
-    policy: LookupPolicy | None = None,
-    k: int = DRAFT_TOKENS,
-) -> Iterator[int]:
-    """Yield generated tokens, verifying drafts from ``history`` (the prompt) in one forward.
+class LookupSteps:
+    """Generated tokens (iterate over it), verifying drafts from ``history`` (the prompt) in one
+    forward pass each.
 
-    ``logits`` are the prefill's last-position logits (lazy). ``counter[0]`` counts target
-    forward passes, the prefill included. The cache ends holding every token fed to the model.
+    ``logits`` are the prefill's last-position logits (lazy). ``forwards`` counts target forward
+    passes so far, the prefill's included. The cache ends holding every token that was yielded;
+    ``close()`` ends early and trims it so.
     """
-    window = sampler.params.repetition_context
-    index = NgramIndex(history)
-    y = _sample_row(sampler, logits, index.tokens, window)
-    counter[0] = 1
-    emitted = 0
-    start = cache.offset  # the prompt, committed by prefill
-    try:
-        while True:
-            emitted += 1
-            yield y
-            if y in stops or emitted >= max_tokens or (cancel is not None and cancel.is_set()):
-                return
-            index.extend([y])
-            if policy is None:  # measured after the first token is out, not before it
-                policy = LookupPolicy(cost_ratio(model, cache, k))
-            draft = index.propose(min(k, max_tokens - emitted - 1)) if policy.use_draft() else []
-            fed = [y, *draft]
-            out = model(mx.array([fed], dtype=mx.int32), cache)[0]  # (1 + len(draft), V)
-            counter[0] += 1
-            accepted, y = _verify(sampler, out, draft, index.tokens, window)
-            cache.commit(fed[: 1 + accepted])  # the rejected rest is overwritten next pass
-            if draft:
-                policy.record(accepted + 1)
-            for token in draft[:accepted]:
+
+    def __init__(
+        self,
+        model: Model,
+        cache: KVCache,
+        sampler: Sampler,
+        logits: mx.array,
+        history: list[int],
+        *,
+        max_tokens: int,
+        stops: Container[int] = frozenset(),
+        cancel: threading.Event | None = None,
+        policy: LookupPolicy | None = None,
+        k: int = DRAFT_TOKENS,
+    ):
+        self.forwards = 0
+        self._policy = policy  # None: measured (cost_ratio) once the first token is out
+        self._model, self._cache, self._sampler = model, cache, sampler
+        self._max_tokens, self._stops, self._cancel, self._k = max_tokens, stops, cancel, k
+        self._tokens = self._run(logits, history)
+
+    def __iter__(self) -> Iterator[int]:
+        return self
+
+    def __next__(self) -> int:
+        return next(self._tokens)
+
+    def close(self) -> None:
+        self._tokens.close()
+
+    def _run(self, logits: mx.array, history: list[int]) -> Generator[int, None, None]:
+        model, cache, sampler, k = self._model, self._cache, self._sampler, self._k
+        max_tokens, stops, cancel = self._max_tokens, self._stops, self._cancel
+        window = sampler.params.repetition_context
+        index = NgramIndex(history)
+        y = _sample_row(sampler, logits, index.tokens, window)
+        self.forwards = 1
+        emitted = 0
+        start = cache.offset  # the prompt, committed by prefill
+        try:
+            while True:
                 emitted += 1
-                yield token
-                if token in stops or (cancel is not None and cancel.is_set()):
+                yield y
+                if y in stops or emitted >= max_tokens or _cancelled(cancel):
                     return
-                index.extend([token])
-    finally:
-        # Keep only tokens that reached the caller; a stop inside an accepted run ends there.
-        cache.trim_to(min(cache.length, start + emitted))
+                index.extend([y])
+                if self._policy is None:  # measured after the first token is out, not before
+                    self._policy = LookupPolicy(cost_ratio(model, cache, k))
+                policy = self._policy
+                wanted = min(k, max_tokens - emitted - 1)
+                draft = index.propose(wanted) if policy.use_draft() else []
+                fed = [y, *draft]
+                out = model(mx.array([fed], dtype=mx.int32), cache)[0]  # (1 + len(draft), V)
+                self.forwards += 1
+                accepted, y = _verify(sampler, out, draft, index.tokens, window)
+                cache.commit(fed[: 1 + accepted])  # the rejected rest is overwritten next pass
+                if draft:
+                    policy.record(accepted + 1)
+                for token in draft[:accepted]:
+                    emitted += 1
+                    yield token
+                    if token in stops or _cancelled(cancel):
+                        return
+                    index.extend([token])
+        finally:
+            # Keep only tokens that reached the caller; a stop inside an accepted run ends there.
+            cache.trim_to(min(cache.length, start + emitted))
+
+
+def _cancelled(cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
 
 
 def _sample_row(sampler: Sampler, logits: mx.array, tokens: list[int], window: int) -> int:

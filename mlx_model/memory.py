@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import mlx.nn as nn
 
 from .config import ModelConfig, QuantSpec
+from .generate import PREFILL_STEP
 from .kv_cache import KV_GROUP_SIZE
 from .llama import Model
 
@@ -51,8 +52,6 @@ def memory_needed(
     bits. KV: 2 (K and V) x layers x kv_heads x head_dim x bytes x tokens, where 8-bit KV also
     stores a scale and bias per group. 16-bit values take the checkpoint dtype's size.
     """
-    from .generate import PREFILL_STEP  # here, so `python -m mlx_model.generate` runs it once
-
     unit = DTYPE_BYTES.get(config.torch_dtype, 2)
     if bits is None:
         spec = None

@@ -18,7 +18,7 @@ from pathlib import Path
 import mlx.core as mx
 
 import mlx_model
-from mlx_model.lookup import LookupPolicy, cost_ratio, lookup_steps
+from mlx_model.lookup import LookupPolicy, LookupSteps, cost_ratio
 from mlx_model.sampling import Sampler, SamplingParams
 from mlx_model.testing import smollm2_checkpoint
 
@@ -49,13 +49,12 @@ def run(model, ids: list[int], max_tokens: int, lookup: bool) -> tuple[list[int]
     mx.eval(logits)
     start = time.perf_counter()
     if lookup:
-        counter = [0]
-        steps = lookup_steps(
-            model, cache, Sampler(SamplingParams()), logits, ids, max_tokens, counter,
+        steps = LookupSteps(
+            model, cache, Sampler(SamplingParams()), logits, ids, max_tokens=max_tokens,
             stops={STOP}, policy=LookupPolicy(cost_ratio=0.0),
         )  # fmt: skip
         tokens = list(steps)
-        return tokens, counter[0], time.perf_counter() - start
+        return tokens, steps.forwards, time.perf_counter() - start
     tokens = []
     while len(tokens) < max_tokens:
         tokens.append(int(mx.argmax(logits, axis=-1).item()))

@@ -1,8 +1,14 @@
-"""Shared fixtures: the real Llama 3 tokenizer file and tiny generated checkpoints."""
+"""Shared fixtures: the real Llama 3 tokenizer file and tiny generated checkpoints.
+
+The checkpoints are built once per test run and shared: with pytest-xdist (``-n 2``) the first
+worker to need one builds it in the run's folder while the others wait for it.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,31 +29,52 @@ def tokenizer_model_path() -> Path:
     return meta_tokenizer_model()
 
 
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], Path]) -> Path:
+    """``build(an empty folder)`` once per test run, by whichever worker asks first."""
+    base = factory.getbasetemp()
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # shared by the workers
+    folder, done = run / name, run / f"{name}.done"
+    with open(run / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            done.write_text(str(build(folder)))
+    return Path(done.read_text())
+
+
 @pytest.fixture(scope="session")
 def tiny_bf16(tmp_path_factory, tokenizer_model_path) -> Path:
-    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bf16"), tokenizer_model_path)
+    return built_once(
+        tmp_path_factory, "tiny-bf16", lambda d: make_tiny_checkpoint(d, tokenizer_model_path)
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_f32(tmp_path_factory, tokenizer_model_path) -> Path:
     import mlx.core as mx
 
-    return make_tiny_checkpoint(
-        tmp_path_factory.mktemp("tiny-f32"), tokenizer_model_path, dtype=mx.float32
+    return built_once(
+        tmp_path_factory,
+        "tiny-f32",
+        lambda d: make_tiny_checkpoint(d, tokenizer_model_path, dtype=mx.float32),
     )
 
 
 @pytest.fixture(scope="session")
 def tiny_4bit(tmp_path_factory, tokenizer_model_path) -> Path:
-    return make_tiny_checkpoint(
-        tmp_path_factory.mktemp("tiny-4bit"), tokenizer_model_path, quant_bits=4
+    return built_once(
+        tmp_path_factory,
+        "tiny-4bit",
+        lambda d: make_tiny_checkpoint(d, tokenizer_model_path, quant_bits=4),
     )
 
 
 @pytest.fixture(scope="session")
 def tiny_8bit(tmp_path_factory, tokenizer_model_path) -> Path:
-    return make_tiny_checkpoint(
-        tmp_path_factory.mktemp("tiny-8bit"), tokenizer_model_path, quant_bits=8
+    return built_once(
+        tmp_path_factory,
+        "tiny-8bit",
+        lambda d: make_tiny_checkpoint(d, tokenizer_model_path, quant_bits=8),
     )
 
 
@@ -63,19 +90,33 @@ def smollm2_checkpoint() -> Path:
 def demo_checkpoint(tmp_path_factory) -> Path:
     from llama_chat.models.demo import ensure_demo_checkpoint
 
-    # Built once (a few seconds); every app home below links to it.
-    return ensure_demo_checkpoint(tmp_path_factory.mktemp("demo-cache"))
+    # Built once per run (a few seconds); every app home below links to it.
+    return built_once(tmp_path_factory, "demo-cache", ensure_demo_checkpoint)
+
+
+def link_demo_checkpoint(home: Path, demo_checkpoint: Path):
+    """Make ``home`` (a LLAMA_CHAT_HOME) an app home whose demo checkpoint is already built: a
+    link to the session's, so no test spends its time building the 44 MB demo again."""
+    from llama_chat.paths import AppPaths
+
+    app_paths = AppPaths.from_env({"LLAMA_CHAT_HOME": str(home)}).ensure()
+    (app_paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
+    return app_paths
 
 
 @pytest.fixture
 def paths(tmp_path, monkeypatch, demo_checkpoint):
     """An app home in tmp_path (LLAMA_CHAT_HOME) whose demo checkpoint is already built."""
-    from llama_chat.paths import AppPaths
-
     monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path / "home"))
-    app_paths = AppPaths.from_env().ensure()
-    (app_paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
-    return app_paths
+    return link_demo_checkpoint(tmp_path / "home", demo_checkpoint)
+
+
+@pytest.fixture
+def demo_home(tmp_path, monkeypatch, demo_checkpoint) -> Path:
+    """tmp_path as LLAMA_CHAT_HOME, its demo checkpoint already built (see ``paths``)."""
+    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path))
+    link_demo_checkpoint(tmp_path, demo_checkpoint)
+    return tmp_path
 
 
 # --- the Llama 3 tokenizer and its oracles (tests/test_tokenizer*.py) ---------------------------

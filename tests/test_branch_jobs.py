@@ -13,9 +13,8 @@ from llama_chat.store.sessions import SessionStore
 
 
 @pytest.fixture
-def chat(tmp_path, monkeypatch) -> tuple[ChatController, list, int]:
+def chat(demo_home) -> tuple[ChatController, list, int]:
     """A saved question with one answer ("Fish 1"), opened in a controller on the demo model."""
-    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path))
     paths = AppPaths.from_env().ensure()
     with SessionStore.open(paths.sessions_db) as store:
         s = store.create_session(system_prompt="Be brief.", settings={}, model="demo", quant="4bit")

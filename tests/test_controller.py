@@ -32,9 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path))
-    return tmp_path
+def home(demo_home):
+    return demo_home
 
 
 def make_controller(events, *, max_tokens=12, **kwargs) -> ChatController:

@@ -1,5 +1,5 @@
 """Streaming generation: stop tokens, limits, cancellation, prompt-cache reuse, stats, and the
-``python -m mlx_model.generate`` / ``python -m mlx_model.convert`` command lines."""
+``python -m mlx_model`` / ``python -m mlx_model.convert`` command lines."""
 
 from __future__ import annotations
 
@@ -277,7 +277,7 @@ def run_module(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def test_generate_cli_json_matches_in_process_greedy(tiny_bf16):
     result = run_module(
-        "mlx_model.generate",
+        "mlx_model",
         "--model",
         str(tiny_bf16),
         "--prompt-ids",
@@ -309,7 +309,7 @@ def test_generate_cli_json_matches_in_process_greedy(tiny_bf16):
 
 def test_generate_cli_takes_a_text_prompt(tiny_bf16):
     result = run_module(
-        "mlx_model.generate",
+        "mlx_model",
         "--model",
         str(tiny_bf16),
         "--prompt",
@@ -333,7 +333,7 @@ def test_generate_cli_bad_model_is_one_clear_line(tiny_bf16, tmp_path, broken):
         (target / "config.json").write_text(
             "{oops" if broken == "bad_config" else (tiny_bf16 / "config.json").read_text()
         )
-    result = run_module("mlx_model.generate", "--model", str(target), "--prompt-ids", "1", "--json")
+    result = run_module("mlx_model", "--model", str(target), "--prompt-ids", "1", "--json")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

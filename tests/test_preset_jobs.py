@@ -20,9 +20,8 @@ EDITOR = Preset(
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path))
-    return tmp_path
+def home(demo_home):
+    return demo_home
 
 
 class PromptSeen:

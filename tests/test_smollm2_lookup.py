@@ -7,7 +7,7 @@ import mlx.core as mx
 import pytest
 
 import mlx_model
-from mlx_model.lookup import LookupPolicy, lookup_steps
+from mlx_model.lookup import LookupPolicy, LookupSteps
 from mlx_model.sampling import Sampler, SamplingParams
 from tests.test_smollm2_parity import licence_text
 
@@ -56,9 +56,8 @@ def test_greedy_lookup_gives_plain_tokens_in_fewer_forwards(model, prompt):
     cache.trim_to(len(prompt) - 1)  # reuse the prompt's K/V; the last position is run again
     logits = model.last_logits(mx.array([prompt[-1:]]), cache)
     cache.commit(prompt[-1:])
-    counter = [0]
-    steps = lookup_steps(
-        model, cache, Sampler(SamplingParams()), logits, prompt, NEW_TOKENS, counter,
+    steps = LookupSteps(
+        model, cache, Sampler(SamplingParams()), logits, prompt, max_tokens=NEW_TOKENS,
         policy=LookupPolicy(cost_ratio=0.0),
     )  # fmt: skip
     fast = list(steps)
@@ -68,4 +67,4 @@ def test_greedy_lookup_gives_plain_tokens_in_fewer_forwards(model, prompt):
         step = next(i for i, (a, b) in enumerate(zip(fast, plain, strict=True)) if a != b)
         assert top2_gap(model, [*prompt, *plain[:step]]) < 1e-3, f"lookup differs at {step}"
     assert len(fast) == NEW_TOKENS
-    assert counter[0] <= NEW_TOKENS / 2  # the copy is accepted several tokens at a time
+    assert steps.forwards <= NEW_TOKENS / 2  # the copy is accepted several tokens at a time

@@ -8,9 +8,11 @@ checking the new pictures.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import SettingsScreen
 from llama_chat.tui.screens.tool_approval import ToolApprovalScreen
 from llama_chat.tui.screens.welcome import WelcomeScreen
+from tests.conftest import link_demo_checkpoint
 from tests.tui_pilot import DrivenApp, make_app, model_ready, on_screen, seed_chat, wait_for
 
 SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "llama-chat-snapshots" / "home"
@@ -51,13 +54,15 @@ def hydration(flour_g: float, water_g: float) -> float:
 
 
 @pytest.fixture
-def paths(monkeypatch, demo_checkpoint) -> AppPaths:
-    """Like conftest's, but always the same folder (snapshot tests run one at a time)."""
-    shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
-    monkeypatch.setenv("LLAMA_CHAT_HOME", str(SNAPSHOT_HOME))
-    app_paths = AppPaths.from_env().ensure()
-    (app_paths.cache_dir / "demo-checkpoint").symlink_to(demo_checkpoint, target_is_directory=True)
-    return app_paths
+def paths(monkeypatch, demo_checkpoint) -> Iterator[AppPaths]:
+    """Like conftest's, but always the same folder, so snapshot tests take turns with it: one at
+    a time across test workers (-n 2) and across runs on the same machine."""
+    SNAPSHOT_HOME.parent.mkdir(parents=True, exist_ok=True)
+    with open(SNAPSHOT_HOME.parent / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, after the test
+        shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
+        monkeypatch.setenv("LLAMA_CHAT_HOME", str(SNAPSHOT_HOME))
+        yield link_demo_checkpoint(SNAPSHOT_HOME, demo_checkpoint)
 
 
 @pytest.fixture
