@@ -18,6 +18,7 @@ from typing import Any
 
 import mlx_model
 from llama_chat.chat.template import (
+    encode_fixed_start,
     encode_generation_prompt,
     encode_message,
     encode_prompt,
@@ -185,6 +186,15 @@ class Conversation:
             [{"role": "system", "content": self.system_prompt}, *rendered],
             tools=self.tools.specs() if self.tools else None,
             add_generation_prompt=add_generation_prompt,
+            date_string=self.date_string,
+        )
+
+    def fixed_start(self) -> list[int]:
+        """The ids every prompt of this chat starts with, whichever turns the window holds."""
+        return encode_fixed_start(
+            self.tokenizer,
+            self.system_prompt,
+            tools=self.tools.specs() if self.tools else None,
             date_string=self.date_string,
         )
 
