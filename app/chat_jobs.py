@@ -23,6 +23,7 @@ from llama_chat.chat.conversation import (
     Conversation,
     GenerationSettings,
 )
+from llama_chat.chat.prefix_cache import PrefixCache
 from llama_chat.chat.saved_answer import SavedAnswer
 from llama_chat.context_jobs import ContextMeter
 from llama_chat.events import (
@@ -69,7 +70,7 @@ class ChatJobs(ContextMeter):
         model_dir: Path | str | None,
         demo: bool,
         offline: bool,
-        tools_enabled: bool,
+        tools_enabled: bool | None,
     ):
         self.settings = settings
         self.paths = paths
@@ -81,7 +82,11 @@ class ChatJobs(ContextMeter):
         self.demo = demo
         self.offline = offline
         self.tools_enabled = tools_enabled
+        """Tools on or off for every chat; None: as the settings (and each saved chat) say."""
+        self._chat_tools = self._default_tools()
+        """Whether the open chat offers tools (saved with the chat)."""
         self._cache_files = CacheStore(paths.kv_cache_dir, int(settings.cache_budget_gb * 1e9))
+        self._prefixes = PrefixCache(self._cache_files)
         self._model: mlx_model.Model | None = None
         self._tokenizer: mlx_model.Tokenizer | None = None
         self._quant = settings.quant
@@ -184,8 +189,13 @@ class ChatJobs(ContextMeter):
             kv_bits=self.settings.kv_bits,
         )
 
+    def _default_tools(self, saved: dict[str, Any] | None = None) -> bool:
+        if self.tools_enabled is not None:
+            return self.tools_enabled
+        return bool((saved or {}).get("tools", self.settings.tools))
+
     def _tools(self) -> ToolRegistry | None:
-        if not self.tools_enabled:
+        if not self._chat_tools:
             return None
         return default_registry([Path(p).expanduser() for p in self.settings.allowed_folders])
 
@@ -199,6 +209,8 @@ class ChatJobs(ContextMeter):
         old = self.settings
         self.settings = settings
         self._cache_files.budget_bytes = int(settings.cache_budget_gb * 1e9)
+        if settings.tools != old.tools:
+            self._chat_tools = self._default_tools()
         conversation = self._conversation
         if conversation is not None and self._model is not None:
             conversation.settings = GenerationSettings.from_settings(settings)
@@ -209,7 +221,7 @@ class ChatJobs(ContextMeter):
             info = self.sessions.get_session(self._session_id)
             self.sessions.set_session_settings(
                 self._session_id,
-                _session_settings(settings),
+                _session_settings(settings, self._chat_tools),
                 system_prompt=session_system_prompt
                 if session_system_prompt is not None
                 else info.system_prompt,
@@ -225,6 +237,7 @@ class ChatJobs(ContextMeter):
         self.save_cache()
         self._session_id = None
         self._approvals.forget()
+        self._chat_tools = self._default_tools()
         if self._model is not None:
             self._conversation = self._make_conversation([], self.settings.system_prompt, None)
         self._emit(SessionOpened(None, []))
@@ -236,6 +249,7 @@ class ChatJobs(ContextMeter):
         stored = self.sessions.active_path(session_id)
         self._session_id = session_id
         self._approvals.forget()
+        self._chat_tools = self._default_tools(info.settings)
         self._conversation = None
         if self._model is not None:
             self._conversation = self._stored_conversation(info, stored)
@@ -304,7 +318,7 @@ class ChatJobs(ContextMeter):
             info = self.sessions.create_session(
                 title=title,
                 system_prompt=conversation.system_prompt,
-                settings=_session_settings(self.settings),
+                settings=_session_settings(self.settings, self._chat_tools),
                 model=self._model_id,
                 quant=self._quant,
                 template_date=conversation.date_string,
@@ -371,6 +385,9 @@ class ChatJobs(ContextMeter):
         conversation = self._conversation
         session_id = self._session_id
         self._emit(TurnStarted(session_id, user_id))
+        if len(conversation.messages) == 1 and conversation.cache.length == 0:
+            # A new chat: its fixed start (system prompt, tools) comes from disk, not a prefill.
+            self._prefixes.prime(conversation, self._model_id, self._quant)
         answer = SavedAnswer(self.sessions, session_id, user_id)
 
         def emit(event: Event) -> None:
@@ -395,6 +412,9 @@ class ChatJobs(ContextMeter):
         return finished
 
 
-def _session_settings(settings: Settings) -> dict[str, Any]:
+def _session_settings(settings: Settings, tools: bool) -> dict[str, Any]:
     """What a chat remembers of the settings it was written with."""
-    return {key: getattr(settings, key) for key in (*SAMPLING_KEYS, "max_tokens")}
+    return {
+        **{key: getattr(settings, key) for key in (*SAMPLING_KEYS, "max_tokens")},
+        "tools": tools,
+    }

@@ -56,7 +56,7 @@ class ChatController:
         model_dir: Path | str | None = None,
         demo: bool = False,
         offline: bool = False,
-        tools_enabled: bool = True,
+        tools_enabled: bool | None = None,
     ):
         self.on_event = on_event
         self.sessions = store or SessionStore.open(paths.ensure().sessions_db)

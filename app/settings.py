@@ -71,6 +71,10 @@ class Settings:
     theme: str = "textual-dark"
     """Colour theme of the terminal interface."""
 
+    tools: bool = False
+    """Offer the built-in tools (calculator, files) to new chats; their descriptions make every
+    prompt about 500 tokens longer, so a new chat's first answer comes later."""
+
     allowed_folders: list[str] = field(default_factory=list)
     """Folders the built-in file tools may read."""
 
@@ -226,6 +230,7 @@ _VALIDATORS: dict[str, Validator] = {
     "context_limit": _integer(512, 131_072),
     "kv_bits": _optional(_choice((8,)), "empty (null) for full precision, or 8"),
     "theme": _text(allow_empty=False),
+    "tools": _boolean,
     "allowed_folders": _folder_list,
     "offline": _boolean,
     "cache_budget_gb": _number(0.0, 100_000.0),

@@ -45,6 +45,7 @@ def test_save_then_load_round_trips_every_field(tmp_path: Path) -> None:
         context_limit=32768,
         kv_bits=8,
         theme="nord",
+        tools=True,
         allowed_folders=["~/notes"],
         offline=True,
         cache_budget_gb=0.5,

@@ -36,7 +36,7 @@ def calculator_checkpoint(tmp_path_factory) -> Path:
 async def test_tool_calls_wait_for_the_users_answer_in_a_dialog(paths, calculator_checkpoint):
     # This model calls the calculator every round (the controller stops after a few rounds).
     app = DrivenApp(
-        Settings(max_tokens=20, temperature=0.0), paths, model_dir=calculator_checkpoint
+        Settings(max_tokens=20, temperature=0.0, tools=True), paths, model_dir=calculator_checkpoint
     )
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
@@ -64,7 +64,7 @@ async def test_tool_calls_wait_for_the_users_answer_in_a_dialog(paths, calculato
 
 async def test_quitting_with_the_dialog_open_answers_it_with_deny(paths, calculator_checkpoint):
     app = DrivenApp(
-        Settings(max_tokens=20, temperature=0.0), paths, model_dir=calculator_checkpoint
+        Settings(max_tokens=20, temperature=0.0, tools=True), paths, model_dir=calculator_checkpoint
     )
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import mlx_model
 from llama_chat.chat.template import (
+    encode_fixed_start,
     encode_generation_prompt,
     encode_message,
     encode_prompt,
@@ -39,6 +40,8 @@ from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
 
 MAX_TOOL_ROUNDS = 4
+OVERFLOW_BLOCKS = 4
+"""A chat that outgrows the context drops its oldest turns a 1/OVERFLOW_BLOCKS of it at once."""
 DECLINED = "The user declined to run this tool."
 
 Emit = Callable[[Event], None]
@@ -186,6 +189,15 @@ class Conversation:
             date_string=self.date_string,
         )
 
+    def fixed_start(self) -> list[int]:
+        """The ids every prompt of this chat starts with, whichever turns the window holds."""
+        return encode_fixed_start(
+            self.tokenizer,
+            self.system_prompt,
+            tools=self.tools.specs() if self.tools else None,
+            date_string=self.date_string,
+        )
+
     def fit_prompt(self, cancel: threading.Event | None = None) -> tuple[list[int], int] | None:
         """Prompt ids that leave room for ``max_tokens``; drops the oldest turns if needed.
 
@@ -193,19 +205,23 @@ class Conversation:
         system prompt and the newest user turn are never dropped. Each message is counted once
         (and remembered), so reopening a chat of thousands of turns costs one pass, not one
         encoding of the whole history per dropped turn.
+
+        The window start moves in blocks (see ``window_starts``): moving it changes every
+        position after it, so the whole window is read again; moving it by a quarter of the
+        context at once leaves room for the following turns, which then reuse the cache.
         """
         limit = self.settings.context_limit
         budget = limit - self.settings.max_tokens
         last_user = self.last_user_index()
-        start = min(self.window_start, last_user)
+        counts = [self._message_tokens(m) for m in self.messages]
         # after[i]: tokens of messages i.. when they follow the first message of the window.
         after = [0] * (len(self.messages) + 1)
-        for i in range(len(self.messages) - 1, start, -1):
-            after[i] = after[i + 1] + self._message_tokens(self.messages[i])
+        for i in range(len(self.messages) - 1, 0, -1):
+            after[i] = after[i + 1] + counts[i]
         answer_header = len(encode_generation_prompt(self.tokenizer))
-        for first in range(start, last_user + 1):
-            if self.messages[first].role != "user" and first != start:
-                continue
+        needed = 0
+        starts = window_starts(self.messages, counts, limit // OVERFLOW_BLOCKS)
+        for first in (*starts, last_user):  # the newest user turn alone is the last resort
             if cancel is not None and cancel.is_set():
                 return None
             head = len(self._encode_window(first, first + 1, add_generation_prompt=False))
@@ -218,8 +234,9 @@ class Conversation:
                 f"{self.settings.max_tokens} for the answer, more than the context limit of "
                 f"{limit} tokens; shorten it, lower max tokens, or raise the context limit"
             )
+        dropped = max(0, first - self.window_start)
         self.window_start = first
-        return self.encode(first), first - start
+        return self.encode(first), dropped
 
     def _message_tokens(self, message: ChatMessage) -> int:
         # Keyed by identity; holding the message keeps its id from being reused.
@@ -339,6 +356,24 @@ class Conversation:
         finished = TurnFinished(reason, text, stats, error)
         emit(finished)
         return finished
+
+
+def window_starts(messages: list[ChatMessage], counts: list[int], block: int) -> Iterator[int]:
+    """Where the model's window may start, earliest first: 0, then the first user message at
+    least ``block`` tokens after the previous start, and so on.
+
+    Every start depends only on the messages before it, so the chain never changes as the chat
+    grows or when it is reopened: the window start is kept with the chat itself, and it moves
+    forward only in steps of at least ``block`` tokens.
+    """
+    yield 0
+    position = 0  # tokens of the messages before index i
+    threshold = block
+    for i, message in enumerate(messages):
+        if i > 0 and message.role == "user" and position >= threshold:
+            yield i
+            threshold = position + block
+        position += counts[i]
 
 
 def _maybe_json(text: str) -> Any:

@@ -197,6 +197,24 @@ def render_segments(
     return out.segments
 
 
+def encode_fixed_start(
+    tokenizer: PromptTokenizer,
+    system_prompt: str,
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    date_string: str | None = None,
+) -> list[int]:
+    """The ids every prompt with this system prompt and tools starts with: all that comes before
+    the first user message's text (the system turn, the user header and, with tools, the tool
+    descriptions the template puts in that message). Its KV cache can be shared by new chats.
+    """
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}]
+    segments = render_segments(
+        messages, tools=tools, add_generation_prompt=False, date_string=date_string
+    )
+    return _encode_segments(tokenizer, segments[:-1])  # all but the empty message's end
+
+
 def encode_message(tokenizer: PromptTokenizer, message: Mapping[str, Any]) -> list[int]:
     """The ids of one message after the first, exactly as they appear inside a whole prompt.
 

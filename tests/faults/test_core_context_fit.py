@@ -9,11 +9,13 @@ import pytest
 
 import mlx_model
 from llama_chat.chat.conversation import (
+    OVERFLOW_BLOCKS,
     ChatMessage,
     ContextOverflowError,
     Conversation,
     GenerationSettings,
 )
+from llama_chat.chat.template import encode_prompt
 from llama_chat.tools import default_registry
 
 DATE = "23 Nov 2026"
@@ -51,20 +53,28 @@ def conversation(engine, messages, *, context_limit, tools=None) -> Conversation
 
 
 def fit_by_reencoding(c: Conversation) -> tuple[list[int], int]:
-    """The previous algorithm, kept as the oracle: encode the whole window per dropped turn."""
+    """The policy re-encoded by brute force, kept as the oracle: the window may start at 0 or at
+    the first user message a quarter context past the previous start (positions measured by
+    encoding the whole history before it); the earliest start whose prompt fits wins."""
     budget = c.settings.context_limit - c.settings.max_tokens
     last_user = c.last_user_index()
-    start = min(c.window_start, last_user)
-    dropped = 0
-    while True:
+    system = [{"role": "system", "content": c.system_prompt}]
+
+    def position(i: int) -> int:
+        before = [m.to_template() for m in c.messages[:i]]
+        whole = encode_prompt(c.tokenizer, system + before, add_generation_prompt=False)
+        return len(whole) - len(encode_prompt(c.tokenizer, system, add_generation_prompt=False))
+
+    starts, threshold = [0], c.settings.context_limit // OVERFLOW_BLOCKS
+    for i in range(1, last_user + 1):
+        if c.messages[i].role == "user" and position(i) >= threshold:
+            starts.append(i)
+            threshold = position(i) + c.settings.context_limit // OVERFLOW_BLOCKS
+    for start in [*starts, last_user]:
         ids = c.encode(start)
         if len(ids) <= budget:
-            return ids, dropped
-        later = [i for i in range(start + 1, last_user + 1) if c.messages[i].role == "user"]
-        if not later:
-            raise ContextOverflowError("overflow")
-        dropped += later[0] - start
-        start = later[0]
+            return ids, start - c.window_start
+    raise ContextOverflowError("overflow")
 
 
 @pytest.mark.parametrize("limit", [300, 700, 2000, 100_000])

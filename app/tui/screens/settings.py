@@ -187,6 +187,9 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             with Horizontal(classes="switch-row"):
                 yield Switch(s.offline, id="offline")
                 yield Label("Offline: never contact the Hugging Face Hub")
+            with Horizontal(classes="switch-row"):
+                yield Switch(s.tools, id="tools")
+                yield Label("Tools: offer calculator and files (longer prompts)")
             yield from self._field(
                 "allowed_folders",
                 "Folders tools may read",
@@ -288,8 +291,8 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             return None if self.query_one("#kv_bits", Select).value == "16" else 8
         if key == "system_prompt":
             return self.query_one("#system_prompt", TextArea).text
-        if key == "offline":
-            return self.query_one("#offline", Switch).value
+        if key in ("offline", "tools"):
+            return self.query_one(f"#{key}", Switch).value
         if key == "model_dir":
             self._store_folder()
             for quant, text in self.model_dirs.items():
@@ -336,6 +339,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             "context_limit",
             "kv_bits",
             "offline",
+            "tools",
             "allowed_folders",
             "theme",
         ]

@@ -1,0 +1,92 @@
+"""A chat that outgrows its context: the window start moves in blocks, so turns reuse the cache."""
+
+from __future__ import annotations
+
+import pytest
+
+import mlx_model
+from llama_chat.chat.conversation import (
+    OVERFLOW_BLOCKS,
+    Conversation,
+    GenerationSettings,
+)
+from llama_chat.chat.template import encode_message
+
+GREEDY = mlx_model.SamplingParams(temperature=0.0)
+LIMIT = 512
+SETTINGS = GenerationSettings(sampling=GREEDY, max_tokens=8, context_limit=LIMIT)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_4bit):
+    return mlx_model.load(tiny_4bit)
+
+
+def new_conversation(engine, messages=None) -> Conversation:
+    model, tokenizer = engine
+    return Conversation(
+        model,
+        tokenizer,
+        system_prompt="You are terse.",
+        settings=SETTINGS,
+        date_string="23 Nov 2026",
+        messages=messages,
+    )
+
+
+@pytest.fixture(scope="module")
+def long_chat(engine):
+    """25 turns through a 512-token window: (conversation, per-turn records)."""
+    conversation = new_conversation(engine)
+    turns = []
+    for i in range(25):
+        conversation.add_user(f"Turn {i}: please remember the colour number {i} and some words.")
+        prompt = conversation.fit_prompt()[0]
+        start = conversation.window_start
+        finished = conversation.respond(lambda e: None)
+        stats = finished.stats
+        turns.append((start, prompt, stats.prompt_tokens - stats.cached_tokens))
+    return conversation, turns
+
+
+def test_the_window_start_moves_forward_in_blocks_of_a_quarter_context(engine, long_chat):
+    conversation, turns = long_chat
+    starts = [start for start, _, _ in turns]
+    assert starts == sorted(starts)  # only forward
+    moves = sorted(set(starts))
+    assert len(moves) >= 2, "the chat must have overflowed at least once"
+    # Each move drops at least a quarter of the context's worth of old messages.
+    for before, after in zip(moves, moves[1:], strict=False):
+        dropped = sum(
+            len(encode_message(engine[1], m.to_template()))
+            for m in conversation.messages[before:after]
+        )
+        assert dropped >= LIMIT // OVERFLOW_BLOCKS
+    # Far fewer moves than overflowing turns: most turns keep the window where it was.
+    overflowing = [t for t in turns if t[0] > 0]
+    assert len(moves) - 1 < len(overflowing) / 2
+
+
+def test_a_turn_after_a_drop_prefills_only_its_new_suffix(long_chat):
+    _, turns = long_chat
+    checked = 0
+    for (start, prompt, _), (next_start, next_prompt, prefilled) in zip(
+        turns, turns[1:], strict=False
+    ):
+        if start == 0 or next_start != start:
+            continue  # before the first drop, or a turn that moves the window itself
+        # The previous prompt starts this one, and the cache holds it: only the rest is read.
+        assert next_prompt[: len(prompt)] == prompt
+        assert prefilled <= len(next_prompt) - len(prompt)
+        checked += 1
+    assert checked >= 5
+
+
+def test_the_window_start_is_kept_with_the_chat(engine, long_chat):
+    conversation, turns = long_chat
+    last_start, last_prompt, _ = turns[-1]
+    # Reopened from its messages alone, the chat's window starts where it did.
+    asked = conversation.messages[: conversation.last_user_index() + 1]
+    reopened = new_conversation(engine, messages=list(asked))
+    assert reopened.fit_prompt()[0] == last_prompt
+    assert reopened.window_start == last_start > 0
