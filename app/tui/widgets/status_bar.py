@@ -35,6 +35,16 @@ def model_label(event: ModelLoaded, model_dir: Path | None) -> str:
     return f"Llama 3.2 3B Instruct · {precision}"
 
 
+COMPACT_BELOW = 100
+"""Below this many columns the status bar abbreviates (macOS Terminal opens at 80)."""
+
+
+def compact_model_text(text: str) -> str:
+    """The model's name for a narrow bar: the demo keeps its warning, in short."""
+    name, _, rest = text.partition(" · random weights")
+    return f"{name} · random" if rest else text
+
+
 class StatusBar(Horizontal):
     """Shows what the engine is doing. Every method is called on the UI thread."""
 
@@ -44,7 +54,8 @@ class StatusBar(Horizontal):
         self.context_text = ""
         self.context_used = 0
         """Tokens in the context now (kept so a new limit can be shown at once)."""
-        self.speed_text = ""
+        self._stats: TurnStats | None = None
+        self._demo = self._failed = False
         self.activity_text = ""
 
     def compose(self) -> ComposeResult:
@@ -85,10 +96,18 @@ class StatusBar(Horizontal):
         self._progress(hide=True)
         self.set_activity("")
 
+    def on_resize(self) -> None:
+        self._set_model(self.model_text, demo=self._demo, failed=self._failed)
+        self._show_info()
+
+    @property
+    def compact(self) -> bool:
+        return 0 < self.size.width < COMPACT_BELOW
+
     def _set_model(self, text: str, *, demo: bool, failed: bool = False) -> None:
-        self.model_text = text
+        self.model_text, self._demo, self._failed = text, demo, failed
         label = self.query_one("#status-model", Label)
-        label.update(Text(text))
+        label.update(Text(compact_model_text(text) if self.compact else text))
         label.set_class(demo, "-demo")
         label.set_class(failed, "-failed")
 
@@ -106,6 +125,20 @@ class StatusBar(Horizontal):
         self.activity_text = text
         self._show_info()
 
+    @property
+    def speed_text(self) -> str:
+        """The last answer's time to first token and speed (and peak memory, when there is
+        room): abbreviated, never dropped, in a narrow terminal."""
+        stats = self._stats
+        if stats is None:
+            return ""
+        if self.compact:
+            return f"{stats.ttft_s:.1f}s·{stats.generation_tps:.0f}t/s"
+        return (
+            f"TTFT {stats.ttft_s:.2f}s · {stats.generation_tps:.1f} tok/s · "
+            f"{stats.peak_memory_gb:.2f} GB peak"
+        )
+
     def _show_info(self) -> None:
         info = self.query_one("#status-info", Label)
         info.update(Text(self.activity_text or self.speed_text, no_wrap=True, overflow="ellipsis"))
@@ -122,10 +155,7 @@ class StatusBar(Horizontal):
         bar.update(total=max(limit, 1), progress=min(used, max(limit, 1)))
 
     def turn_stats(self, stats: TurnStats) -> None:
-        self.speed_text = (
-            f"TTFT {stats.ttft_s:.2f}s · {stats.generation_tps:.1f} tok/s · "
-            f"{stats.peak_memory_gb:.2f} GB peak"
-        )
+        self._stats = stats
         self._show_info()
         if stats.context_limit:
             self.set_context(stats.context_used, stats.context_limit)
