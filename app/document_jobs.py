@@ -222,10 +222,12 @@ class _Progress:
         self.last_sent = 0.0
 
     def stage(self, event: SummaryProgress) -> None:
-        if event.stage != self.current.stage:
+        new_stage = event.stage != self.current.stage
+        if new_stage:
             self.started, self.written = time.perf_counter(), 0
+        part_done = event.done != self.current.done
         self.current = event
-        self._send(force=True)
+        self._send(force=new_stage or part_done)  # tokens read: as often as the interval
 
     def token(self) -> None:
         if self.current.stage == "map" and self.current.done == 0:
@@ -240,8 +242,24 @@ class _Progress:
         self.last_sent = now
         elapsed = max(now - self.started, 1e-6)
         event = self.current
-        if event.stage == "map":
+        left = None
+        if event.stage == "map" and event.tokens_total:
+            rate = event.tokens_read / elapsed
+            if rate > 0:
+                left = (event.tokens_total - event.tokens_read) / rate
+        elif event.stage == "map":
             rate = self.tokens * event.done / max(event.total, 1) / elapsed
         else:
             rate = self.written / elapsed
-        self.emit(DocumentProgress(self.name, event.stage, event.done, event.total, rate))
+        self.emit(
+            DocumentProgress(
+                self.name,
+                event.stage,
+                event.done,
+                event.total,
+                rate,
+                tokens_read=event.tokens_read,
+                tokens_total=event.tokens_total,
+                seconds_left=left,
+            )
+        )

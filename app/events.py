@@ -135,6 +135,9 @@ class SummaryProgress:
     stage: str  # "map" | "reduce"
     done: int
     total: int
+    tokens_read: int = 0
+    """Of the parts' prompts, tokens read so far (the map stage reads before any part is done)."""
+    tokens_total: int = 0
 
 
 @dataclass
@@ -211,6 +214,12 @@ class DocumentProgress:
     done: int
     total: int
     tokens_per_s: float
+    tokens_read: int = 0
+    """Of the parts' prompts, tokens read so far; with ``tokens_total``, progress before the
+    first part is done."""
+    tokens_total: int = 0
+    seconds_left: float | None = None
+    """Until the parts are read, at the rate so far (None until there is a rate)."""
 
 
 @dataclass(frozen=True)

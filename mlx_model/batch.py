@@ -166,6 +166,7 @@ def batch_generate(
     max_tokens: int | Sequence[int] = 512,
     cancel: threading.Event | None = None,
     on_row_done: Callable[[int, BatchRow], None] | None = None,
+    on_prefill: Callable[[int, int], None] | None = None,
     stats: BatchStats | None = None,
 ) -> list[BatchRow]:
     """Answer every prompt (token ids in, token ids out); rows in the order of ``prompts``.
@@ -175,6 +176,8 @@ def batch_generate(
     ``max_tokens`` is one limit for all rows or one per row. Each row samples with its own
     Sampler built from ``sampling``, as a separate call would. ``on_row_done(i, row)`` runs as
     each row finishes; after ``cancel`` is set every unfinished row ends "cancelled".
+    ``on_prefill(read, total)`` runs after each forward that reads the prompts (tokens of all
+    rows together), so a long read shows progress long before the first row is done.
     """
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
@@ -193,7 +196,7 @@ def batch_generate(
         if on_row_done is not None:
             on_row_done(i, results[i])
 
-    prefilled = _prefill_rows(model, cache, prompts, stats, cancel)
+    prefilled = _prefill_rows(model, cache, prompts, stats, cancel, on_prefill)
     if prefilled is None:
         for i in range(len(prompts)):
             finish(i, [], "cancelled")
@@ -269,6 +272,7 @@ def _prefill_rows(
     prompts: Sequence[Sequence[int]],
     stats: BatchStats,
     cancel: threading.Event,
+    on_prefill: Callable[[int, int], None] | None = None,
 ) -> tuple[mx.array, BatchKVCache] | None:
     """Prefill the common prefix once (into ``cache``), then every row's rest together.
     Returns None if ``cancel`` is set between two chunks."""
@@ -295,18 +299,27 @@ def _prefill_rows(
     # Padding ids are never attended to; 0 is as good as any.
     tokens = mx.array([[0] * pad + r for pad, r in zip(pads, rests, strict=True)], dtype=mx.int32)
     stats.prompt_tokens += sum(len(r) for r in rests)
+    # About PREFILL_STEP tokens per forward in all, however many rows: one forward costs what
+    # a single prompt's chunk does, so Esc (checked between forwards) stops as soon.
+    step = max(16, PREFILL_STEP // len(rests))
+    total = shared + sum(len(r) for r in rests)
     done = 0
-    while width - done > PREFILL_STEP:
-        model.hidden(tokens[:, done : done + PREFILL_STEP], batch_cache)
-        batch_cache.advance(PREFILL_STEP)
+    while width - done > step:
+        model.hidden(tokens[:, done : done + step], batch_cache)
+        batch_cache.advance(step)
         mx.eval(batch_cache.state())
-        done += PREFILL_STEP
+        done += step
         stats.forwards += 1
+        if on_prefill is not None:
+            read = sum(min(done, width) - min(pad, done) for pad in pads)
+            on_prefill(shared + read, total)
         if cancel.is_set():
             return None
     logits = model.last_logits(tokens[:, done:], batch_cache)
     batch_cache.advance(width - done)
     stats.forwards += 1
+    if on_prefill is not None:
+        on_prefill(total, total)
     return logits, batch_cache
 
 

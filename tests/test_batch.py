@@ -204,3 +204,33 @@ def test_trained_weights_batch_like_one_at_a_time(smollm2_checkpoint):
     reference = one_at_a_time(model, prompts, [8] * 3, stops)
     for prompt, want, row in zip(prompts, reference, rows, strict=True):
         assert_same_up_to_near_ties(model, prompt, want, row.tokens)
+
+
+def test_reading_long_prompts_reports_progress_and_stops_within_one_forward(f32):
+    model, tok = f32
+    prompts = [tok.encode(f"{i} " + "word " * n) for i, n in enumerate((900, 1200, 1000))]
+    seen: list[tuple[int, int]] = []
+    forwards_then: list[int] = []
+    cancel = threading.Event()
+    stats = BatchStats()
+
+    def on_prefill(read: int, total: int) -> None:
+        seen.append((read, total))
+        if len(seen) == 3:  # Esc, partway through reading
+            cancel.set()
+            forwards_then.append(stats.forwards)
+
+    rows = batch_generate(
+        model,
+        prompts,
+        stop_ids=tok.eos_token_ids,
+        max_tokens=4,
+        cancel=cancel,
+        on_prefill=on_prefill,
+        stats=stats,
+    )
+    assert [row.finish_reason for row in rows] == ["cancelled"] * 3
+    assert len(seen) == 3 and stats.forwards == forwards_then[0]  # no forward after Esc
+    reads = [read for read, _ in seen]
+    assert reads == sorted(reads) and 0 < reads[0] < seen[0][1]
+    assert {total for _, total in seen} == {sum(len(p) for p in prompts)}

@@ -61,7 +61,9 @@ def test_progress_counts_each_part_as_it_is_done(f32):
     rounds: dict[int, list[int]] = {}
     for e in events:
         if isinstance(e, SummaryProgress) and e.stage == "map":
-            rounds.setdefault(e.total, []).append(e.done)
+            done = rounds.setdefault(e.total, [])
+            if not done or done[-1] != e.done:  # reading the parts repeats the count
+                done.append(e.done)
     for total, done in rounds.items():
         assert done == list(range(total + 1))
     assert [e for e in events if isinstance(e, TurnFinished)][-1].finish_reason != "cancelled"
@@ -84,3 +86,13 @@ def test_cancel_during_the_map_step_ends_the_summary_once(f32):
     assert [e for e in events if isinstance(e, TurnFinished)] == [finished]
     assert not any(isinstance(e, SummaryProgress) and e.stage == "reduce" for e in events)
     assert not any(isinstance(e, TextDelta) for e in events)
+
+
+def test_progress_shows_the_parts_being_read_before_the_first_is_done(f32):
+    model, tok = f32
+    _, events = run(model, tok, batch_size=4)
+    maps = [e for e in events if isinstance(e, SummaryProgress) and e.stage == "map"]
+    before_first = [e for e in maps if e.done == 0 and e.tokens_read]
+    assert len(before_first) >= 2  # several steps of reading, each with its token count
+    reads = [e.tokens_read for e in before_first]
+    assert reads == sorted(reads) and reads[-1] <= before_first[0].tokens_total

@@ -209,6 +209,12 @@ def _map(
             done += 1
             emit(SummaryProgress("map", done, len(chunks)))
 
+    all_tokens = sum(len(p) for p in prompts)
+    read_before = 0  # by the batches before this one
+
+    def prefill_read(read: int, total: int) -> None:
+        emit(SummaryProgress("map", done, len(chunks), read_before + read, all_tokens))
+
     summaries: list[str] = []
     for start in range(0, len(prompts), batch_size):
         rows = batch_generate(
@@ -220,7 +226,9 @@ def _map(
             max_tokens=caps[start : start + batch_size],
             cancel=cancel,
             on_row_done=row_done,
+            on_prefill=prefill_read,
         )
+        read_before += sum(len(p) for p in prompts[start : start + batch_size])
         if any(row.finish_reason == "cancelled" for row in rows):
             return TurnFinished("cancelled", "")
         summaries += [

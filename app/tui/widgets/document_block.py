@@ -73,7 +73,15 @@ class SummaryProgressBlock(Vertical):
         yield self._line
 
     def show(self, event: DocumentProgress) -> None:
-        if event.stage == "map":
+        if event.stage == "map" and event.tokens_total and event.tokens_read < event.tokens_total:
+            # Reading the parts comes first, and takes most of the time: show it by the token.
+            self._bar.update(total=event.tokens_total, progress=event.tokens_read)
+            left = f" · {_duration(event.seconds_left)} left" if event.seconds_left else ""
+            what = (
+                f"reading {event.tokens_read:,}/{event.tokens_total:,} tokens{left} · "
+                f"{event.done} of {event.total} parts done"
+            )
+        elif event.stage == "map":
             self._bar.update(total=event.total, progress=event.done)
             what = f"part {event.done} of {event.total} summarised"
         else:
@@ -82,3 +90,7 @@ class SummaryProgressBlock(Vertical):
         # The first parts are summarised together, in one batch: no rate until it ends.
         rate = f"{event.tokens_per_s:,.0f} tokens/s" if event.tokens_per_s else "starting"
         self._line.update(f"{what} · {rate} · Esc cancels")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
