@@ -78,8 +78,9 @@ CHAT_BINDINGS: list[Binding] = [
     ),
     # Scrolling the conversation without leaving the message box. Ctrl+U/Ctrl+D (a Mac has no
     # Page Up/Down, and Terminal.app keeps them) win over the box's delete-to-line-start and
-    # delete-right (the Delete key still does that). Top and bottom act only when the box is
-    # empty (otherwise the key passes on to it: Ctrl+A and Home go to the line's start).
+    # delete-right (the Delete key still does that). Top and bottom (Ctrl+A as for a line's
+    # start; Ctrl+F: follow the newest) act only when the box is empty, else the key passes on
+    # to it: Ctrl+A and Home go to the line's start.
     Binding(
         "ctrl+u,pageup",
         "scroll_chat('page_up')",
@@ -114,8 +115,7 @@ CHAT_BINDINGS: list[Binding] = [
         id="scroll.end",
         show=False,
         priority=True,
-        tooltip="Scroll to the newest message and follow it (in the message box: when it is"
-        " empty)",
+        tooltip="Scroll to the newest message, and follow it (in the message box: when empty)",
     ),
     # The message cursor (screens/chat_cursor.py). Its keys act only while it is on, and the
     # movement keys need priority over the message list's own scrolling keys. Ctrl+K (k: up, as
