@@ -35,6 +35,7 @@ from llama_chat.events import (
     ModelLoadFailed,
     ModelLoading,
     Notice,
+    PrefillProgress,
     SessionOpened,
     SessionsChanged,
     TextDelta,
@@ -256,6 +257,33 @@ class ChatJobs(ContextMeter):
         cached = self._restore_cache()
         self._emit(SessionOpened(info, stored, cached))
         self.count_context()
+
+    def read_chat(self, cancel: threading.Event) -> None:
+        """Read the open chat into the KV cache before its next message is sent.
+
+        For a chat opened without a saved cache (imported, or its cache evicted), which would
+        otherwise be read whole when the user sends. Any other job stops it (``cancel``): what
+        was read stays in the cache, and that job's own prefill goes on from there.
+        """
+        conversation = self._conversation
+        if conversation is None or self._model is None:
+            return
+        if not any(m.role == "user" for m in conversation.messages):
+            return
+        if conversation.fit_prompt(cancel) is None:
+            return
+        ids = conversation.encode(conversation.window_start, add_generation_prompt=False)
+        if conversation.cache.common_prefix(ids) >= len(ids) - 1:
+            return  # a saved cache held it already
+
+        def progress(done: int, total: int) -> None:
+            self._emit(PrefillProgress(done, total))
+
+        read = mlx_model.prefill(
+            self._model, conversation.cache, ids, cancel=cancel, on_progress=progress
+        )
+        if read is not None:
+            mx.eval(conversation.cache.state())
 
     def _stored_conversation(self, info: SessionInfo, stored: list[StoredMessage]) -> Conversation:
         messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]

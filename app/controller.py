@@ -63,6 +63,8 @@ class ChatController:
         """The saved chats. Front ends may query it from their own thread; changes go via jobs."""
         self.cancel = threading.Event()
         self.approver: Approver | None = None
+        self._reading = threading.Event()
+        """Set to stop the read-ahead of the open chat (read_chat) when another job comes."""
         self._engine = EngineThread.shared()
         self._jobs = ChatJobs(
             settings,
@@ -92,13 +94,23 @@ class ChatController:
     # -- public API (any thread) ------------------------------------------------------------
 
     def load_model(self, quant: str | None = None) -> Future[bool]:
-        return self._submit(Job.LOAD, self._jobs.load_model, quant or self._default_quant)
+        loaded = self._submit(Job.LOAD, self._jobs.load_model, quant or self._default_quant)
+        self._read_ahead()  # the chat open when the model loads
+        return loaded
 
     def new_session(self) -> Future[None]:
         return self._submit(Job.NEW_SESSION, self._jobs.new_session)
 
     def open_session(self, session_id: int) -> Future[None]:
-        return self._submit(Job.OPEN_SESSION, self._jobs.open_session, session_id)
+        opened = self._submit(Job.OPEN_SESSION, self._jobs.open_session, session_id)
+        self._read_ahead()
+        return opened
+
+    def _read_ahead(self) -> None:
+        """Read the open chat into the KV cache in the background, until another job comes."""
+        reading = threading.Event()
+        self._reading = reading
+        self._engine.submit(self._run_job, Job.READ_CHAT, self._jobs.read_chat, (reading,))
 
     def send(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
@@ -182,6 +194,7 @@ class ChatController:
     # -- jobs -------------------------------------------------------------------------------
 
     def _submit(self, job: Job, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        self._reading.set()  # a read-ahead gives way: this job's prefill goes on from it
         return self._engine.submit(self._run_job, job, fn, args)
 
     def _run_job(self, job: Job, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:

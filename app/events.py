@@ -43,6 +43,7 @@ class Job(StrEnum):
     SUMMARIZE_CHAT = "summarise the chat"
     RESUMMARIZE = "summarise the document again"
     BRANCH = "show the other branch"
+    READ_CHAT = "read the chat ahead of its next message"
 
 
 @dataclass(frozen=True)

@@ -309,6 +309,8 @@ class ChatScreen(
     async def _job_finished(self, message: Core.JobFinished) -> None:
         if message.event.job == Job.SETTINGS:  # the meter shows the new limit right away
             self.status.set_context(self.status.context_used, self.state.settings.context_limit)
+        if message.event.job == Job.READ_CHAT and not self.state.busy:
+            self.status.set_activity("")  # the chat is read: its progress is done
         if message.event.job not in TURN_JOBS:
             return
         session_id = self.state.session_id
