@@ -56,6 +56,13 @@ def main(argv: list[str], paths: AppPaths) -> int:
         store = SessionStore.open(paths.ensure().sessions_db)
     except SessionStoreError as exc:
         return _fail(str(exc))
+    if store.recovered_from is not None:
+        if ".foreign-" in store.recovered_from.name:
+            why, kept = "is not a llama-chat database", "a new one was started"
+        else:
+            why, kept = "is damaged", "the chats that could be read were copied into a new one"
+        moved = f"{store.path} {why}; it was moved to {store.recovered_from} and {kept}"
+        print(for_terminal(f"llama-chat: {moved}"), file=sys.stderr)
     with store:
         try:
             if argv[0] == "export":
@@ -124,7 +131,10 @@ def _import(store: SessionStore, path: Path) -> int:
     except RecursionError:
         return _fail(f"{path} is not a JSON export of a chat: it is nested too deeply")
     except ValueError as exc:  # a JSON syntax error, or an integer of thousands of digits
-        return _fail(f"{path} is not a JSON export of a chat: {_first_line(exc)}")
+        problem = _first_line(exc)
+        if "integer string conversion" in problem:
+            problem = "it holds a number thousands of digits long"
+        return _fail(f"{path} is not a JSON export of a chat: {problem}")
     try:
         session = import_json(store, data)  # one transaction: all of it or nothing
     except SessionImportError as exc:

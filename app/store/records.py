@@ -66,7 +66,9 @@ def session_from_row(row: sqlite3.Row) -> SessionInfo:
     damage: list[str] = []
     settings = _json_field(row, "settings_json", damage)
     if not isinstance(settings, dict):
-        damage.append("settings_json is not an object: default settings used")
+        if not damage:  # valid JSON, but not an object
+            damage.append("settings_json is not an object")
+        damage[-1] += ": default settings used"
         settings = {}
     return SessionInfo(
         id=row["id"],

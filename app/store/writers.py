@@ -28,13 +28,18 @@ class StreamingWriters:
         so no other process sees the row without the lock)."""
         if message_id in self._held:
             return
-        self.folder.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(self.folder / str(message_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(self.folder / str(message_id), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            # No lock (a read-only folder): the answer is still saved; another process opening
+            # the database meanwhile would take it for cut off, as before these locks.
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise
+            return
         self._held[message_id] = fd
 
     def release(self, message_id: int) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 import mlx_model
+from llama_chat.paths import AppPaths
+from llama_chat.store.sessions import SessionStore
 from tests.conftest import meta_tokenizer_model
 from tests.scripted import chain_for, make_scripted_checkpoint
 
@@ -63,7 +65,11 @@ def test_a_closed_output_is_one_line(tmp_path):
 
 
 def test_an_export_to_a_full_output_is_one_line(tmp_path):
-    run(["import", os.devnull], tmp_path)  # creates the database; the import itself fails
+    paths = AppPaths.from_env({"LLAMA_CHAT_HOME": str(tmp_path / "home")}).ensure()
+    with SessionStore.open(paths.sessions_db) as store:
+        info = store.create_session(system_prompt="", settings={}, model="m", quant="4bit")
+        store.add_message(info.id, "user", "A question " * 2000)  # more than a buffer
     with open("/dev/full", "w") as full:
         result = run(["export", "--format", "json"], tmp_path, stdout=full)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == "llama-chat: cannot write to standard output: No space left on device\n"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from llama_chat.cli import main
+from llama_chat.paths import AppPaths
 from llama_chat.store.sessions import SessionStore
 from tests.store_helpers import file_digest, new_session
 
@@ -67,3 +69,14 @@ def test_a_foreign_sqlite_file_is_moved_aside_untouched(db_path):
     tables = [row[0] for row in moved.execute("SELECT name FROM sqlite_master")]
     moved.close()
     assert tables == ["cookies"]
+
+
+def test_the_cli_says_where_a_damaged_database_went(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LLAMA_CHAT_HOME", str(tmp_path / "home"))
+    paths = AppPaths.from_env().ensure()
+    three_chats(paths.sessions_db)
+    damage_page_holding(paths.sessions_db, MARKER)
+    assert main(["export", "One", "-o", str(tmp_path / "one.md")]) == 0
+    err = capsys.readouterr().err
+    assert "is damaged; it was moved to" in err and ".corrupt-" in err and "Traceback" not in err
+    assert (tmp_path / "one.md").read_text().startswith("# One")
