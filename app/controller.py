@@ -86,7 +86,8 @@ class ChatController:
             self._emit(
                 Notice(
                     f"The saved chats database could not be read; it was moved to "
-                    f"{self.sessions.recovered_from} and a new one was started.",
+                    f"{self.sessions.recovered_from}, and the chats that could still be read "
+                    f"were copied into a new one.",
                     "warning",
                 )
             )
