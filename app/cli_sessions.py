@@ -16,6 +16,9 @@ from pathlib import Path
 from llama_chat.paths import AppPaths, atomic_write_text
 from llama_chat.store.export import SessionImportError, export_json, export_markdown, import_json
 from llama_chat.store.sessions import SessionInfo, SessionStore, SessionStoreError
+from mlx_model.files import MiB, read_bytes
+
+MAX_IMPORT_BYTES = 64 * MiB  # a chat of thousands of messages with documents is a few MiB
 
 SUBCOMMANDS = ("export", "import")
 """First words that make the command line one of these, not a chat or a one-shot prompt."""
@@ -84,7 +87,7 @@ def _export(store: SessionStore, args: argparse.Namespace) -> int:
 
 def _import(store: SessionStore, path: Path) -> int:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes(path, MAX_IMPORT_BYTES))  # never a pipe or a device
     except OSError as exc:
         return _fail(f"cannot read {path}: {exc.strerror or exc}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
