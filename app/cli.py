@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with Llama 3.2 3B Instruct on this machine, offline.",
     )
     parser.add_argument("-p", "--prompt", help="answer this prompt once and exit")
-    parser.add_argument("--model", help="checkpoint directory or hub repo id")
+    # --demo is a model too: naming both is a mistake to point out, not to settle silently.
+    which_model = parser.add_mutually_exclusive_group()
+    which_model.add_argument("--model", help="checkpoint directory or hub repo id")
     parser.add_argument("--quant", choices=QUANT_LEVELS, help="model precision (default: setting)")
     parser.add_argument("--system", help="system prompt for this run")
     parser.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="decode one token per step (no guesses copied from the prompt)",
     )
-    parser.add_argument(
+    which_model.add_argument(
         "--demo", action="store_true", help="tiny random-weight model: try the app with no download"
     )
     parser.add_argument(

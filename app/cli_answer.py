@@ -10,9 +10,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from llama_chat.chat.presets import PresetError, PresetLibrary, split_invocation
+from llama_chat.documents import (
+    MAX_DOCUMENT_BYTES,
+    DocumentError,
+    document_from_bytes,
+    load_document,
+)
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.terminal_text import OutputError, for_terminal, write_out
+from mlx_model.files import read_stream
 
 EXIT_INTERRUPTED = 130
 
@@ -25,21 +32,23 @@ def _fail(message: str) -> int:
 def one_shot(args: argparse.Namespace, settings: Settings, paths: AppPaths, piped: bool) -> int:
     """Answer once from the command line; returns the exit status."""
     document = None
+    # A file to summarise and piped text pass the checks a file to attach passes: a regular
+    # file (no link, pipe or device), within the size limit, UTF-8 text without NUL bytes.
     if args.summarize is not None:
         try:
-            document = Path(args.summarize).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            return _fail(f"cannot read {args.summarize}: {getattr(exc, 'strerror', None) or exc}")
-        if not document.strip():
-            return _fail(f"{args.summarize} is empty: there is nothing to summarise")
+            document = load_document(args.summarize).text
+        except DocumentError as exc:
+            return _fail(f"cannot read {args.summarize}: {exc.why}")
     elif piped:
         try:
-            document = sys.stdin.read()
-        except UnicodeDecodeError:
-            return _fail("the text on standard input is not UTF-8")
-        if not document.strip():
-            document = None  # an empty pipe (or /dev/null) is no document
-        elif args.prompt is None:
+            # Capped: `< /dev/zero` is refused after the limit instead of filling memory.
+            data = read_stream(sys.stdin.buffer, "standard input", MAX_DOCUMENT_BYTES)
+            document = document_from_bytes("standard input", data).text if data.strip() else None
+        except OSError as exc:
+            return _fail(f"cannot read standard input: {exc.strerror or exc}")
+        except DocumentError as exc:
+            return _fail(f"cannot use standard input: {exc.why}")
+        if document is not None and args.prompt is None:
             document, args.prompt = None, document
     if args.preset is not None:
         if args.summarize is not None:

@@ -27,6 +27,9 @@ from llama_chat.store.export_file import write_export_file
 from llama_chat.store.records import damage_lines
 from llama_chat.store.sessions import SessionInfo, SessionStore, SessionStoreError
 from llama_chat.terminal_text import OutputError, for_terminal, write_out
+from mlx_model.files import MiB, read_bytes
+
+MAX_IMPORT_BYTES = 64 * MiB  # a chat of thousands of messages with documents is a few MiB
 
 SUBCOMMANDS = ("export", "import")
 """First words that make the command line one of these, not a chat or a one-shot prompt."""
@@ -117,8 +120,9 @@ def _export(store: SessionStore, args: argparse.Namespace) -> int:
 
 
 def read_import_file(path: Path) -> str:
-    """The text of a file to import (OSError, UnicodeDecodeError): the one place it is read."""
-    return path.read_text(encoding="utf-8")
+    """The text of a file to import (OSError, UnicodeDecodeError): the one place it is read,
+    through the checked reader (never a pipe or a device, and capped)."""
+    return read_bytes(path, MAX_IMPORT_BYTES).decode("utf-8")
 
 
 def _import(store: SessionStore, path: Path) -> int:

@@ -1,8 +1,10 @@
 """Reading a file to attach to a chat, and telling a pasted file path from a message.
 
-A document is any text file: whatever decodes as UTF-8 (with or without a byte-order mark). The
-file is read the way the file tool reads (no symbolic link followed, regular files only, a size
-cap checked on the open file), so what was checked is what gets attached.
+A document is any text file: whatever decodes as UTF-8 (with or without a byte-order mark) and
+holds no NUL byte, up to MAX_DOCUMENT_BYTES. The file is read the way the file tool reads (no
+symbolic link followed, regular files only, a size cap checked on the open file), so what was
+checked is what gets attached. ``--summarize FILE`` and text piped to the CLI pass the same
+checks, through ``load_document`` and ``document_from_bytes``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llama_chat.tools import ToolError
-from llama_chat.tools.files import read_text_file
+from llama_chat.tools.files import decode_text, read_text_file
 
 MAX_DOCUMENT_BYTES = 2_000_000
 
 
 class DocumentError(ValueError):
-    """The file cannot be attached; one line saying why."""
+    """The file cannot be attached; one line saying why (``why`` without "Cannot attach")."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"Cannot attach: {why}")
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -34,13 +40,28 @@ def load_document(path: Path | str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> D
     path = Path(path).expanduser().absolute()
     try:
         # By its name inside its folder, so that a refusal names the file, not its whole path.
-        read = read_text_file(path.name, [path.parent], max_bytes=max_bytes)
+        # A hard link is fine here: the person chose this file, it was not named by a model.
+        read = read_text_file(path.name, [path.parent], max_bytes=max_bytes, allow_hard_links=True)
     except ToolError as exc:
-        raise DocumentError(f"Cannot attach: {exc}") from None
-    text = read["content"]
+        raise DocumentError(str(exc)) from None
+    return _document(path.name, read["content"])
+
+
+def document_from_bytes(name: str, data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
+    """``data`` (text piped to the CLI) as a document, checked as a file to attach is."""
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name!r} is {len(data):,} bytes; the limit is {max_bytes:,} bytes.")
+    try:
+        text = decode_text(data, name)
+    except ToolError as exc:
+        raise DocumentError(str(exc)) from None
+    return _document(name, text)
+
+
+def _document(name: str, text: str) -> Document:
     if not text.strip():
-        raise DocumentError(f"Cannot attach: {path.name!r} is empty.")
-    return Document(path.name, text, len(text.encode("utf-8")))
+        raise DocumentError(f"{name!r} is empty.")
+    return Document(name, text, len(text.encode("utf-8")))
 
 
 def pasted_path(text: str) -> Path | None:

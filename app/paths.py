@@ -6,12 +6,16 @@ By default the platform's own places (via platformdirs): on macOS
 everything under one directory instead (``data/``, ``config/``, ``cache/``), which is how tests
 and demos stay out of the user's files.
 
-Nothing here touches the disk until :meth:`AppPaths.ensure` is called.
+Nothing here touches the disk until :meth:`AppPaths.ensure` is called. Chats, drafts, settings
+and caches are private: the folders are made 0700 and the files 0600 (``private_dir``,
+``private_file``, ``atomic_write_text``), whatever the umask, so other users of the machine
+cannot read them.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +25,8 @@ import platformdirs
 
 APP_NAME = "llama-chat"
 HOME_ENV_VAR = "LLAMA_CHAT_HOME"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 class StartupError(Exception):
@@ -86,7 +92,7 @@ class AppPaths:
         """
         for directory in (self.data_dir, self.config_dir, self.cache_dir, self.kv_cache_dir):
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                private_dir(directory)
             except OSError as exc:
                 raise AppDirError(
                     f"Cannot create the folder {directory} ({exc.strerror or exc}); make it "
@@ -95,16 +101,48 @@ class AppPaths:
         return self
 
 
+def private_dir(directory: Path) -> None:
+    """Create ``directory`` (and missing parents) readable by its owner only; one of ours that
+    an older version left open to others (0755) is closed too."""
+    directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    _tighten(directory)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty and 0600 if it is missing (so what is written into it later, by
+    SQLite say, stays private), or close an existing one of ours that others can read."""
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        os.close(os.open(path, flags, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        _tighten(path)
+
+
+def _tighten(path: Path) -> None:
+    """Take away what others may do with our own file or folder, keeping what its owner may;
+    best effort (an immutable file stays as it is, and fails later with its own message)."""
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077 and info.st_uid == os.getuid():
+        if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):  # never a device
+            try:
+                os.chmod(path, mode & ~0o077)
+            except OSError:
+                pass
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` so a crash leaves either the old file or the new one.
 
     Writes a temp file in the same directory (so the rename cannot cross file systems), fsyncs it,
-    then ``os.replace``s it over the target.
+    then ``os.replace``s it over the target. The new file is 0600: only its owner reads it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # a temp file left by a crash may have another mode
+        with open(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

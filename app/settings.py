@@ -18,6 +18,10 @@ from typing import Any
 
 from llama_chat.paths import StartupError, atomic_write_text, move_aside
 from mlx_model import SAMPLING_LIMITS, SamplingParams
+from mlx_model.files import MiB, RefusedFileError, parse_json, read_bytes
+
+MAX_SETTINGS_BYTES = 1 * MiB
+"""A settings file is a few KiB; past this it is not one (and is not read into memory)."""
 
 QUANT_LEVELS: tuple[str, ...] = ("4bit", "8bit", "bf16")
 """Checkpoint precisions the app knows how to fetch, smallest first."""
@@ -286,19 +290,24 @@ def load_settings(path: Path) -> tuple[Settings, list[str]]:
     (Windows editors write one) is allowed.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, MAX_SETTINGS_BYTES)
     except FileNotFoundError:
         return Settings(), []
+    except RefusedFileError as exc:  # a named pipe, a device, a folder, far too large
+        return Settings(), [
+            f"Could not read {path} ({exc.strerror}); using default settings. "
+            "Saving a setting replaces it with a settings file."
+        ]
     except OSError as exc:
         return Settings(), [
             f"Could not read {path} ({exc.strerror}); using default settings. "
             "Check the file's permissions."
         ]
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = parse_json(raw)  # nesting too deep for the parser is a ValueError too
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object at the top, found {type(data).__name__}")
-    except (UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:
         try:
             moved_to = move_aside(path)
         except OSError as move_error:

@@ -57,7 +57,7 @@ def check_open_file(fd: int, path: str | Path, max_bytes: int) -> os.stat_result
     if not stat.S_ISREG(info.st_mode):
         kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
         code = errno.EISDIR if stat.S_ISDIR(info.st_mode) else errno.EINVAL
-        raise RefusedFileError(path, f"{kind}, not a regular file; refusing to read it", code)
+        raise RefusedFileError(path, f"{kind}, not a regular file", code)
     if info.st_size > max_bytes:
         raise RefusedFileError(path, _too_big(info.st_size, max_bytes), errno.EFBIG)
     return info
@@ -144,5 +144,5 @@ def read_json(path: str | Path, max_bytes: int) -> Any:
 def _too_big(size: int | None, max_bytes: int) -> str:
     limit = describe_size(max_bytes)
     if size is None:
-        return f"more than {limit}, the limit for this file; refusing to read it"
-    return f"{size:,} bytes, over the {limit} limit for this file; refusing to read it"
+        return f"more than {limit}, the limit for this file"
+    return f"{size:,} bytes, over the {limit} limit for this file"

@@ -95,6 +95,6 @@ def test_the_chat_flags_still_work_with_a_prompt_that_says_export(
     home, tiny_4bit, capsys, monkeypatch
 ):
     # Only a first word picks a subcommand: "-p export" is a prompt to answer.
-    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))  # empty, not a tty
     assert main(["--model", str(tiny_4bit), "--max-tokens", "3", "-p", "export"]) == 0
     assert capsys.readouterr().out.strip() != ""

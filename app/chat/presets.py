@@ -16,6 +16,9 @@ from typing import Any
 
 from llama_chat.paths import atomic_write_text, move_aside
 from mlx_model import SAMPLING_LIMITS
+from mlx_model.files import MiB, parse_json, read_bytes
+
+MAX_PRESETS_BYTES = 1 * MiB  # hundreds of presets fit in a few KiB
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
@@ -140,16 +143,16 @@ class PresetLibrary:
     def load(cls, path: Path) -> PresetLibrary:
         """Read ``path``; a missing file is no user presets, an unreadable one is moved aside."""
         try:
-            raw = path.read_text(encoding="utf-8-sig")
+            raw = read_bytes(path, MAX_PRESETS_BYTES)  # a regular file only: never a pipe
         except FileNotFoundError:
             return cls(path, [], [])
         except OSError as exc:
             return cls(path, [], [f"{path}: cannot be read ({exc.strerror}); no user presets"])
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
             if not isinstance(data, list):
                 raise ValueError("expected a list of presets")
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             moved = move_aside(path)
             return cls(path, [], [f"{path} is not valid ({exc}); it was moved to {moved}"])
         user: list[Preset] = []

@@ -12,10 +12,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from llama_chat.paths import move_aside
+from llama_chat.paths import move_aside, private_dir, private_file
 from llama_chat.store.errors import SessionStoreError
 from llama_chat.store.migrations import check_not_newer, migrate
 from llama_chat.store.salvage import salvage_into
+from mlx_model.files import RefusedFileError, check_regular_file
 
 BUSY_TIMEOUT_MS = 5000
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -50,12 +51,21 @@ def open_database(path: Path) -> tuple[sqlite3.Connection, Path | None]:
     """
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     except OSError as exc:
         raise SessionStoreError(
             f"Cannot create the folder for saved chats, {path.parent} ({exc.strerror}); "
             "check that it is writable or set LLAMA_CHAT_HOME to another folder."
         ) from exc
+    try:
+        check_regular_file(path, 1 << 50)  # SQLite would wait for ever on a named pipe
+    except RefusedFileError as exc:
+        raise SessionStoreError(
+            f"The saved chats database {path} is {exc.strerror}; move it away to start a "
+            "fresh history."
+        ) from None
+    except OSError:
+        pass  # missing (created below), or unreadable: SQLite's own error says which
     recovered_from = None
     try:
         try:
@@ -86,6 +96,8 @@ def open_database(path: Path) -> tuple[sqlite3.Connection, Path | None]:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    # A new database made by SQLite is 0644, and its -wal/-shm take its mode: make it 0600 first.
+    private_file(path)
     conn = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )

@@ -22,7 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llama_chat.paths import PRIVATE_FILE_MODE, private_dir
 from mlx_model import CacheFileError, KVCache
+from mlx_model.files import check_regular_file
 
 if TYPE_CHECKING:
     from mlx_model import Model
@@ -41,9 +43,10 @@ class CacheSaveError(Exception):
     the file and why. Nothing is left behind, and the chat itself is unaffected."""
 
 
-# What a damaged or foreign cache file raises on load: KVCache.load's own CacheFileError, and
-# the plain errors a malformed header or metadata gives. Anything else is a bug and propagates.
-_DAMAGED = (CacheFileError, TypeError, ValueError, KeyError, RuntimeError)
+# What a damaged or foreign cache file raises on load: KVCache.load's own CacheFileError, the
+# plain errors a malformed header or metadata gives, and OSError for what is not a regular file
+# (or cannot be opened). Anything else is a bug and propagates.
+_DAMAGED = (CacheFileError, TypeError, ValueError, KeyError, RuntimeError, OSError)
 
 
 def cache_key(model_id: str, quant: str, token_ids: Sequence[int]) -> str:
@@ -106,8 +109,9 @@ class CacheStore:
         # power cut fails to load and is deleted, which costs only a prefill.
         tmp = self.directory / f"{_TMP_PREFIX}{uuid.uuid4().hex}{SUFFIX}"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             cache.save(tmp, metadata)
+            os.chmod(tmp, PRIVATE_FILE_MODE)  # mx.save_safetensors makes it 0644
             os.replace(tmp, target)
         except (OSError, RuntimeError) as exc:
             # MLX reports a full or read-only disk as RuntimeError ("Unable to write 8 bytes",
@@ -145,6 +149,9 @@ class CacheStore:
                 path.unlink(missing_ok=True)
                 continue
             try:
+                # mx.load would wait for ever on a named pipe (holding the interpreter, so the
+                # app could not even quit); a file over the whole budget is not one we wrote.
+                check_regular_file(path, max(self.budget_bytes, 1))
                 cache, metadata = KVCache.load(path, model.config)
             except _DAMAGED as exc:  # a damaged file is only a lost cache: delete, carry on
                 self._discard(path, f"could not be loaded ({exc})")

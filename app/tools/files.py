@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_chat.tools.registry import Tool, ToolError
+from mlx_model.files import RefusedFileError, read_fd
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -21,13 +22,19 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def read_text_file(
-    path: str, allowed_folders: Sequence[Path], *, max_bytes: int = MAX_FILE_BYTES
+    path: str,
+    allowed_folders: Sequence[Path],
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    allow_hard_links: bool = False,
 ) -> dict[str, Any]:
     """A UTF-8 text file's content, if it lies inside one of `allowed_folders`.
 
     A relative path is taken from the first allowed folder; `..` is read as text (one folder
-    up), and symbolic links are refused, not followed, so neither can lead outside. The file is
-    opened once and read from that descriptor. Raises ToolError otherwise.
+    up), and symbolic links are refused, not followed, so neither can lead outside. A file with
+    more than one hard link is refused too (unless ``allow_hard_links``): its other name may lie
+    anywhere, and ``ln /etc/shadow allowed/h`` would lead out. The file is opened once and read
+    from that descriptor. Raises ToolError otherwise.
     """
     roots = [Path(folder).expanduser().resolve() for folder in allowed_folders]
     if not roots:
@@ -42,19 +49,25 @@ def read_text_file(
         requested = roots[0] / requested
     root, parts = _inside(Path(os.path.normpath(requested)), allowed_folders, roots, path)
     try:
-        data = _read_below(root, parts, path, max_bytes)
+        data = _read_below(root, parts, path, max_bytes, allow_hard_links)
     except OSError as error:
         raise ToolError(f"Cannot read {path!r}: {error.strerror or error}.") from error
+    return {"path": str(root.joinpath(*parts)), "content": decode_text(data, path)}
+
+
+def decode_text(data: bytes, shown_name: str) -> str:
+    """``data`` as text if it is UTF-8 without NUL bytes (a leading byte-order mark dropped):
+    the one test of "is this a text file we can read" for the tool, documents and stdin."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ToolError(
-            f"{path!r} is not UTF-8 text (invalid byte at offset {error.start}); "
+            f"{shown_name!r} is not UTF-8 text (invalid byte at offset {error.start}); "
             "only UTF-8 text files can be read."
         ) from error
     if "\x00" in text:
-        raise ToolError(f"{path!r} looks like a binary file (it contains NUL bytes).")
-    return {"path": str(root.joinpath(*parts)), "content": text.removeprefix("\ufeff")}
+        raise ToolError(f"{shown_name!r} looks like a binary file (it contains NUL bytes).")
+    return text.removeprefix("\ufeff")
 
 
 def _inside(
@@ -71,7 +84,9 @@ def _inside(
     raise ToolError(f"{path!r} is outside the folders the user allowed ({folders_text}).")
 
 
-def _read_below(root: Path, parts: tuple[str, ...], path: str, max_bytes: int) -> bytes:
+def _read_below(
+    root: Path, parts: tuple[str, ...], path: str, max_bytes: int, allow_hard_links: bool
+) -> bytes:
     if not parts:
         raise ToolError(f"{path!r} is a folder, not a file.")
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -90,22 +105,21 @@ def _read_below(root: Path, parts: tuple[str, ...], path: str, max_bytes: int) -
             raise ToolError(f"{path!r} is a folder, not a file.")
         if not stat.S_ISREG(info.st_mode):
             raise ToolError(f"{path!r} is not a regular file.")
+        if info.st_nlink > 1 and not allow_hard_links:
+            raise ToolError(
+                f"{path!r} has {info.st_nlink} hard links; such a file is not read, because "
+                "its other names may lie outside the folders the user allowed."
+            )
         if info.st_size > max_bytes:
             raise ToolError(
                 f"{path!r} is {info.st_size:,} bytes; the limit is {max_bytes:,} bytes."
             )
-        chunks, size = [], 0
-        while size <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        try:
+            return read_fd(fd, path, max_bytes)
+        except RefusedFileError:  # the file grew after the size check
+            raise ToolError(f"{path!r} is larger than {max_bytes:,} bytes.") from None
     finally:
         os.close(fd)
-    if size > max_bytes:  # the file grew after the size check
-        raise ToolError(f"{path!r} is larger than {max_bytes:,} bytes.")
-    return b"".join(chunks)
 
 
 def _explain(error: OSError, parent_fd: int, name: str, path: str) -> None:

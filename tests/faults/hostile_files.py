@@ -4,10 +4,14 @@ refuses it instead of waiting (without hanging the test run when it does wait)."
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def returns_promptly(fifo: Path, call: Callable[[], Any], seconds: float = 10.0) -> Any:
@@ -35,3 +39,17 @@ def returns_promptly(fifo: Path, call: Callable[[], Any], seconds: float = 10.0)
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def python_outcome(code: str, seconds: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter of this tree; fails the test if it is still running
+    after ``seconds``. For readers that hold the interpreter while they wait (mx.load on a
+    named pipe never lets another thread run), so a thread cannot watch them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds,
+            env=env, cwd=ROOT,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"still running after {seconds} s: {code}") from None

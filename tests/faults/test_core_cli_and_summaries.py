@@ -52,7 +52,9 @@ def test_an_output_reader_that_goes_away_ends_the_answer_quietly(paths):
 
 
 def test_summarising_an_empty_file_is_refused(paths, tmp_path):
-    result = cli(["--demo", "--summarize", os.devnull], Path(os.environ["LLAMA_CHAT_HOME"]))
+    (tmp_path / "empty.txt").write_text("")  # not /dev/null: a device is refused as such
+    home = Path(os.environ["LLAMA_CHAT_HOME"])
+    result = cli(["--demo", "--summarize", str(tmp_path / "empty.txt")], home)
     assert result.returncode == 1
     assert "is empty" in one_line_error(result)
 
