@@ -8,7 +8,7 @@ checkpoint with the real Llama 3 tokenizer (greedy answers of --answer-tokens to
 - "old": the window starts at the first user turn that fits, moved one turn at a time, so once
   the chat overflows every turn re-reads the whole window (the cache's prefix no longer starts
   the prompt);
-- "new": the app's policy, the window start moving in blocks of a quarter of the context.
+- "new": the app's policy, the window start moving in blocks (--blocks: shares of the context).
 Per turn it prints the tokens prefilled and the tokens the turn added to the chat (the user
 message and the answer before it, headers included); the summary gives the ratio of their sums,
 and the ratio to what an unbounded window would prefill (the new user turn only).
@@ -21,6 +21,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -95,6 +96,12 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=60)
     parser.add_argument("--answer-tokens", type=int, default=64)
     parser.add_argument("--user-words", type=int, default=60)
+    parser.add_argument(
+        "--blocks",
+        default="0.25",
+        help="comma-separated shares of the context the new policy drops at once (default 0.25)",
+    )
+    parser.add_argument("--skip-old", action="store_true", help="run only the new policy")
     parser.add_argument("--model", type=Path, help="checkpoint directory (default: tiny random)")
     args = parser.parse_args()
     turns = user_turns(args.turns, args.user_words)
@@ -104,21 +111,22 @@ def main() -> int:
         context_limit=args.context,
         prompt_lookup=False,
     )
+    policies = [] if args.skip_old else [("old", OldPolicyConversation, settings)]
+    for share in (float(b) for b in args.blocks.split(",")):
+        policies.append((f"new {share:g}", Conversation, replace(settings, overflow_block=share)))
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or make_tiny_checkpoint(
             Path(tmp) / "tiny", asset_path("tokenizer.model"), quant_bits=4
         )
         model, tokenizer = mlx_model.load(model_dir)
-        results = {
-            name: run(cls, model, tokenizer, settings, turns)
-            for name, cls in (("old", OldPolicyConversation), ("new", Conversation))
-        }
-    old, new = results["old"], results["new"]
+        results = {name: run(cls, model, tokenizer, s, turns) for name, cls, s in policies}
     print(f"# {args.turns} turns, context {args.context}, answers {args.answer_tokens} tokens")
-    print("| turn | old: prefilled | new: prefilled | added to the chat | new: window start |")
-    print("|---:|---:|---:|---:|---:|")
-    for i, (a, b) in enumerate(zip(old, new, strict=True)):
-        print(f"| {i} | {a['prefilled']} | {b['prefilled']} | {b['added']} | {b['window_start']} |")
+    names = list(results)
+    print("| turn | " + " | ".join(f"{n}: prefilled" for n in names) + " | added to the chat |")
+    print("|---:|" + "---:|" * (len(names) + 1))
+    for i in range(args.turns):
+        cells = " | ".join(str(results[n][i]["prefilled"]) for n in names)
+        print(f"| {i} | {cells} | {results[names[-1]][i]['added']} |")
     print()
     print("| policy | prefilled | added | prefilled / added | prefilled / unbounded | seconds |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -6,7 +6,6 @@ import pytest
 
 import mlx_model
 from llama_chat.chat.conversation import (
-    OVERFLOW_BLOCKS,
     Conversation,
     GenerationSettings,
 )
@@ -61,7 +60,7 @@ def test_the_window_start_moves_forward_in_blocks_of_a_quarter_context(engine, l
             len(encode_message(engine[1], m.to_template()))
             for m in conversation.messages[before:after]
         )
-        assert dropped >= LIMIT // OVERFLOW_BLOCKS
+        assert dropped >= LIMIT * SETTINGS.overflow_block
     # Far fewer moves than overflowing turns: most turns keep the window where it was.
     overflowing = [t for t in turns if t[0] > 0]
     assert len(moves) - 1 < len(overflowing) / 2

@@ -40,8 +40,6 @@ from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
 
 MAX_TOOL_ROUNDS = 4
-OVERFLOW_BLOCKS = 4
-"""A chat that outgrows the context drops its oldest turns a 1/OVERFLOW_BLOCKS of it at once."""
 DECLINED = "The user declined to run this tool."
 
 Emit = Callable[[Event], None]
@@ -82,6 +80,9 @@ class GenerationSettings:
     max_tokens: int = 1024
     context_limit: int = 8192
     prompt_lookup: bool = True
+    overflow_block: float = 0.25
+    """Share of the context a chat that outgrows it drops at once: each drop re-reads the
+    window, so larger blocks re-read less often but leave the model less of the chat."""
 
     @classmethod
     def from_settings(cls, s: Settings) -> GenerationSettings:
@@ -220,7 +221,8 @@ class Conversation:
             after[i] = after[i + 1] + counts[i]
         answer_header = len(encode_generation_prompt(self.tokenizer))
         needed = 0
-        starts = window_starts(self.messages, counts, limit // OVERFLOW_BLOCKS)
+        block = max(1, int(limit * self.settings.overflow_block))
+        starts = window_starts(self.messages, counts, block)
         for first in (*starts, last_user):  # the newest user turn alone is the last resort
             if cancel is not None and cancel.is_set():
                 return None
