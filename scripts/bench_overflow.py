@@ -119,7 +119,10 @@ def main() -> int:
             Path(tmp) / "tiny", asset_path("tokenizer.model"), quant_bits=4
         )
         model, tokenizer = mlx_model.load(model_dir)
-        results = {name: run(cls, model, tokenizer, s, turns) for name, cls, s in policies}
+        results = {}
+        for name, cls, policy_settings in policies:
+            results[name] = run(cls, model, tokenizer, policy_settings, turns)
+            print(f"# {name} done", file=sys.stderr, flush=True)
     print(f"# {args.turns} turns, context {args.context}, answers {args.answer_tokens} tokens")
     names = list(results)
     print("| turn | " + " | ".join(f"{n}: prefilled" for n in names) + " | added to the chat |")
