@@ -2,6 +2,7 @@
 
     python scripts/bench_overflow.py                       # 60 turns, 2k window, tiny model
     python scripts/bench_overflow.py --context 8192 --turns 60 --user-words 120
+    python scripts/bench_overflow.py --simulate --context 8192 --answer-tokens 256 --blocks 0.25,0.5
 
 The same scripted user turns run twice through the real Conversation on a tiny random
 checkpoint with the real Llama 3 tokenizer (greedy answers of --answer-tokens tokens):
@@ -11,7 +12,9 @@ checkpoint with the real Llama 3 tokenizer (greedy answers of --answer-tokens to
 - "new": the app's policy, the window start moving in blocks (--blocks: shares of the context).
 Per turn it prints the tokens prefilled and the tokens the turn added to the chat (the user
 message and the answer before it, headers included); the summary gives the ratio of their sums,
-and the ratio to what an unbounded window would prefill (the new user turn only).
+and the ratio to what an unbounded window would prefill (the new user turn only). With
+--simulate no model runs: answers are scripted words and the prefill is counted from the same
+prefix bookkeeping the generator does (the cache keeps what it shares with the prompt).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mlx_model  # noqa: E402
 from llama_chat.chat.conversation import (  # noqa: E402
+    ChatMessage,
     ContextOverflowError,
     Conversation,
     GenerationSettings,
@@ -35,6 +39,7 @@ from llama_chat.chat.conversation import (  # noqa: E402
 from llama_chat.resources import asset_path  # noqa: E402
 from mlx_model.testing import make_tiny_checkpoint  # noqa: E402
 
+TOKENIZER = asset_path("tokenizer.model")
 WORDS = (
     "plan draft budget river meeting summary chapter figure invoice garden recipe travel "
     "report deadline review colour number letter station harbour market lesson"
@@ -67,8 +72,12 @@ def user_turns(count: int, words: int, seed: int = 0) -> list[str]:
 
 
 def run(cls, model, tokenizer, settings, turns: list[str]) -> list[dict]:
+    """Each turn answered by ``model``, or, when it is None, by a scripted answer of about
+    max_tokens tokens while the cache is kept as the generator keeps it (see simulated_turn)."""
+    cache = mlx_model.KVCache(0) if model is None else None
     chat = cls(model, tokenizer, system_prompt="You are terse.", settings=settings,
-               date_string="1 Jan 2026")  # fmt: skip
+               date_string="1 Jan 2026", cache=cache)  # fmt: skip
+    rng = random.Random(1)
     rows = []
     previous = 0  # the last prompt's length, as an unbounded window would have it
     for text in turns:
@@ -76,10 +85,15 @@ def run(cls, model, tokenizer, settings, turns: list[str]) -> list[dict]:
         chat.add_user(text)
         whole = len(chat.encode(0))
         started = time.perf_counter()
-        stats = chat.respond(lambda e: None).stats
+        if model is None:
+            answer = " ".join(rng.choices(WORDS, k=settings.max_tokens * 2 // 3))
+            prefilled = simulated_turn(chat, answer)
+        else:
+            stats = chat.respond(lambda e: None).stats
+            prefilled = stats.prompt_tokens - stats.cached_tokens
         rows.append(
             {
-                "prefilled": stats.prompt_tokens - stats.cached_tokens,
+                "prefilled": prefilled,
                 "added": whole - previous,
                 "user_turn": whole - before_user,
                 "window_start": chat.window_start,
@@ -88,6 +102,18 @@ def run(cls, model, tokenizer, settings, turns: list[str]) -> list[dict]:
         )
         previous = whole
     return rows
+
+
+def simulated_turn(chat: Conversation, answer: str) -> int:
+    """Tokens prefilled for this turn, counted as the generator counts them but without a
+    model: the cache keeps its common prefix with the prompt, then holds prompt and answer."""
+    ids, _ = chat.fit_prompt()
+    keep = min(chat.cache.common_prefix(ids), len(ids) - 1)
+    chat.cache.trim_to(keep)
+    chat.cache.commit(ids[keep:])
+    chat.cache.commit(chat.tokenizer.encode(answer))
+    chat.messages.append(ChatMessage("assistant", answer))
+    return len(ids) - keep
 
 
 def main() -> int:
@@ -103,6 +129,11 @@ def main() -> int:
     )
     parser.add_argument("--skip-old", action="store_true", help="run only the new policy")
     parser.add_argument("--model", type=Path, help="checkpoint directory (default: tiny random)")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="no model: scripted answers, the cache's prefix bookkeeping only (fast at 8k)",
+    )
     args = parser.parse_args()
     turns = user_turns(args.turns, args.user_words)
     settings = GenerationSettings(
@@ -115,10 +146,13 @@ def main() -> int:
     for share in (float(b) for b in args.blocks.split(",")):
         policies.append((f"new {share:g}", Conversation, replace(settings, overflow_block=share)))
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model or make_tiny_checkpoint(
-            Path(tmp) / "tiny", asset_path("tokenizer.model"), quant_bits=4
-        )
-        model, tokenizer = mlx_model.load(model_dir)
+        if args.simulate:
+            model, tokenizer = None, mlx_model.Tokenizer.from_tiktoken_file(TOKENIZER)
+        else:
+            tiny = Path(tmp) / "tiny"
+            model, tokenizer = mlx_model.load(
+                args.model or make_tiny_checkpoint(tiny, TOKENIZER, quant_bits=4)
+            )
         results = {}
         for name, cls, policy_settings in policies:
             results[name] = run(cls, model, tokenizer, policy_settings, turns)
