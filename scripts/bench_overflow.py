@@ -124,8 +124,8 @@ def main() -> int:
     parser.add_argument("--user-words", type=int, default=60)
     parser.add_argument(
         "--blocks",
-        default="0.25",
-        help="comma-separated shares of the context the new policy drops at once (default 0.25)",
+        default="0.333",
+        help="shares of the context the new policy drops at once, comma-separated (app: 1/3)",
     )
     parser.add_argument("--skip-old", action="store_true", help="run only the new policy")
     parser.add_argument("--model", type=Path, help="checkpoint directory (default: tiny random)")

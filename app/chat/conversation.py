@@ -80,9 +80,11 @@ class GenerationSettings:
     max_tokens: int = 1024
     context_limit: int = 8192
     prompt_lookup: bool = True
-    overflow_block: float = 0.25
+    overflow_block: float = 1 / 3
     """Share of the context a chat that outgrows it drops at once: each drop re-reads the
-    window, so larger blocks re-read less often but leave the model less of the chat."""
+    window, so larger blocks re-read less often but leave the model less of the chat. A third
+    keeps a 60-turn chat through an 8k window near 1.3 tokens prefilled per token it grew by
+    (a quarter: 1.8; see scripts/bench_overflow.py)."""
 
     @classmethod
     def from_settings(cls, s: Settings) -> GenerationSettings:
@@ -208,7 +210,7 @@ class Conversation:
         encoding of the whole history per dropped turn.
 
         The window start moves in blocks (see ``window_starts``): moving it changes every
-        position after it, so the whole window is read again; moving it by a quarter of the
+        position after it, so the whole window is read again; moving it by a third of the
         context at once leaves room for the following turns, which then reuse the cache.
         """
         limit = self.settings.context_limit

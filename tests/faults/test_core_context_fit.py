@@ -53,8 +53,8 @@ def conversation(engine, messages, *, context_limit, tools=None) -> Conversation
 
 def fit_by_reencoding(c: Conversation) -> tuple[list[int], int]:
     """The policy re-encoded by brute force, kept as the oracle: the window may start at 0 or at
-    the first user message a quarter context past the previous start (positions measured by
-    encoding the whole history before it); the earliest start whose prompt fits wins."""
+    the first user message a block (a share of the context) past the previous start (positions
+    measured by encoding the whole history before it); the earliest start that fits wins."""
     budget = c.settings.context_limit - c.settings.max_tokens
     last_user = c.last_user_index()
     system = [{"role": "system", "content": c.system_prompt}]
