@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import mlx.core as mx
 
@@ -25,6 +24,7 @@ from llama_chat.chat.conversation import (
 )
 from llama_chat.chat.prefix_cache import PrefixCache
 from llama_chat.chat.saved_answer import SavedAnswer
+from llama_chat.chat.tool_choice import offers_tools, session_settings
 from llama_chat.events import (
     DownloadProgressEvent,
     Event,
@@ -46,7 +46,7 @@ from llama_chat.models.demo import DEMO_LABEL
 from llama_chat.models.hub import DownloadProgress
 from llama_chat.models.loader import ModelLoadError, load_checked
 from llama_chat.paths import AppPaths
-from llama_chat.settings import SAMPLING_KEYS, Settings
+from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.store.export import export_session
 from llama_chat.store.kv_files import CacheSaveError, CacheStore
@@ -80,9 +80,8 @@ class ChatJobs:
         self.model_dir = model_dir
         self.demo = demo
         self.offline = offline
-        self.tools_enabled = tools_enabled
-        """Tools on or off for every chat; None: as the settings (and each saved chat) say."""
-        self._chat_tools = self._default_tools()
+        self.tools_enabled = tools_enabled  # for every chat; None: as settings and chats say
+        self._chat_tools = offers_tools(tools_enabled, settings)
         """Whether the open chat offers tools (saved with the chat)."""
         self._cache_files = CacheStore(paths.kv_cache_dir, int(settings.cache_budget_gb * 1e9))
         self._prefixes = PrefixCache(self._cache_files)
@@ -187,11 +186,6 @@ class ChatJobs:
             kv_bits=self.settings.kv_bits,
         )
 
-    def _default_tools(self, saved: dict[str, Any] | None = None) -> bool:
-        if self.tools_enabled is not None:
-            return self.tools_enabled
-        return bool((saved or {}).get("tools", self.settings.tools))
-
     def _tools(self) -> ToolRegistry | None:
         if not self._chat_tools:
             return None
@@ -208,7 +202,7 @@ class ChatJobs:
         self.settings = settings
         self._cache_files.budget_bytes = int(settings.cache_budget_gb * 1e9)
         if settings.tools != old.tools:
-            self._chat_tools = self._default_tools()
+            self._chat_tools = offers_tools(self.tools_enabled, settings)
         conversation = self._conversation
         if conversation is not None and self._model is not None:
             conversation.settings = GenerationSettings.from_settings(settings)
@@ -219,7 +213,7 @@ class ChatJobs:
             info = self.sessions.get_session(self._session_id)
             self.sessions.set_session_settings(
                 self._session_id,
-                _session_settings(settings, self._chat_tools),
+                session_settings(settings, self._chat_tools),
                 system_prompt=session_system_prompt
                 if session_system_prompt is not None
                 else info.system_prompt,
@@ -235,7 +229,7 @@ class ChatJobs:
         self.save_cache()
         self._session_id = None
         self._approvals.forget()
-        self._chat_tools = self._default_tools()
+        self._chat_tools = offers_tools(self.tools_enabled, self.settings)
         if self._model is not None:
             self._conversation = self._make_conversation([], self.settings.system_prompt, None)
         self._emit(SessionOpened(None, []))
@@ -246,7 +240,7 @@ class ChatJobs:
         stored = self.sessions.active_path(session_id)
         self._session_id = session_id
         self._approvals.forget()
-        self._chat_tools = self._default_tools(info.settings)
+        self._chat_tools = offers_tools(self.tools_enabled, self.settings, info.settings)
         self._conversation = None
         if self._model is not None:
             self._conversation = self._stored_conversation(info, stored)
@@ -314,7 +308,7 @@ class ChatJobs:
             info = self.sessions.create_session(
                 title=title,
                 system_prompt=conversation.system_prompt,
-                settings=_session_settings(self.settings, self._chat_tools),
+                settings=session_settings(self.settings, self._chat_tools),
                 model=self._model_id,
                 quant=self._quant,
                 template_date=conversation.date_string,
@@ -381,9 +375,7 @@ class ChatJobs:
         conversation = self._conversation
         session_id = self._session_id
         self._emit(TurnStarted(session_id, user_id))
-        if len(conversation.messages) == 1 and conversation.cache.length == 0:
-            # A new chat: its fixed start (system prompt, tools) comes from disk, not a prefill.
-            self._prefixes.prime(conversation, self._model_id, self._quant)
+        self._prefixes.prime_new_chat(conversation, self._model_id, self._quant)
         answer = SavedAnswer(self.sessions, session_id, user_id)
 
         def emit(event: Event) -> None:
@@ -406,11 +398,3 @@ class ChatJobs:
         if saved is not None and last is not None and last.role == "assistant":
             last.id = saved
         return finished
-
-
-def _session_settings(settings: Settings, tools: bool) -> dict[str, Any]:
-    """What a chat remembers of the settings it was written with."""
-    return {
-        **{key: getattr(settings, key) for key in (*SAMPLING_KEYS, "max_tokens")},
-        "tools": tools,
-    }
