@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import mlx.core as mx
 
@@ -25,6 +24,7 @@ from llama_chat.chat.conversation import (
 )
 from llama_chat.chat.prefix_cache import PrefixCache
 from llama_chat.chat.saved_answer import SavedAnswer
+from llama_chat.chat.tool_choice import offers_tools, session_settings
 from llama_chat.context_jobs import ContextMeter
 from llama_chat.events import (
     DownloadProgressEvent,
@@ -35,7 +35,6 @@ from llama_chat.events import (
     ModelLoadFailed,
     ModelLoading,
     Notice,
-    PrefillProgress,
     SessionOpened,
     SessionsChanged,
     TextDelta,
@@ -48,7 +47,7 @@ from llama_chat.models.demo import DEMO_LABEL
 from llama_chat.models.hub import DownloadProgress
 from llama_chat.models.loader import ModelLoadError, load_checked
 from llama_chat.paths import AppPaths
-from llama_chat.settings import SAMPLING_KEYS, Settings
+from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.store.export import export_session
 from llama_chat.store.kv_files import CacheSaveError, CacheStore
@@ -82,9 +81,8 @@ class ChatJobs(ContextMeter):
         self.model_dir = model_dir
         self.demo = demo
         self.offline = offline
-        self.tools_enabled = tools_enabled
-        """Tools on or off for every chat; None: as the settings (and each saved chat) say."""
-        self._chat_tools = self._default_tools()
+        self.tools_enabled = tools_enabled  # for every chat; None: as settings and chats say
+        self._chat_tools = offers_tools(tools_enabled, settings)
         """Whether the open chat offers tools (saved with the chat)."""
         self._cache_files = CacheStore(paths.kv_cache_dir, int(settings.cache_budget_gb * 1e9))
         self._prefixes = PrefixCache(self._cache_files)
@@ -190,11 +188,6 @@ class ChatJobs(ContextMeter):
             kv_bits=self.settings.kv_bits,
         )
 
-    def _default_tools(self, saved: dict[str, Any] | None = None) -> bool:
-        if self.tools_enabled is not None:
-            return self.tools_enabled
-        return bool((saved or {}).get("tools", self.settings.tools))
-
     def _tools(self) -> ToolRegistry | None:
         if not self._chat_tools:
             return None
@@ -211,7 +204,7 @@ class ChatJobs(ContextMeter):
         self.settings = settings
         self._cache_files.budget_bytes = int(settings.cache_budget_gb * 1e9)
         if settings.tools != old.tools:
-            self._chat_tools = self._default_tools()
+            self._chat_tools = offers_tools(self.tools_enabled, settings)
         conversation = self._conversation
         if conversation is not None and self._model is not None:
             conversation.settings = GenerationSettings.from_settings(settings)
@@ -222,7 +215,7 @@ class ChatJobs(ContextMeter):
             info = self.sessions.get_session(self._session_id)
             self.sessions.set_session_settings(
                 self._session_id,
-                _session_settings(settings, self._chat_tools),
+                session_settings(settings, self._chat_tools),
                 system_prompt=session_system_prompt
                 if session_system_prompt is not None
                 else info.system_prompt,
@@ -238,7 +231,7 @@ class ChatJobs(ContextMeter):
         self.save_cache()
         self._session_id = None
         self._approvals.forget()
-        self._chat_tools = self._default_tools()
+        self._chat_tools = offers_tools(self.tools_enabled, self.settings)
         if self._model is not None:
             self._conversation = self._make_conversation([], self.settings.system_prompt, None)
         self._emit(SessionOpened(None, []))
@@ -250,40 +243,13 @@ class ChatJobs(ContextMeter):
         stored = self.sessions.active_path(session_id)
         self._session_id = session_id
         self._approvals.forget()
-        self._chat_tools = self._default_tools(info.settings)
+        self._chat_tools = offers_tools(self.tools_enabled, self.settings, info.settings)
         self._conversation = None
         if self._model is not None:
             self._conversation = self._stored_conversation(info, stored)
         cached = self._restore_cache()
         self._emit(SessionOpened(info, stored, cached))
         self.count_context()
-
-    def read_chat(self, cancel: threading.Event) -> None:
-        """Read the open chat into the KV cache before its next message is sent.
-
-        For a chat opened without a saved cache (imported, or its cache evicted), which would
-        otherwise be read whole when the user sends. Any other job stops it (``cancel``): what
-        was read stays in the cache, and that job's own prefill goes on from there.
-        """
-        conversation = self._conversation
-        if conversation is None or self._model is None:
-            return
-        if not any(m.role == "user" for m in conversation.messages):
-            return
-        if conversation.fit_prompt(cancel) is None:
-            return
-        ids = conversation.encode(conversation.window_start, add_generation_prompt=False)
-        if conversation.cache.common_prefix(ids) >= len(ids) - 1:
-            return  # a saved cache held it already
-
-        def progress(done: int, total: int) -> None:
-            self._emit(PrefillProgress(done, total))
-
-        read = mlx_model.prefill(
-            self._model, conversation.cache, ids, cancel=cancel, on_progress=progress
-        )
-        if read is not None:
-            mx.eval(conversation.cache.state())
 
     def _stored_conversation(self, info: SessionInfo, stored: list[StoredMessage]) -> Conversation:
         messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]
@@ -346,7 +312,7 @@ class ChatJobs(ContextMeter):
             info = self.sessions.create_session(
                 title=title,
                 system_prompt=conversation.system_prompt,
-                settings=_session_settings(self.settings, self._chat_tools),
+                settings=session_settings(self.settings, self._chat_tools),
                 model=self._model_id,
                 quant=self._quant,
                 template_date=conversation.date_string,
@@ -413,9 +379,7 @@ class ChatJobs(ContextMeter):
         conversation = self._conversation
         session_id = self._session_id
         self._emit(TurnStarted(session_id, user_id))
-        if len(conversation.messages) == 1 and conversation.cache.length == 0:
-            # A new chat: its fixed start (system prompt, tools) comes from disk, not a prefill.
-            self._prefixes.prime(conversation, self._model_id, self._quant)
+        self._prefixes.prime_new_chat(conversation, self._model_id, self._quant)
         answer = SavedAnswer(self.sessions, session_id, user_id)
 
         def emit(event: Event) -> None:
@@ -438,11 +402,3 @@ class ChatJobs(ContextMeter):
         if saved is not None and last is not None and last.role == "assistant":
             last.id = saved
         return finished
-
-
-def _session_settings(settings: Settings, tools: bool) -> dict[str, Any]:
-    """What a chat remembers of the settings it was written with."""
-    return {
-        **{key: getattr(settings, key) for key in (*SAMPLING_KEYS, "max_tokens")},
-        "tools": tools,
-    }

@@ -1,16 +1,20 @@
-"""Engine-thread work for the context meter: the open chat's size as soon as it opens.
+"""Engine-thread work on the open chat as it opens: its size for the context meter, and
+reading it into the KV cache ahead of its next message.
 
-Without it the meter showed only what a saved KV cache restored (0 for a chat without one) or
-nothing at all, until the chat's next answer.
+Without them the meter showed only what a saved KV cache restored (0 for a chat without one)
+or nothing at all until the chat's next answer, and that answer read the whole chat first.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+
+import mlx.core as mx
 
 import mlx_model
 from llama_chat.chat.conversation import ChatMessage, Conversation
-from llama_chat.events import ContextCounted, Event
+from llama_chat.events import ContextCounted, Event, PrefillProgress
 from llama_chat.settings import Settings
 
 
@@ -38,3 +42,30 @@ class ContextMeter:
         except ValueError:
             return  # a chat the template cannot render: its next answer says why, not the meter
         self._emit(ContextCounted(tokens, self.settings.context_limit))
+
+    def read_chat(self, cancel: threading.Event) -> None:
+        """Read the open chat into the KV cache before its next message is sent.
+
+        For a chat opened without a saved cache (imported, or its cache evicted), which would
+        otherwise be read whole when the user sends. Any other job stops it (``cancel``): what
+        was read stays in the cache, and that job's own prefill goes on from there.
+        """
+        conversation = self._conversation
+        if conversation is None or self._model is None:
+            return
+        if not any(m.role == "user" for m in conversation.messages):
+            return
+        if conversation.fit_prompt(cancel) is None:
+            return
+        ids = conversation.encode(conversation.window_start, add_generation_prompt=False)
+        if conversation.cache.common_prefix(ids) >= len(ids) - 1:
+            return  # a saved cache held it already
+
+        def progress(done: int, total: int) -> None:
+            self._emit(PrefillProgress(done, total))
+
+        read = mlx_model.prefill(
+            self._model, conversation.cache, ids, cancel=cancel, on_progress=progress
+        )
+        if read is not None:
+            mx.eval(conversation.cache.state())

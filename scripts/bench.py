@@ -4,23 +4,24 @@
     python scripts/bench.py --shape tiny                   # a quick check that everything runs
     python scripts/bench.py --quant 4bit --prompt-tokens 512 --gen-tokens 64 --json-out r.json
     python scripts/bench.py --model DIR                    # a real checkpoint instead
-    python scripts/bench.py --kv8-context 8192 --quant 4bit  # 8-bit K/V decode vs mlx-lm
+    python scripts/bench_long_context.py                   # decode at 2k/8k/32k, bf16 and 8-bit K/V
 
 By default the checkpoints are random weights with Llama 3.2 3B Instruct's exact shapes,
 generated once into a cache directory: bf16 first, then quantized to 8 and 4 bit by our
 converter. Random weights cost exactly what real ones do per token.
 
-For each quantization, each engine in turn loads the checkpoint fresh (the other one freed
-first), runs a short warm-up, then prefills the same random prompt and decodes greedily:
+For each quantization three engines are loaded once: ours; mlx-lm as shipped (bf16
+activations); and mlx-lm at our activation dtype (float32 for quantized weights on a CPU), the
+fair comparison, since activation precision alone changes CPU speed several-fold. Then
+--repeats rounds run each engine once, the order rotated every round so none always goes first,
+on the same random prompt, decoding greedily:
 - prompt tok/s: prompt tokens / time to first token;
 - decode tok/s: from per-token timestamps, the first token excluded (its time is prefill),
-  taken the same way for both engines (our stream_generate events, mlx-lm's generate_step);
+  taken the same way for every engine (our stream_generate events, mlx-lm's generate_step);
 - time to first token;
-- peak memory: mx.get_peak_memory() over the load and over the run (weights included);
-- load time: weights only (config, safetensors, quantized layers), tokenizers excluded.
-mlx-lm runs the checkpoint as it is (bf16 activations); ours picks activations per device
-(float32 for quantized weights on a CPU). Our numbers include streaming detokenization,
-which mlx-lm's generate_step does not do.
+- peak memory of a run above what was held before it; load time and load peak, once.
+The table gives the median over the rounds and, in brackets, the lowest and highest. Our
+numbers include streaming detokenization, which mlx-lm's generate_step does not do.
 
 On a CPU-only machine, MLX's quantized matmul with bf16 activations (mlx-lm's path) runs about
 9x slower than with float32 ones, near 0.3 GFLOP/s per core: a 256-token prompt on the 3B shape
@@ -46,7 +47,6 @@ import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 import mlx_model  # noqa: E402
-from mlx_model.kv_cache import KV_GROUP_SIZE  # noqa: E402
 from mlx_model.quantize import convert  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,19 +61,34 @@ QUANTS = {"bf16": None, "8bit": 8, "4bit": 4}
 WARMUP_PROMPT, WARMUP_GEN = 4, 2
 
 
+ENGINES = ("ours", "mlx-lm", "mlx-lm fair")
+METRICS = (
+    ("prompt tok/s", "prompt_tps"),
+    ("decode tok/s", "decode_tps"),
+    ("time to first token (s)", "ttft_s"),
+    ("peak memory, run (GB)", "run_peak_gb"),
+)
+
+LOAD_METRICS = (("load time (s)", "load_s"), ("peak memory, load (GB)", "load_peak_gb"))
+
+
+@dataclass
+class Engine:
+    name: str
+    steps: Callable[[list[int], int], Iterator[int]]
+    load_s: float
+    load_peak_gb: float
+    activations: str
+
+
 @dataclass
 class RunResult:
     engine: str
     quant: str
-    prompt_tokens: int
-    generated_tokens: int
     prompt_tps: float
     decode_tps: float
     ttft_s: float
-    load_s: float
-    load_peak_gb: float
     run_peak_gb: float
-    activations: str
 
 
 def cache_dir_of(args: argparse.Namespace) -> Path:
@@ -148,13 +163,8 @@ def timed_run(
     return len(stamps), prompt_tokens / ttft, decode_tps, ttft
 
 
-def bench_ours(path: Path, quant: str, prompt: list[int], gen_tokens: int) -> RunResult:
-    free_memory()
-    mx.reset_peak_memory()
-    started = time.perf_counter()
-    model = mlx_model.load_model(path)
-    load_s = time.perf_counter() - started
-    load_peak = mx.get_peak_memory() / 1e9
+def load_ours(path: Path) -> Engine:
+    model, load_s, load_peak = timed_load(lambda: mlx_model.load_model(path))
     # Outside the timing, as mlx-lm's load_model reads no tokenizer either.
     tokenizer = mlx_model.Tokenizer.from_pretrained(path)
 
@@ -164,130 +174,95 @@ def bench_ours(path: Path, quant: str, prompt: list[int], gen_tokens: int) -> Ru
             if event.token is not None:
                 yield event.token
 
-    for _ in steps(prompt[:WARMUP_PROMPT], WARMUP_GEN):
-        pass
-    mx.reset_peak_memory()
-    n, prompt_tps, decode_tps, ttft = timed_run(lambda: steps(prompt, gen_tokens), len(prompt))
-    peak = mx.get_peak_memory() / 1e9
-    timings = (len(prompt), n, prompt_tps, decode_tps, ttft, load_s, load_peak, peak)
-    result = RunResult("ours", quant, *timings, str(model.compute_dtype))
-    return result  # the model is freed when this frame goes; see free_memory()
+    return Engine("ours", steps, load_s, load_peak, str(model.compute_dtype))
 
 
-def bench_mlx_lm(path: Path, quant: str, prompt: list[int], gen_tokens: int) -> RunResult:
+def load_mlx_lm(path: Path, name: str, dtype: mx.Dtype | None) -> Engine:
+    """mlx-lm's model, as shipped (``dtype`` None) or with its parameters cast to ``dtype``."""
     from mlx_lm.generate import generate_step
     from mlx_lm.utils import load_model
 
-    free_memory()
-    mx.reset_peak_memory()
-    started = time.perf_counter()
-    model, _ = load_model(path)
-    load_s = time.perf_counter() - started
-    load_peak = mx.get_peak_memory() / 1e9
+    def load():
+        model, _ = load_model(path)
+        if dtype is not None:
+            model.set_dtype(dtype)
+            mx.eval(model.parameters())
+        return model
+
+    model, load_s, load_peak = timed_load(load)
     activations = str(model.model.embed_tokens(mx.array([[1]])).dtype)
 
     def steps(ids: list[int], n: int) -> Iterator[int]:
         for token, _ in generate_step(mx.array(ids), model, max_tokens=n):
             yield token
 
-    for _ in steps(prompt[:WARMUP_PROMPT], WARMUP_GEN):
-        pass
+    return Engine(name, steps, load_s, load_peak, activations)
+
+
+def timed_load(load: Callable[[], object]) -> tuple[object, float, float]:
+    gc.collect()
+    held = mx.get_active_memory()
     mx.reset_peak_memory()
-    n, prompt_tps, decode_tps, ttft = timed_run(lambda: steps(prompt, gen_tokens), len(prompt))
-    peak = mx.get_peak_memory() / 1e9
-    timings = (len(prompt), n, prompt_tps, decode_tps, ttft, load_s, load_peak, peak)
-    result = RunResult("mlx-lm", quant, *timings, activations)
-    return result  # the model is freed when this frame goes; see free_memory()
+    started = time.perf_counter()
+    model = load()
+    return model, time.perf_counter() - started, (mx.get_peak_memory() - held) / 1e9
 
 
-def bench_kv8_decode(path: Path, context: int, gen_tokens: int) -> dict[str, float]:
-    """Greedy decode with 8-bit K/V already holding ``context`` positions: ours vs mlx-lm's
-    QuantizedKVCache, same weights, same activations, one forward pass + argmax per token.
-
-    The caches are filled with random K/V through each engine's own update_and_fetch rather
-    than by prefilling (an 8k prefill of the 3B shape takes hours on a CPU); decode cost
-    depends on the cache's size and layout, not on what the keys say.
-    """
-    from mlx_lm.models.cache import QuantizedKVCache
-    from mlx_lm.utils import load_model
-
+def bench_quant(path: Path, quant: str, prompt: list[int], gen: int, repeats: int) -> dict:
+    """Interleaved rounds of every engine on one checkpoint: {engine: (Engine, [RunResult])}."""
     free_memory()
-    ours_model = mlx_model.load_model(path)
-    dtype = ours_model.compute_dtype
-    theirs_model, _ = load_model(path)
-    theirs_model.set_dtype(dtype)
-    cfg = ours_model.config
-    bits = 8
+    ours = load_ours(path)
+    compute = mx.float32 if ours.activations == "mlx.core.float32" else mx.bfloat16
+    engines = [ours, load_mlx_lm(path, "mlx-lm", None), load_mlx_lm(path, "mlx-lm fair", compute)]
+    for engine in engines:  # compile kernels, touch every weight once
+        for _ in engine.steps(prompt[:WARMUP_PROMPT], WARMUP_GEN):
+            pass
+    runs: dict[str, list[RunResult]] = {e.name: [] for e in engines}
+    for round_ in range(repeats):
+        for engine in engines[round_ % 3 :] + engines[: round_ % 3]:
+            gc.collect()
+            held = mx.get_active_memory()
+            mx.reset_peak_memory()
+            _, prompt_tps, decode_tps, ttft = timed_run(
+                lambda e=engine: e.steps(prompt, gen), len(prompt)
+            )
+            peak = (mx.get_peak_memory() - held) / 1e9
+            runs[engine.name].append(
+                RunResult(engine.name, quant, prompt_tps, decode_tps, ttft, peak)
+            )
+        print(f"# {quant} round {round_ + 1}/{repeats} done", file=sys.stderr, flush=True)
+    return {e.name: (e, runs[e.name]) for e in engines}
 
-    ours_cache = ours_model.make_cache(kv_bits=bits)
-    theirs_cache = [
-        QuantizedKVCache(group_size=KV_GROUP_SIZE, bits=bits) for _ in range(cfg.num_hidden_layers)
-    ]
-    chunk = 1024
-    for start in range(0, context, chunk):
-        n = min(chunk, context - start)
-        for i in range(cfg.num_hidden_layers):
-            shape = (1, cfg.num_key_value_heads, n, cfg.head_dim)
-            k = mx.random.normal(shape, key=mx.random.key(2 * i + start)).astype(dtype)
-            v = mx.random.normal(shape, key=mx.random.key(2 * i + 1 + start)).astype(dtype)
-            ours_cache.update_and_fetch(i, k, v)
-            theirs_cache[i].update_and_fetch(k, v)
-        ours_cache.commit(random_prompt(n + 1, seed=start)[1:])
-        mx.eval(ours_cache.state(), [c.keys for c in theirs_cache])
 
-    def decode(step: Callable[[mx.array], mx.array]) -> float:
-        y = mx.array([1], dtype=mx.int32)
-        for _ in range(WARMUP_GEN):  # compile kernels; the caches grow by these tokens too
-            y = step(y)
-        started = time.perf_counter()
-        for _ in range(gen_tokens):
-            y = step(y)
-        return gen_tokens / (time.perf_counter() - started)
-
-    def ours_step(y: mx.array) -> mx.array:
-        out = mx.argmax(ours_model.last_logits(y[None], ours_cache), axis=-1)
-        ours_cache.commit([int(out.item())])  # item(): one sync per token, like theirs
-        return out
-
-    def theirs_step(y: mx.array) -> mx.array:
-        out = mx.argmax(theirs_model(y[None], cache=theirs_cache)[:, -1, :], axis=-1)
-        mx.eval(out)
-        return out
-
-    ours_tps, theirs_tps = decode(ours_step), decode(theirs_step)
-    return {
-        "context": context,
-        "gen_tokens": gen_tokens,
-        "activations": str(dtype),
-        "ours_tps": ours_tps,
-        "mlx_lm_tps": theirs_tps,
-        "ratio": ours_tps / theirs_tps,
-    }
+def summary(values: list[float]) -> str:
+    """Median and (lowest-highest), three significant digits: CPU 3B runs go below 1 tok/s."""
+    return f"{np.median(values):.3g} ({min(values):.3g}-{max(values):.3g})"
 
 
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "n/a"
 
 
-def markdown_table(pairs: list[tuple[RunResult, RunResult]]) -> str:
+def markdown_table(results: list[tuple[str, dict]]) -> str:
     rows = [
-        "| quant | metric | ours | mlx-lm | ours / mlx-lm |",
-        "|---|---|---:|---:|---:|",
+        "| quant | metric | ours | mlx-lm (as shipped) | mlx-lm (our activations) | ours / fair |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    metrics = [
-        ("prompt tok/s", "prompt_tps"),
-        ("decode tok/s", "decode_tps"),
-        ("time to first token (s)", "ttft_s"),
-        ("peak memory, run (GB)", "run_peak_gb"),
-        ("peak memory, load (GB)", "load_peak_gb"),
-        ("load time (s)", "load_s"),
-    ]
-    for ours, theirs in pairs:
-        for label, field in metrics:
-            a, b = getattr(ours, field), getattr(theirs, field)
-            # Three significant digits: CPU runs of the 3B shape go well below 1 tok/s.
-            rows.append(f"| {ours.quant} | {label} | {a:.3g} | {b:.3g} | {ratio(a, b)} |")
-        rows.append(f"| {ours.quant} | activations | {ours.activations} | {theirs.activations} | |")
+    for quant, by_engine in results:
+        for label, field in METRICS:
+            cells = [[getattr(r, field) for r in by_engine[name][1]] for name in ENGINES]
+            fair = ratio(float(np.median(cells[0])), float(np.median(cells[2])))
+            rows.append(
+                f"| {quant} | {label} | " + " | ".join(map(summary, cells)) + f" | {fair} |"
+            )
+        for label, field in (
+            ("load time (s)", "load_s"),
+            ("peak memory, load (GB)", "load_peak_gb"),
+        ):
+            values = [getattr(by_engine[name][0], field) for name in ENGINES]
+            rows.append(f"| {quant} | {label} | " + " | ".join(f"{v:.3g}" for v in values) + " | |")
+        acts = [by_engine[name][0].activations.removeprefix("mlx.core.") for name in ENGINES]
+        rows.append(f"| {quant} | activations | " + " | ".join(acts) + " | |")
     return "\n".join(rows)
 
 
@@ -331,24 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER)
     parser.add_argument("--json-out", type=Path, default=None)
-    parser.add_argument(
-        "--kv8-context",
-        type=int,
-        default=None,
-        metavar="N",
-        help="instead: decode with 8-bit K/V after N cached positions (e.g. "
-        "8192), ours vs mlx-lm's QuantizedKVCache; uses --quant's first level",
-    )
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default 5)")
     args = parser.parse_args(argv)
-    if args.kv8_context is not None:
-        path = args.model or checkpoint_for(
-            cache_dir_of(args), args.shape, args.quant[0], args.tokenizer
-        )
-        result = bench_kv8_decode(path, args.kv8_context, args.gen_tokens)
-        print(json.dumps(result, indent=2))
-        if args.json_out is not None:
-            args.json_out.write_text(json.dumps(result, indent=2) + "\n")
-        return 0
     if args.prompt_tokens < WARMUP_PROMPT or args.gen_tokens < 2:
         parser.error(f"--prompt-tokens must be >= {WARMUP_PROMPT} and --gen-tokens >= 2")
 
@@ -360,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    pairs: list[tuple[RunResult, RunResult]] = []
+    results: list[tuple[str, dict]] = []
     targets = (
         [("model", args.model)]
         if args.model
@@ -368,19 +327,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     for quant, path in targets:
         warm_page_cache(path)
-        ours = bench_ours(path, quant, prompt, args.gen_tokens)
-        print(f"# {quant} ours: {ours}", file=sys.stderr, flush=True)
-        theirs = bench_mlx_lm(path, quant, prompt, args.gen_tokens)
-        print(f"# {quant} mlx-lm: {theirs}", file=sys.stderr, flush=True)
-        pairs.append((ours, theirs))
-        if args.json_out is not None:  # after each pair, so a long run that is stopped keeps them
-            write_json(args.json_out, pairs, args)
-
-    print(markdown_table(pairs))
+        results.append((quant, bench_quant(path, quant, prompt, args.gen_tokens, args.repeats)))
+        if args.json_out is not None:  # after each level, so a long run that is stopped keeps them
+            write_json(args.json_out, results, args)
+    print(markdown_table(results))
     return 0
 
 
-def write_json(path: Path, pairs: list[tuple[RunResult, RunResult]], args) -> None:
+def write_json(path: Path, results: list[tuple[str, dict]], args) -> None:
     import mlx_lm
 
     report = {
@@ -391,7 +345,19 @@ def write_json(path: Path, pairs: list[tuple[RunResult, RunResult]], args) -> No
         "shape": None if args.model else args.shape,
         "prompt_tokens": args.prompt_tokens,
         "gen_tokens": args.gen_tokens,
-        "runs": [asdict(r) for pair in pairs for r in pair],
+        "repeats": args.repeats,
+        "engines": {
+            quant: {
+                name: {
+                    "load_s": engine.load_s,
+                    "load_peak_gb": engine.load_peak_gb,
+                    "activations": engine.activations,
+                    "runs": [asdict(r) for r in runs],
+                }
+                for name, (engine, runs) in by_engine.items()
+            }
+            for quant, by_engine in results
+        },
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -1,10 +1,13 @@
 """Prompt-lookup decoding on SmolLM2-135M-Instruct: tokens per forward pass for a summary, a
 rewrite and an open chat prompt, and the device's cost of a (k+1)-token forward.
 
-    python scripts/bench_lookup.py [--max-tokens 96] [--cache-dir DIR]
+    python scripts/bench_lookup.py [--max-tokens 96] [--repeats 3] [--cache-dir DIR]
+    python scripts/bench_lookup.py --policy always --dtype float32   # drafts on every step
 
-Greedy decoding, so the plain and lookup answers can be compared token for token. Lookup pays
-where tokens/forward exceeds the printed cost ratio.
+Greedy decoding, so the plain and lookup answers can be compared token for token. By default it
+runs what the app runs: bf16 activations and the app's own policy (drafts only while the
+accepted tokens per forward beat the measured cost ratio). Plain and lookup decoding alternate
+for --repeats rounds; speeds are medians, "speedup" is lookup tok/s over plain tok/s.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import glob
 import json
 import time
 from pathlib import Path
+from statistics import median
 
 import mlx.core as mx
 
@@ -42,7 +46,9 @@ def prompts(text: str) -> dict[str, str]:
     }
 
 
-def run(model, ids: list[int], max_tokens: int, lookup: bool) -> tuple[list[int], int, float]:
+def run(
+    model, ids: list[int], max_tokens: int, lookup: bool, always: bool = False
+) -> tuple[list[int], int, float]:
     """(tokens, forward passes, decode seconds) of greedy decoding, plain or with lookup."""
     cache = model.make_cache()
     logits = mlx_model.prefill(model, cache, ids)
@@ -51,7 +57,7 @@ def run(model, ids: list[int], max_tokens: int, lookup: bool) -> tuple[list[int]
     if lookup:
         steps = LookupSteps(
             model, cache, Sampler(SamplingParams()), logits, ids, max_tokens=max_tokens,
-            stops={STOP}, policy=LookupPolicy(cost_ratio=0.0),
+            stops={STOP}, policy=LookupPolicy(cost_ratio=0.0) if always else None,
         )  # fmt: skip
         tokens = list(steps)
         return tokens, steps.forwards, time.perf_counter() - start
@@ -75,19 +81,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16")
+    parser.add_argument("--policy", choices=("app", "always"), default="app")
     args = parser.parse_args()
     from transformers import AutoTokenizer
 
     path = smollm2_checkpoint(args.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = mlx_model.load_model(path, dtype=mx.float32)  # near-ties are judged in float32
+    model = mlx_model.load_model(path, dtype=getattr(mx, args.dtype))
+    always = args.policy == "always"
     for name, text in prompts(licence_text()).items():
         ids = tokenizer.apply_chat_template(
             [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
         )
         ids = tokenizer(ids)["input_ids"]
-        plain, plain_forwards, plain_s = run(model, ids, args.max_tokens, lookup=False)
-        fast, forwards, fast_s = run(model, ids, args.max_tokens, lookup=True)
+        plain_tps, lookup_tps = [], []
+        for _ in range(args.repeats):  # alternated, so load on the machine hits both alike
+            plain, _, plain_s = run(model, ids, args.max_tokens, lookup=False)
+            fast, forwards, fast_s = run(model, ids, args.max_tokens, lookup=True, always=always)
+            plain_tps.append(len(plain) / plain_s)
+            lookup_tps.append(len(fast) / fast_s)
         first_diff = next(
             (i for i, (a, b) in enumerate(zip(plain, fast, strict=False)) if a != b), None
         )
@@ -95,6 +109,8 @@ def main() -> None:
             json.dumps(
                 {
                     "prompt": name,
+                    "dtype": args.dtype,
+                    "policy": args.policy,
                     "prompt_tokens": len(ids),
                     "tokens": len(fast),
                     "forwards": forwards,
@@ -104,8 +120,13 @@ def main() -> None:
                     "top2_gap_there": None
                     if first_diff is None
                     else top2_gap(model, [*ids, *plain[:first_diff]]),
-                    "plain_tps": round(len(plain) / plain_s, 1),
-                    "lookup_tps": round(len(fast) / fast_s, 1),
+                    "plain_tps": round(median(plain_tps), 1),
+                    "lookup_tps": round(median(lookup_tps), 1),
+                    "speedup": round(median(lookup_tps) / median(plain_tps), 2),
+                    "speedup_range": [
+                        round(min(lookup_tps) / max(plain_tps), 2),
+                        round(max(lookup_tps) / min(plain_tps), 2),
+                    ],
                 }
             ),
             flush=True,

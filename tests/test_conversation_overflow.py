@@ -6,7 +6,6 @@ import pytest
 
 import mlx_model
 from llama_chat.chat.conversation import (
-    OVERFLOW_BLOCKS,
     Conversation,
     GenerationSettings,
 )
@@ -49,19 +48,19 @@ def long_chat(engine):
     return conversation, turns
 
 
-def test_the_window_start_moves_forward_in_blocks_of_a_quarter_context(engine, long_chat):
+def test_the_window_start_moves_forward_in_blocks_of_a_third_of_the_context(engine, long_chat):
     conversation, turns = long_chat
     starts = [start for start, _, _ in turns]
     assert starts == sorted(starts)  # only forward
     moves = sorted(set(starts))
     assert len(moves) >= 2, "the chat must have overflowed at least once"
-    # Each move drops at least a quarter of the context's worth of old messages.
+    # Each move drops at least a block (a third of the context) of old messages.
     for before, after in zip(moves, moves[1:], strict=False):
         dropped = sum(
             len(encode_message(engine[1], m.to_template()))
             for m in conversation.messages[before:after]
         )
-        assert dropped >= LIMIT // OVERFLOW_BLOCKS
+        assert dropped >= LIMIT * SETTINGS.overflow_block
     # Far fewer moves than overflowing turns: most turns keep the window where it was.
     overflowing = [t for t in turns if t[0] > 0]
     assert len(moves) - 1 < len(overflowing) / 2

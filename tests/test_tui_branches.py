@@ -190,7 +190,7 @@ async def test_an_answer_that_starts_with_a_tool_call_has_a_switcher_too(
         paths, "Sums", [("user", "What is six times seven?"), ("assistant", "42")]
     )
     app = DrivenApp(
-        Settings(max_tokens=20, temperature=0.0), paths, model_dir=calculator_checkpoint
+        Settings(max_tokens=20, temperature=0.0, tools=True), paths, model_dir=calculator_checkpoint
     )
     async with app.run_test(size=SIZE) as pilot:
         await chat_open(pilot, session_id)

@@ -40,8 +40,6 @@ from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
 
 MAX_TOOL_ROUNDS = 4
-OVERFLOW_BLOCKS = 4
-"""A chat that outgrows the context drops its oldest turns a 1/OVERFLOW_BLOCKS of it at once."""
 DECLINED = "The user declined to run this tool."
 
 Emit = Callable[[Event], None]
@@ -82,6 +80,11 @@ class GenerationSettings:
     max_tokens: int = 1024
     context_limit: int = 8192
     prompt_lookup: bool = True
+    overflow_block: float = 1 / 3
+    """Share of the context a chat that outgrows it drops at once: each drop re-reads the
+    window, so larger blocks re-read less often but leave the model less of the chat. A third
+    keeps a 60-turn chat through an 8k window near 1.3 tokens prefilled per token it grew by
+    (a quarter: 1.8; see scripts/bench_overflow.py)."""
 
     @classmethod
     def from_settings(cls, s: Settings) -> GenerationSettings:
@@ -207,7 +210,7 @@ class Conversation:
         encoding of the whole history per dropped turn.
 
         The window start moves in blocks (see ``window_starts``): moving it changes every
-        position after it, so the whole window is read again; moving it by a quarter of the
+        position after it, so the whole window is read again; moving it by a third of the
         context at once leaves room for the following turns, which then reuse the cache.
         """
         limit = self.settings.context_limit
@@ -220,7 +223,8 @@ class Conversation:
             after[i] = after[i + 1] + counts[i]
         answer_header = len(encode_generation_prompt(self.tokenizer))
         needed = 0
-        starts = window_starts(self.messages, counts, limit // OVERFLOW_BLOCKS)
+        block = max(1, int(limit * self.settings.overflow_block))
+        starts = window_starts(self.messages, counts, block)
         for first in (*starts, last_user):  # the newest user turn alone is the last resort
             if cancel is not None and cancel.is_set():
                 return None

@@ -34,6 +34,12 @@ class PrefixCache:
     def __init__(self, files: CacheStore) -> None:
         self.files = files
 
+    def prime_new_chat(self, conversation: Conversation, model_id: str, quant: str) -> None:
+        """Prime a chat about to answer its first message from an empty cache; others keep
+        their own cache (a prefix there would only replace what they already share)."""
+        if len(conversation.messages) == 1 and conversation.cache.length == 0:
+            self.prime(conversation, model_id, quant)
+
     def prime(self, conversation: Conversation, model_id: str, quant: str) -> bool:
         """Fill the empty cache of ``conversation`` with its fixed start; True if it came from
         disk. A prefix that cannot be saved is only a lost speed-up: the chat goes on."""

@@ -9,7 +9,6 @@ import pytest
 
 import mlx_model
 from llama_chat.chat.conversation import (
-    OVERFLOW_BLOCKS,
     ChatMessage,
     ContextOverflowError,
     Conversation,
@@ -54,8 +53,8 @@ def conversation(engine, messages, *, context_limit, tools=None) -> Conversation
 
 def fit_by_reencoding(c: Conversation) -> tuple[list[int], int]:
     """The policy re-encoded by brute force, kept as the oracle: the window may start at 0 or at
-    the first user message a quarter context past the previous start (positions measured by
-    encoding the whole history before it); the earliest start whose prompt fits wins."""
+    the first user message a block (a share of the context) past the previous start (positions
+    measured by encoding the whole history before it); the earliest start that fits wins."""
     budget = c.settings.context_limit - c.settings.max_tokens
     last_user = c.last_user_index()
     system = [{"role": "system", "content": c.system_prompt}]
@@ -65,11 +64,11 @@ def fit_by_reencoding(c: Conversation) -> tuple[list[int], int]:
         whole = encode_prompt(c.tokenizer, system + before, add_generation_prompt=False)
         return len(whole) - len(encode_prompt(c.tokenizer, system, add_generation_prompt=False))
 
-    starts, threshold = [0], c.settings.context_limit // OVERFLOW_BLOCKS
+    starts, threshold = [0], int(c.settings.context_limit * c.settings.overflow_block)
     for i in range(1, last_user + 1):
         if c.messages[i].role == "user" and position(i) >= threshold:
             starts.append(i)
-            threshold = position(i) + c.settings.context_limit // OVERFLOW_BLOCKS
+            threshold = position(i) + int(c.settings.context_limit * c.settings.overflow_block)
     for start in [*starts, last_user]:
         ids = c.encode(start)
         if len(ids) <= budget:
