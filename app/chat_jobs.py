@@ -108,11 +108,7 @@ class ChatJobs(ContextMeter):
     # -- the model --------------------------------------------------------------------------
 
     def _label(self, quant: str) -> str:
-        if self.demo:
-            return DEMO_LABEL
-        if self.model_dir is not None:
-            return str(self.model_dir)
-        return quant
+        return DEMO_LABEL if self.demo else quant if self.model_dir is None else str(self.model_dir)
 
     def load_model(self, quant: str) -> bool:
         self.save_cache()
