@@ -33,8 +33,10 @@ async def test_switching_quant_in_settings_reloads_the_model_and_keeps_the_chat(
         # was loaded: the reload is the settings job (which loads the model) having ended.
         await wait_for(
             pilot,
-            lambda: any(job.job == Job.SETTINGS and job.ok for job in app.finished_jobs)
-            and app.model_state == "ready",
+            lambda: (
+                any(job.job == Job.SETTINGS and job.ok for job in app.finished_jobs)
+                and app.model_state == "ready"
+            ),
             "the model loaded again for 8bit",
         )
         assert app.screen is app.chat
