@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="llama-chat",
         description="Chat with Llama 3.2 3B Instruct on this machine, offline.",
+        epilog=_subcommands_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-p", "--prompt", help="answer this prompt once and exit")
     # --demo is a model too: naming both is a mistake to point out, not to settle silently.
@@ -77,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print stats to stderr")
     return parser
+
+
+def _subcommands_epilog() -> str:
+    """The subcommands, in their own parsers' words (each has its own --help)."""
+    lines = ["subcommands (each has its own --help):"]
+    for command in cli_sessions.SUBCOMMANDS:
+        sub = cli_sessions.build_parser(command)
+        lines.append(f"  {sub.prog:<22}{sub.description}")
+    return "\n".join(lines)
 
 
 def _limited(limit: Limit) -> Callable[[str], float | int | None]:

@@ -2,9 +2,10 @@
 
 By default the platform's own places (via platformdirs): on macOS
 ``~/Library/Application Support/llama-chat`` for data and settings, and
-``~/Library/Caches/llama-chat`` for the KV-cache files. Setting ``LLAMA_CHAT_HOME`` puts
-everything under one directory instead (``data/``, ``config/``, ``cache/``), which is how tests
-and demos stay out of the user's files.
+``~/Library/Caches/llama-chat`` for the KV-cache files, and the user's documents folder for
+saved messages and exports. Setting ``LLAMA_CHAT_HOME`` puts everything under one directory
+instead (``data/``, ``config/``, ``cache/``, ``documents/``), which is how tests and demos stay
+out of the user's files.
 
 Nothing here touches the disk until :meth:`AppPaths.ensure` is called. Chats, drafts, settings
 and caches are private: the folders are made 0700 and the files 0600 (``private_dir``,
@@ -40,7 +41,7 @@ class AppDirError(StartupError):
 
 @dataclass(frozen=True)
 class AppPaths:
-    """The three directories the app writes to, and the files it keeps in them."""
+    """The directories the app writes to, and the files it keeps in them."""
 
     data_dir: Path
     """Saved sessions (the SQLite database). Worth backing up."""
@@ -48,6 +49,9 @@ class AppPaths:
     """The settings file."""
     cache_dir: Path
     """Persisted KV caches: safe to delete, rebuilt on demand."""
+    documents_dir: Path
+    """Where saved messages and exported chats go by default: the user's documents folder
+    (``~/Documents``; on Linux the XDG documents folder). Made when a file is first saved."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppPaths:
@@ -56,11 +60,17 @@ class AppPaths:
         home = env.get(HOME_ENV_VAR, "").strip()
         if home:
             root = Path(home).expanduser()
-            return cls(data_dir=root / "data", config_dir=root / "config", cache_dir=root / "cache")
+            return cls(
+                data_dir=root / "data",
+                config_dir=root / "config",
+                cache_dir=root / "cache",
+                documents_dir=root / "documents",
+            )
         return cls(
             data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
             config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
             cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
+            documents_dir=Path(platformdirs.user_documents_dir()),
         )
 
     @property

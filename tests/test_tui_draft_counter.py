@@ -32,11 +32,14 @@ async def test_typing_shows_the_real_token_count_and_the_room_left(paths, tokeni
     expected = len(Tokenizer.from_tiktoken_file(tokenizer_model_path).encode(draft))
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
+        # The new chat already holds its system prompt.
+        await wait_for(pilot, lambda: app.chat.status.context_used, "the new chat counted")
+        left = 1024 - 24 - app.chat.status.context_used
         prompt = app.chat.prompt
         prompt.focus()
         await pilot.press(*draft)
         await wait_for(pilot, lambda: prompt.border_subtitle, "the count")
-        assert prompt.border_subtitle == f"{expected} tokens · 1,000 left"
+        assert prompt.border_subtitle == f"{expected} tokens · {left:,} left"
         assert not prompt.has_class("-over-budget")
         prompt.clear()
         await wait_for(pilot, lambda: not prompt.border_subtitle, "an empty box to clear it")
@@ -63,11 +66,13 @@ async def test_the_room_left_is_counted_again_when_an_answer_ends(paths):
     app = make_app(paths, context_limit=4096, max_tokens=8)
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
+        await wait_for(pilot, lambda: app.chat.status.context_used, "the new chat counted")
+        left = 4096 - 8 - app.chat.status.context_used
         prompt = app.chat.prompt
         prompt.focus()
         await pilot.press(*"Hi")
         await wait_for(pilot, lambda: prompt.border_subtitle, "the count")
-        assert prompt.border_subtitle == "1 token · 4,088 left"
+        assert prompt.border_subtitle == f"1 token · {left:,} left"
         # An answer ends while the draft rests in the box (nothing typed since): less room.
         before = app.turns_finished()
         app.controller.send("Hello")

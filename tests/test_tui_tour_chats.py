@@ -4,6 +4,7 @@ the context meter counts an opened chat at once, and search lists each chat once
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input, Label, ListView
 
 from llama_chat.store.sessions import SessionStore
 from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, wait_for
@@ -73,3 +74,45 @@ async def test_the_meter_counts_a_new_chat_once_the_model_is_loaded(paths):
         status = app.chat.status
         await wait_for(pilot, lambda: status.context_used > 0, "the meter to count the chat")
         assert status.context_text == f"ctx {status.context_used:,}/8,192"
+
+
+def row_texts(item) -> list[str]:
+    return [str(label.render()) for label in item.query(Label) if str(label.render()).strip()]
+
+
+async def test_search_lists_each_chat_once_and_a_title_hit_is_not_repeated(paths):
+    trip = seed_chat(paths, "Trip to Lisbon", [("user", "Plan a trip"), ("assistant", "Trams")])
+    food = seed_chat(
+        paths, "Lisbon food", [("user", "What to eat in Lisbon"), ("assistant", "Nata")]
+    )
+    seed_chat(paths, "Bread", [("user", "Sourdough"), ("assistant", "Flour")])
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id is not None, "the last chat to reopen")
+        sidebar = app.chat.sidebar
+        sidebar.query_one("#session-search", Input).focus()
+        await pilot.press(*"lisbon")
+        await wait_for(pilot, lambda: len(sidebar.items) == 2, "the search results")
+        await pilot.pause()
+        assert sorted(i.session.id for i in sidebar.items) == sorted([trip, food])
+        for item in sidebar.items:
+            texts = row_texts(item)
+            assert len(texts) == len(set(texts)), f"a row repeats itself: {texts}"
+            assert not any(text == item.session.title for text in texts[1:])
+
+
+async def test_down_in_the_search_box_moves_into_the_results(paths):
+    seed_chat(paths, "Trip to Lisbon", [("user", "Plan a trip"), ("assistant", "Trams")])
+    seed_chat(paths, "Bread", [("user", "Sourdough"), ("assistant", "Flour")])
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session_id is not None, "the last chat to reopen")
+        sidebar = app.chat.sidebar
+        search = sidebar.query_one("#session-search", Input)
+        search.focus()
+        await pilot.press(*"trip")
+        await wait_for(pilot, lambda: len(sidebar.items) == 1, "the search results")
+        await pilot.press("down")
+        list_view = sidebar.query_one(ListView)
+        assert app.focused is list_view
+        assert list_view.highlighted_child is sidebar.items[0]

@@ -128,12 +128,6 @@ def export_markdown(store: SessionStore, session_id: int) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def default_export_dir() -> Path:
-    """~/Documents when there is one (macOS always has it), else the current directory."""
-    documents = Path.home() / "Documents"
-    return documents if documents.is_dir() else Path.cwd()
-
-
 def export_session(store: SessionStore, session_id: int, fmt: str, folder: Path) -> Path:
     """Write the chat to a new file in ``folder`` (never overwriting one); returns its path."""
     if fmt not in EXPORT_FORMATS:

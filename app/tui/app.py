@@ -23,7 +23,6 @@ from llama_chat.controller import ChatController
 from llama_chat.paths import AppPaths
 from llama_chat.resources import asset_path
 from llama_chat.settings import Settings, save_settings
-from llama_chat.store.export import default_export_dir
 from llama_chat.tui.bridge import Core, EventBridge
 from llama_chat.tui.commands import SessionPicker, chat_commands
 from llama_chat.tui.keys import unknown_binding_ids
@@ -223,7 +222,7 @@ class LlamaChatApp(OrderedKeysApp[str | None]):
         return self.model_config or LLAMA_3_2_3B
 
     def export_folder(self) -> Path:
-        return self.export_dir or default_export_dir()
+        return self.export_dir or self.paths.documents_dir
 
     def apply_settings(
         self,

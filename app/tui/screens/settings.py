@@ -113,8 +113,8 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     yield from self._general()
                 yield presets_tab(self.presets_file)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
         yield Footer()
 
     def _general(self) -> ComposeResult:
@@ -210,6 +210,8 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     @staticmethod
     def _field(key: str, label: str, hint: str, widget: Any) -> ComposeResult:
+        if isinstance(widget, (Input, Select)):
+            widget.compact = True  # one line each: several fields show at once at 80×24
         with Horizontal(classes="settings-field"):
             with Vertical(classes="settings-label"):
                 yield Label(label)

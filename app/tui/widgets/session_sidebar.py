@@ -28,8 +28,11 @@ PAGE_SIZE = 50
 class SessionItem(ListItem):
     def __init__(self, session: SessionInfo, snippet: str | None = None) -> None:
         self.session = session
-        self.snippet = snippet
         title = Text(session.title, no_wrap=True, overflow="ellipsis")
+        if snippet and snippet.replace(_HIT_START, "").replace(_HIT_END, "") == session.title:
+            # The title itself matched: mark the hit in it, not in a second row repeating it.
+            title, snippet = _highlighted(snippet), None
+        self.snippet = snippet
         row = Horizontal(
             Label(title, classes="session-title"),
             Label(when(session.updated_at), classes="session-date"),
@@ -40,6 +43,20 @@ class SessionItem(ListItem):
             children.append(Label(_highlighted(snippet), classes="session-snippet"))
         super().__init__(*children)
         self.tooltip = plain(session.title)  # the whole title, however narrow the sidebar
+
+
+class SearchBox(Input):
+    """The search field: Down goes on into the results, as Enter does."""
+
+    BINDINGS = [
+        Binding("down", "results", "Results", id="sidebar.results", show=False),
+    ]
+
+    class ToResults(Message):
+        pass
+
+    def action_results(self) -> None:
+        self.post_message(self.ToResults())
 
 
 class MoreItem(ListItem):
@@ -91,7 +108,7 @@ class SessionSidebar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Button("+ New chat", id="new-chat", compact=True)
-        yield Input(placeholder="Search chats", id="session-search")
+        yield SearchBox(placeholder="Search chats", id="session-search")
         yield ListView(id="session-list")
 
     async def on_mount(self) -> None:
@@ -179,8 +196,12 @@ class SessionSidebar(Vertical):
         await self.reload()
 
     @on(Input.Submitted, "#session-search")
+    @on(SearchBox.ToResults)
     def _to_results(self) -> None:
-        self.query_one(ListView).focus()
+        list_view = self.query_one(ListView)
+        list_view.focus()
+        if list_view.index is None and list_view.children:
+            list_view.index = 0
 
     @on(ListView.Selected)
     async def _open(self, event: ListView.Selected) -> None:
