@@ -53,9 +53,10 @@ class DecodeClock:
     """perf_counter() when the call began."""
     prefilled: int
     """Prompt tokens actually run (the cached ones are not)."""
-    arrived: int = 0
-    _first: float = 0.0
-    _last: float = 0.0
+    arrived: int = field(default=0, init=False)
+    """Tokens that reached the host so far, a final stop token included."""
+    _first: float = field(default=0.0, init=False, repr=False)
+    _last: float = field(default=0.0, init=False, repr=False)
 
     def token_arrived(self) -> None:
         now = time.perf_counter()

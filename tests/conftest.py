@@ -79,6 +79,18 @@ def tiny_8bit(tmp_path_factory, tokenizer_model_path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def counting_checkpoint(tmp_path_factory, tokenizer_model_path) -> Path:
+    """A scripted model that answers every message with tests.scripted.WORDS."""
+    from tests.scripted import make_counting_checkpoint
+
+    return built_once(
+        tmp_path_factory,
+        "counting",
+        lambda d: make_counting_checkpoint(d, tokenizer_model_path),
+    )
+
+
+@pytest.fixture(scope="session")
 def smollm2_checkpoint() -> Path:
     """SmolLM2-135M-Instruct (trained) as a bf16 checkpoint, converted once per GGUF file (about
     40 s) and kept in ~/.cache/llama-chat-tests, or $LLAMA_CHAT_TEST_CACHE, across runs."""

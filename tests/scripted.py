@@ -46,3 +46,17 @@ def chain_for(tokens: list[int], after: int) -> dict[int, int]:
     if len(set(sequence)) != len(sequence):
         raise ValueError("a scripted sequence needs distinct tokens")
     return dict(zip(sequence, sequence[1:], strict=False))
+
+
+WORDS = " one two three four five six seven eight nine ten"
+
+
+def make_counting_checkpoint(folder: Path, tokenizer_model: Path) -> Path:
+    """A model that answers every message with WORDS, then ends its turn."""
+    tokenizer = mlx_model.Tokenizer.from_tiktoken_file(tokenizer_model)
+    header_end = tokenizer.encode("\n\n")[0]  # the last token of every assistant header
+    return make_scripted_checkpoint(
+        folder,
+        tokenizer_model,
+        chain_for([*tokenizer.encode(WORDS), tokenizer.eot_id], header_end),
+    )

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import mlx_model
 from llama_chat.chat.continuation import continuation_ids
 from llama_chat.chat.template import encode_message, encode_prompt
 from llama_chat.controller import ChatController
@@ -16,26 +15,7 @@ from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.store.sessions import SessionStore
-from tests.conftest import meta_tokenizer_model
-from tests.scripted import chain_for, make_scripted_checkpoint
-
-WORDS = " one two three four five six seven eight nine ten"
-
-
-def make_counting_checkpoint(folder: Path) -> Path:
-    """A model that answers every message with WORDS, then ends its turn."""
-    tokenizer = mlx_model.Tokenizer.from_tiktoken_file(meta_tokenizer_model())
-    header_end = tokenizer.encode("\n\n")[0]  # the last token of every assistant header
-    return make_scripted_checkpoint(
-        folder,
-        meta_tokenizer_model(),
-        chain_for([*tokenizer.encode(WORDS), tokenizer.eot_id], header_end),
-    )
-
-
-@pytest.fixture(scope="module")
-def counting_checkpoint(tmp_path_factory) -> Path:
-    return make_counting_checkpoint(tmp_path_factory.mktemp("counting"))
+from tests.scripted import WORDS
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ message or one of its code blocks, save a message to Markdown, continue a cut-of
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from textual.widgets import Input
 
@@ -13,7 +11,7 @@ from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.tui.screens.save_message import SaveMessageDialog
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-from tests.test_continue import WORDS, make_counting_checkpoint
+from tests.scripted import WORDS
 from tests.tui_pilot import (
     SIZE,
     DrivenApp,
@@ -173,11 +171,6 @@ async def test_s_saves_the_message_to_markdown_and_asks_before_replacing(paths, 
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is app.chat, "the dialog to close")
         assert saved.read_text(encoding="utf-8") == THREE_BLOCKS
-
-
-@pytest.fixture(scope="module")
-def counting_checkpoint(tmp_path_factory) -> Path:
-    return make_counting_checkpoint(tmp_path_factory.mktemp("counting"))
 
 
 async def test_a_cut_off_answer_continues_in_the_same_message(paths, counting_checkpoint):

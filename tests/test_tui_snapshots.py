@@ -35,6 +35,11 @@ from tests.tui_pilot import DrivenApp, make_app, model_ready, on_screen, seed_ch
 
 SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "llama-chat-snapshots" / "home"
 """One fixed app home: the settings screen shows its paths, which must not vary by run."""
+
+# With -n 2 the tests that use SNAPSHOT_HOME all go to one worker (--dist loadgroup), rather than
+# one worker waiting for the other to be done with it.
+pytestmark = pytest.mark.xdist_group("snapshots")
+
 LAST_USED = "2025-11-03T09:00:00+00:00"
 """When the seeded chats were last used: a fixed date, so the sidebar shows the same text."""
 

@@ -14,6 +14,8 @@ from llama_chat.tui.widgets.branch_switcher import BranchSwitcher
 from tests.test_tui_snapshots import LAST_USED, SMALL, paths, settle  # noqa: F401 (fixture)
 from tests.tui_pilot import make_app, model_ready, wait_for
 
+pytestmark = pytest.mark.xdist_group("snapshots")  # see test_tui_snapshots.py
+
 
 @pytest.fixture
 def forked_chat(paths: AppPaths) -> int:  # noqa: F811 (the fixture imported above)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from llama_chat.tui.screens.save_message import SaveMessageDialog
@@ -17,6 +18,8 @@ from tests.test_tui_snapshots import (  # noqa: F401  (fixtures)
     settle,
 )
 from tests.tui_pilot import make_app, on_screen
+
+pytestmark = pytest.mark.xdist_group("snapshots")  # see test_tui_snapshots.py
 
 EXPORTS = Path("/Users/ana/Documents")
 """A fixed export folder: the save dialog shows it (nothing is written there)."""

@@ -20,6 +20,8 @@ REPORT = "\n".join(
     for i in range(1, 41)
 )
 
+pytestmark = pytest.mark.xdist_group("snapshots")  # see test_tui_snapshots.py
+
 
 @pytest.fixture
 def chat_with_document(paths) -> int:  # noqa: F811

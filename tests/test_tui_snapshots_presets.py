@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
@@ -15,6 +16,8 @@ from llama_chat.tui.screens.settings import SettingsScreen
 from llama_chat.tui.widgets.preset_completion import PresetCompletion
 from tests.test_tui_snapshots import SMALL, fixed_machine, paths, settle  # noqa: F401
 from tests.tui_pilot import make_app, model_ready, on_screen, wait_for
+
+pytestmark = pytest.mark.xdist_group("snapshots")  # see test_tui_snapshots.py
 
 TIDY = {"name": "tidy", "description": "Tidy my notes", "template": "Tidy:\n{text}"}
 
