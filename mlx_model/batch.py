@@ -93,12 +93,6 @@ class BatchKVCache:
         if all(k is not None for k in self.keys):
             self._prefix = []  # every layer has its copy now
 
-    def attention(
-        self, queries: mx.array, keys: mx.array, values: mx.array, scale: float
-    ) -> mx.array:
-        mask = self.attention_mask(queries.shape[2])
-        return mx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask)
-
     def attention_mask(self, length: int) -> mx.array:
         """``(B, 1, length, slot + length)``, True where a query may look: causal, no padding.
 

@@ -142,15 +142,6 @@ class KVCache:
         # (1, kv_heads, L, head_dim) in; (1, kv_heads, offset + L, width) out, packed or not
         return self.layers[layer].update_and_fetch(keys, values, self.offset)
 
-    def attention(self, queries: mx.array, keys: KV, values: KV, scale: float) -> mx.array:
-        """The new queries (B, H, L, D) over the K/V ``update_and_fetch`` returned, read packed
-        at this cache's ``kv_bits`` or by the fused kernel (which handles GQA without repeating
-        K/V)."""
-        if self.kv_bits is not None:
-            return quantized_attention(queries, keys, values, scale, bits=self.kv_bits)
-        mask = self.attention_mask(queries.shape[2])
-        return mx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask)
-
     def attention_mask(self, length: int) -> str | None:
         """What ``length`` new queries may see: "causal" aligns them with the last ``length``
         keys, which is what a chunk appended to the cache needs; one query sees everything."""

@@ -12,7 +12,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .config import ModelConfig
-from .kv_cache import KVCache
+from .kv_cache import KVCache, quantized_attention
 from .rope import Llama3RoPE
 
 
@@ -40,15 +40,15 @@ class Attention(nn.Module):
         offset = cache.offset if cache is not None else 0
         q = self.rope(q, offset=offset)
         k = self.rope(k, offset=offset)
-        if cache is None:
-            out = mx.fast.scaled_dot_product_attention(
-                q, k, v, scale=self.scale, mask="causal" if L > 1 else None
-            )
-        else:
-            # The cache knows how its K/V are stored (packed or not) and what each query may see
-            # (a batch of padded rows needs a mask array).
+        if cache is not None:
             k, v = cache.update_and_fetch(self.layer_index, k, v)
-            out = cache.attention(q, k, v, self.scale)
+        if isinstance(k, tuple):
+            out = quantized_attention(q, k, v, self.scale, bits=cache.kv_bits)
+        else:
+            # The fused kernel handles GQA without repeating K/V. The cache knows what each query
+            # may see (a batch of padded rows needs a mask array).
+            mask = cache.attention_mask(L) if cache is not None else "causal" if L > 1 else None
+            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         # (B, H, L, D) -> (B, L, H*D)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
