@@ -218,7 +218,9 @@ async def test_a_reopened_chat_shows_its_document_block_which_expands(paths, tmp
         app.controller.open_session(session_id)
         await wait_attached(pilot)
         (block,) = widgets(app, DocumentBlock)
-        block.query_one("CollapsibleTitle").focus()
+        title = block.query_one("CollapsibleTitle")
+        title.focus()  # applied after the next refresh: Enter must not reach the box instead
+        await wait_for(pilot, lambda: app.focused is title, "the block's title to have focus")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not block.collapsed, "the block to open")
         assert f"Document notes.md:\n{NOTE}" in prompt_text(app)
