@@ -165,9 +165,11 @@ class Terminal:
         return json.loads((self.home / "config" / "settings.json").read_text())
 
 
-def prepare_home(home: Path, demo_checkpoint: Path, **settings: object) -> Path:
-    """A fresh LLAMA_CHAT_HOME holding a copy of the built demo checkpoint and ``settings``."""
-    shutil.copytree(demo_checkpoint, home / "cache" / demo_checkpoint.name)
+def prepare_home(home: Path, demo_checkpoint: Path | None, **settings: object) -> Path:
+    """A fresh LLAMA_CHAT_HOME holding ``settings`` and a copy of the built demo checkpoint
+    (None: the app builds its own at start, as on a first run, which takes seconds)."""
+    if demo_checkpoint is not None:
+        shutil.copytree(demo_checkpoint, home / "cache" / demo_checkpoint.name)
     (home / "config").mkdir(parents=True, exist_ok=True)
     (home / "config" / "settings.json").write_text(json.dumps(settings))
     return home

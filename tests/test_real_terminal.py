@@ -31,10 +31,12 @@ def demo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def terminal(tmp_path: Path, demo_checkpoint: Path):
     started: list[Terminal] = []
 
-    def start(*args: str, size: tuple[int, int] = (80, 24), **settings: object) -> Terminal:
+    def start(
+        *args: str, size: tuple[int, int] = (80, 24), first_run: bool = False, **settings: object
+    ) -> Terminal:
         home = prepare_home(
             tmp_path / f"home{len(started)}",
-            demo_checkpoint,
+            None if first_run else demo_checkpoint,
             **{"max_tokens": 3, "temperature": 0.0, **settings},
         )
         term = Terminal(home, "--demo", *args, size=size)
@@ -81,19 +83,20 @@ def test_a_paste_with_newlines_goes_in_whole(terminal) -> None:
 
 
 def test_a_message_sent_while_the_model_loads_goes_out_when_it_is_ready(terminal) -> None:
-    term = terminal()
+    term = terminal(first_run=True)  # the demo model is built first: it loads for seconds
     term.wait_for_text("loading", timeout=60)
     term.send("Typed before the model was ready", "enter")
+    term.wait_for_text("waits for the model")  # held, visibly, not refused
     term.wait_until_ready()
     term.wait_for(lambda: term.user_messages(), "the held message saved")
     assert term.user_messages() == ["Typed before the model was ready"]
 
 
 def test_esc_takes_back_a_message_waiting_for_the_model(terminal) -> None:
-    term = terminal()
+    term = terminal(first_run=True)  # the demo model is built first: it loads for seconds
     term.wait_for_text("loading", timeout=60)
     term.send("Not this one", "enter")
-    term.pump(0.3)  # the model takes seconds to load: Esc arrives while the message waits
+    term.wait_for_text("waits for the model")
     term.send("escape")
     term.wait_for(lambda: "waits for the model" not in term.text, "the wait to end")
     term.wait_until_ready()
