@@ -141,17 +141,21 @@ def _tighten(path: Path) -> None:
                 pass
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(
+    path: Path, text: str, *, mode: int = PRIVATE_FILE_MODE, make_folders: bool = True
+) -> None:
     """Replace ``path`` with ``text`` so a crash leaves either the old file or the new one.
 
     Writes a temp file in the same directory (so the rename cannot cross file systems), fsyncs it,
-    then ``os.replace``s it over the target. The new file is 0600: only its owner reads it.
+    then ``os.replace``s it over the target. The new file has ``mode`` (0600 by default: only its
+    owner reads it); ``make_folders`` creates missing parent folders first.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE_MODE)
-        os.fchmod(fd, PRIVATE_FILE_MODE)  # a temp file left by a crash may have another mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        os.fchmod(fd, mode)  # the umask, or a temp file left by a crash, may give another mode
         with open(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

@@ -15,6 +15,8 @@ import os
 import stat
 from pathlib import Path
 
+from llama_chat.paths import atomic_write_text
+
 NEW_FILE_MODE = 0o600
 
 
@@ -25,17 +27,7 @@ class ExportTargetError(OSError):
 def write_export_file(path: Path, text: str) -> None:
     """Replace or create ``path`` with ``text`` (UTF-8), under the rules above."""
     mode = _target_mode(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), mode)  # the umask may have cut the mode os.open was given
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, text, mode=mode, make_folders=False)
 
 
 def _target_mode(path: Path) -> int:
