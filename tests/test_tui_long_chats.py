@@ -185,14 +185,20 @@ def first_visible_question(app) -> int:
     return int(shown[0].text[1:])
 
 
+async def settled_on(pilot, chat: int) -> None:
+    """Until ``chat`` reopened, the model loaded (it shows the chat again) and the screen filled."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
+    await model_ready(pilot)
+    await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
+    await wait_for(pilot, lambda: not app.chat.messages.loading_older, "the screen to fill")
+
+
 async def test_ctrl_home_shows_the_first_message_of_a_long_chat_and_ctrl_end_the_newest(paths):
     chat = seed_chat(paths, "Very long", exchange(500))
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
-        await model_ready(pilot)  # the chat is shown again once the model is loaded
-        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
-        await wait_for(pilot, lambda: not app.chat.messages.loading_older, "the screen to fill")
+        await settled_on(pilot, chat)
         await pilot.press("ctrl+home")
         await pilot.pause()
         messages = app.chat.messages
@@ -209,11 +215,7 @@ async def test_pgup_held_walks_back_steadily_through_pages_as_they_load(paths):
     chat = seed_chat(paths, "Long", exchange(150))
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
-        await model_ready(pilot)  # the chat is shown again once the model is loaded
-        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
-        messages = app.chat.messages
-        await wait_for(pilot, lambda: not messages.loading_older, "the screen to fill")
+        await settled_on(pilot, chat)
         seen = [first_visible_question(app)]
         for _ in range(60):
             await pilot.press("pageup")
