@@ -262,7 +262,6 @@ Event = (
     | ToolCallRequested
     | ToolResultReady
     | SummaryProgress
-    | TurnStats
     | TurnFinished
     | SessionOpened
     | ContextCounted

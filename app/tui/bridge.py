@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import get_args
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -20,137 +21,27 @@ from llama_chat import events
 
 
 class Core:
-    """Namespace of the messages, one per core event kind; ``event`` is the core event."""
-
-    @dataclass
-    class ModelLoading(Message):
-        event: events.ModelLoading
-
-    @dataclass
-    class DownloadProgress(Message):
-        event: events.DownloadProgressEvent
-
-    @dataclass
-    class ModelLoaded(Message):
-        event: events.ModelLoaded
-
-    @dataclass
-    class ModelLoadFailed(Message):
-        event: events.ModelLoadFailed
-
-    @dataclass
-    class Notice(Message):
-        event: events.Notice
-
-    @dataclass
-    class PrefillProgress(Message):
-        event: events.PrefillProgress
-
-    @dataclass
-    class TextDelta(Message):
-        event: events.TextDelta
-
-    @dataclass
-    class ContextTrimmed(Message):
-        event: events.ContextTrimmed
-
-    @dataclass
-    class ContextCounted(Message):
-        event: events.ContextCounted
-
-    @dataclass
-    class ToolCallRequested(Message):
-        event: events.ToolCallRequested
-
-    @dataclass
-    class ToolResultReady(Message):
-        event: events.ToolResultReady
-
-    @dataclass
-    class SummaryProgress(Message):
-        event: events.SummaryProgress
-
-    @dataclass
-    class TurnStats(Message):
-        event: events.TurnStats
-
-    @dataclass
-    class TurnFinished(Message):
-        event: events.TurnFinished
-
-    @dataclass
-    class SessionOpened(Message):
-        event: events.SessionOpened
-
-    @dataclass
-    class TurnStarted(Message):
-        event: events.TurnStarted
-
-    @dataclass
-    class MessageRefused(Message):
-        event: events.MessageRefused
-
-    @dataclass
-    class SessionsChanged(Message):
-        event: events.SessionsChanged
-
-    @dataclass
-    class Exported(Message):
-        event: events.Exported
-
-    @dataclass
-    class JobFailed(Message):
-        event: events.JobFailed
-
-    @dataclass
-    class JobFinished(Message):
-        event: events.JobFinished
-
-    @dataclass
-    class DocumentProgress(Message):
-        event: events.DocumentProgress
-
-    @dataclass
-    class DocumentAdded(Message):
-        event: events.DocumentAdded
-
-    @dataclass
-    class SummaryDone(Message):
-        event: events.SummaryDone
-
-    @dataclass
-    class BranchSwitched(Message):
-        event: events.BranchSwitched
+    """Namespace of the messages, one per core event kind (``Core.TextDelta`` carries an
+    ``events.TextDelta`` as ``event``). Filled in below from ``events.Event``, the one list of
+    event kinds, so a new event needs no second declaration here."""
 
 
-MESSAGE_FOR: dict[type, type[Message]] = {
-    events.ModelLoading: Core.ModelLoading,
-    events.DownloadProgressEvent: Core.DownloadProgress,
-    events.ModelLoaded: Core.ModelLoaded,
-    events.ModelLoadFailed: Core.ModelLoadFailed,
-    events.Notice: Core.Notice,
-    events.PrefillProgress: Core.PrefillProgress,
-    events.TextDelta: Core.TextDelta,
-    events.ContextTrimmed: Core.ContextTrimmed,
-    events.ToolCallRequested: Core.ToolCallRequested,
-    events.ToolResultReady: Core.ToolResultReady,
-    events.SummaryProgress: Core.SummaryProgress,
-    events.TurnStats: Core.TurnStats,
-    events.TurnFinished: Core.TurnFinished,
-    events.SessionOpened: Core.SessionOpened,
-    events.ContextCounted: Core.ContextCounted,
-    events.TurnStarted: Core.TurnStarted,
-    events.MessageRefused: Core.MessageRefused,
-    events.SessionsChanged: Core.SessionsChanged,
-    events.Exported: Core.Exported,
-    events.JobFailed: Core.JobFailed,
-    events.JobFinished: Core.JobFinished,
-    events.DocumentProgress: Core.DocumentProgress,
-    events.DocumentAdded: Core.DocumentAdded,
-    events.SummaryDone: Core.SummaryDone,
-    events.BranchSwitched: Core.BranchSwitched,
-}
+def _message_class(event_class: type) -> type[Message]:
+    name = event_class.__name__.removesuffix("Event")  # DownloadProgressEvent → DownloadProgress
+    namespace = {
+        "__annotations__": {"event": event_class},
+        "__qualname__": f"Core.{name}",  # handler names as for a class declared in Core
+        "__module__": __name__,
+        "__doc__": f"The core event {event_class.__name__}, on its way to the UI.",
+    }
+    return dataclass(type(name, (Message,), namespace))
+
+
+MESSAGE_FOR: dict[type, type[Message]] = {}
 """The Message class of each core event class."""
+for _event_class in get_args(events.Event):
+    MESSAGE_FOR[_event_class] = _message_class(_event_class)
+    setattr(Core, MESSAGE_FOR[_event_class].__name__, MESSAGE_FOR[_event_class])
 
 
 def message_for(event: events.Event) -> Message:

@@ -284,10 +284,6 @@ class ChatScreen(
         await self.messages.show_tool_result(message.event)
         self.status.set_activity("thinking…")
 
-    @on(Core.TurnStats)
-    def _turn_stats(self, message: Core.TurnStats) -> None:
-        self.status.turn_stats(message.event)
-
     @on(Core.TurnFinished)
     async def _turn_finished(self, message: Core.TurnFinished) -> None:
         event = message.event
