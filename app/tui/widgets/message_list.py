@@ -106,11 +106,11 @@ class MessageList(VerticalScroll):
         near_top = scroll_y <= max(1, self.scrollable_content_region.height)
         if self.older and near_top and not self.loading_older:
             self.loading_older = True
-            self.run_worker(self.show_older(), group="older", exclusive=True)
+            self.run_worker(self.show_older, group="older", exclusive=True)
         near_bottom = scroll_y >= self.max_scroll_y - self.scrollable_content_region.height
         if self.newer and near_bottom and not self.loading_older:
             self.loading_older = True
-            self.run_worker(self.show_newer(), group="older", exclusive=True)
+            self.run_worker(self.show_newer, group="older", exclusive=True)
 
     async def show_older(self) -> None:
         """Mount the next page of older messages above the others, keeping the view in place."""
