@@ -10,8 +10,9 @@ the wrong field.
 ``OrderedKeysApp`` holds each key until the one before it is finished: handled by a priority
 binding, or handed to the focused widget and then to every binding it bubbles up to. A
 ``KeyHandled`` marker follows the key down the same queues and bubbles up behind it, so when
-the marker reaches the app every handler of the key has run. A key whose marker is lost (its
-widget was removed) releases the next key after ``STALL_S``.
+the marker reaches the app every handler of the key has run. A marker is lost only when its
+widget is removed first: then the next key goes on at once (checked every ``CHECK_S``), and
+in any case after ``STALL_S`` (a slow machine only delays keys, it never reorders them).
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from textual import events, on
 from textual.app import App, ReturnType
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 
-STALL_S = 0.5
+STALL_S = 5.0
 """A key whose handling has not finished after this long no longer holds back the next one."""
+CHECK_S = 0.1
+"""How often a key being handled is checked for a lost marker."""
 
 
 class OrderedKeysApp(App[ReturnType]):
@@ -44,6 +48,8 @@ class OrderedKeysApp(App[ReturnType]):
         self._key_started_at: float | None = None
         """When the key being handled was handed on; None when no key is being handled."""
         self._stall_timer: Timer | None = None
+        self._marker_at: Widget | None = None
+        """Where the marker of the key being handled was posted."""
         self._key_number = 0
         """Counts the keys handed on; a late marker of a key released as stalled is ignored."""
 
@@ -70,14 +76,15 @@ class OrderedKeysApp(App[ReturnType]):
             await super().on_event(event)  # a priority binding, or on to the focused widget
             if self.screen_stack:
                 # Into the same queue as the key, so the marker bubbles up behind it.
-                (self.focused or self.screen).post_message(self.KeyHandled(self._key_number))
+                self._marker_at = self.focused or self.screen
+                self._marker_at.post_message(self.KeyHandled(self._key_number))
                 self._watch_for_stall()
             else:
                 self._key_started_at = None
 
     def _watch_for_stall(self) -> None:
         if self._stall_timer is None:
-            self._stall_timer = self.set_interval(STALL_S / 2, self._release_stalled_key)
+            self._stall_timer = self.set_interval(CHECK_S, self._release_stalled_key)
         else:
             self._stall_timer.resume()
 
@@ -92,7 +99,8 @@ class OrderedKeysApp(App[ReturnType]):
             self._stall_timer.pause()
 
     async def _release_stalled_key(self) -> None:
-        started = self._key_started_at
-        if started is not None and monotonic() - started >= STALL_S:
+        started, marker_at = self._key_started_at, self._marker_at
+        lost = marker_at is not None and not marker_at.is_attached
+        if started is not None and (lost or monotonic() - started >= STALL_S):
             self._key_started_at = None
             await self._handle_next_key()
