@@ -217,10 +217,16 @@ async def test_a_reopened_chat_shows_its_document_block_which_expands(paths, tmp
         await wait_for(pilot, lambda: not widgets(app, DocumentBlock), "the new chat")
         app.controller.open_session(session_id)
         await wait_attached(pilot)
+        def title_focused() -> bool:
+            # The block of the chat shown now (it may be shown again); focus() lands later.
+            title = widgets(app, DocumentBlock)[0].query_one("CollapsibleTitle")
+            if app.focused is title:
+                return True
+            title.focus()
+            return False
+
+        await wait_for(pilot, title_focused, "the block's title to have focus")
         (block,) = widgets(app, DocumentBlock)
-        title = block.query_one("CollapsibleTitle")
-        title.focus()  # applied after the next refresh: Enter must not reach the box instead
-        await wait_for(pilot, lambda: app.focused is title, "the block's title to have focus")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not block.collapsed, "the block to open")
         assert f"Document notes.md:\n{NOTE}" in prompt_text(app)
