@@ -6,7 +6,9 @@ engine_thread.py) and reports back only through events (app/events.py), emitted 
 thread. Every job ends with exactly one ``JobFinished``; a job that raised first emits
 ``JobFailed`` with one readable line, so no failure can vanish in a Future nobody reads (the
 Futures the methods return never hold an exception; tests and the CLI may wait on them).
-``stop()`` is the exception: it only sets a flag, so it takes effect within one token.
+``stop()`` is the exception: it only sets a flag, so it takes effect within one token. A job that
+makes a front end busy (BUSY_JOBS) starts with a ``JobStarted``, emitted on the caller's thread
+as the job is asked for, so the front end is busy before it can ask for another.
 
 Nothing is lost on the way: the user's message is committed before generation starts, the
 answer is committed while it streams (at least once a second) and finalised with its status.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from llama_chat.status import MessageStatus
 from llama_chat.tools import ToolCall, ToolResult
-from mlx_model import ModelConfig
+from mlx_model import FinishReason, ModelConfig
 from mlx_model.generate import GenerationStats
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class TurnStats(GenerationStats):
 
 @dataclass(frozen=True)
 class TurnFinished:
-    finish_reason: str  # "stop" | "length" | "cancelled" | "error"
+    finish_reason: FinishReason
     text: str
     stats: TurnStats = field(default_factory=TurnStats)
     error: str | None = None

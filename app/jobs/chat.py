@@ -49,6 +49,8 @@ TITLE_CHARS = 48
 
 
 class ChatJobs:
+    """The one owner of the open chat; feature jobs use only its public face."""
+
     def __init__(
         self,
         settings: Settings,

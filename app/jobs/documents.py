@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from llama_chat.chat.conversation import ChatMessage, ContextOverflowError, Conversation
 from llama_chat.chat.summarize import count_tokens, summarize
+from llama_chat.documents import document_fits
 from llama_chat.events import (
     DocumentAdded,
     DocumentProgress,
@@ -25,10 +26,8 @@ from llama_chat.events import (
     TurnFinished,
 )
 from llama_chat.jobs.chat import ChatJobs, last_saved_id
+from mlx_model import FinishReason
 
-DOCUMENT_SHARE = 0.75
-"""A document read whole may fill at most this share of the prompt budget, so that the
-question about it (and earlier turns) still fit next to it."""
 SUMMARY_INSTRUCTION = "Write a concise summary of the whole document."
 CHAT_INSTRUCTION = (
     "This document is the transcript of a conversation between a user and an assistant. "
@@ -65,7 +64,7 @@ class DocumentJobs:
         message = self._try_whole(conversation, framed_document(name, text))
         if message is None:
             finished = self._summarize(conversation, name, text, SUMMARY_INSTRUCTION, tokens)
-            if finished.finish_reason == "cancelled":
+            if finished.finish_reason == FinishReason.CANCELLED:
                 notice = f"Summarising {name} was cancelled: nothing was attached."
                 chat.emit(Notice(notice, "warning"))
                 return False
@@ -92,8 +91,8 @@ class DocumentJobs:
     @staticmethod
     def _try_whole(conversation: Conversation, framed: str) -> ChatMessage | None:
         settings = conversation.settings
-        share = int((settings.context_limit - settings.max_tokens) * DOCUMENT_SHARE)
-        if count_tokens(conversation.tokenizer, framed) > share:
+        tokens = count_tokens(conversation.tokenizer, framed)
+        if not document_fits(tokens, settings.context_limit, settings.max_tokens):
             return None
         try:
             return conversation.try_user_turn(framed)
@@ -132,7 +131,7 @@ class DocumentJobs:
             cancel=chat.cancel,
             date_string=conversation.date_string,
         )
-        if finished.finish_reason == "error":
+        if finished.finish_reason == FinishReason.ERROR:
             raise ValueError(finished.error or f"summarising {name} failed")
         return finished
 
@@ -179,7 +178,7 @@ class DocumentJobs:
         conversation.messages.append(
             ChatMessage("assistant", finished.text, status=finished.status, id=finished.answer_id)
         )
-        if finished.finish_reason != "cancelled":
+        if finished.finish_reason != FinishReason.CANCELLED:
             chat.emit(SummaryDone(what, finished.text))
         return finished
 
