@@ -19,6 +19,7 @@ from llama_chat.documents import (
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.terminal_text import OutputError, for_terminal, write_out
+from mlx_model import FinishReason
 from mlx_model.files import read_stream
 
 EXIT_INTERRUPTED = 130
@@ -108,6 +109,7 @@ def _apply_preset(
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
     from llama_chat.chat.conversation import Conversation, GenerationSettings
     from llama_chat.chat.summarize import DOCUMENT_PROMPT, SummaryError, count_tokens, summarize
+    from llama_chat.documents import document_fits
     from llama_chat.events import (
         ContextTrimmed,
         SummaryProgress,
@@ -139,10 +141,13 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
     try:
         if document is not None and (
             args.summarize is not None
-            or count_tokens(
-                tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
+            or not document_fits(
+                count_tokens(
+                    tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
+                ),
+                settings.context_limit,
+                settings.max_tokens,
             )
-            > settings.context_limit - settings.max_tokens - 256
         ):
             if args.summarize is None:
                 print(
@@ -194,7 +199,7 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
             f"peak memory {s.peak_memory_gb:.2f} GB",
             file=sys.stderr,
         )
-    if finished.finish_reason == "error":
+    if finished.finish_reason == FinishReason.ERROR:
         return _fail(finished.error or "generation failed")
     return 0
 

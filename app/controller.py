@@ -6,7 +6,9 @@ engine_thread.py) and reports back only through events (app/events.py), emitted 
 thread. Every job ends with exactly one ``JobFinished``; a job that raised first emits
 ``JobFailed`` with one readable line, so no failure can vanish in a Future nobody reads (the
 Futures the methods return never hold an exception; tests and the CLI may wait on them).
-``stop()`` is the exception: it only sets a flag, so it takes effect within one token.
+``stop()`` is the exception: it only sets a flag, so it takes effect within one token. A job that
+makes a front end busy (BUSY_JOBS) starts with a ``JobStarted``, emitted on the caller's thread
+as the job is asked for, so the front end is busy before it can ask for another.
 
 Nothing is lost on the way: the user's message is committed before generation starts, the
 answer is committed while it streams (at least once a second) and finalised with its status.
@@ -20,21 +22,44 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from llama_chat.branch_jobs import BranchJobs
 from llama_chat.chat.presets import Preset
-from llama_chat.chat_jobs import ChatJobs
-from llama_chat.continue_jobs import ContinueJobs
-from llama_chat.document_jobs import DocumentJobs
 from llama_chat.engine_thread import EngineThread
-from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
+from llama_chat.events import (
+    Event,
+    Exported,
+    Job,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    Notice,
+    SessionsChanged,
+    TurnFinished,
+)
+from llama_chat.jobs.branches import BranchJobs
+from llama_chat.jobs.chat import ChatJobs
+from llama_chat.jobs.continue_ import ContinueJobs
+from llama_chat.jobs.documents import DocumentJobs
 from llama_chat.paths import AppPaths
-from llama_chat.preset_jobs import PresetJobs
 from llama_chat.settings import Settings
+from llama_chat.store.export import export_session
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tools import Approval, ToolCall
 
 Approver = Callable[[ToolCall], Approval]
 """Asks the user about one tool call, blocking the engine thread until they answer."""
+
+BUSY_JOBS = frozenset(
+    {
+        Job.SEND,
+        Job.REGENERATE,
+        Job.EDIT,
+        Job.CONTINUE,
+        Job.SUMMARIZE_CHAT,
+        Job.RESUMMARIZE,
+        Job.ATTACH,
+    }
+)
+"""Jobs that make a front end busy: each starts with a JobStarted (see events.JobStarted)."""
 
 
 def describe_failure(job: Job, exc: BaseException) -> str:
@@ -111,7 +136,7 @@ class ChatController:
         """Read the open chat into the KV cache in the background, until another job comes."""
         reading = threading.Event()
         self._reading = reading
-        self._engine.submit(self._run_job, Job.READ_CHAT, self._jobs.read_chat, (reading,))
+        self._engine.submit(self._run_job, Job.READ_CHAT, self._jobs.meter.read_chat, (reading,))
 
     def send(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
@@ -141,13 +166,13 @@ class ChatController:
         )
 
     def rename_session(self, session_id: int, title: str) -> Future[None]:
-        return self._submit(Job.RENAME, self._jobs.rename_session, session_id, title)
+        return self._submit(Job.RENAME, self._rename, session_id, title)
 
     def delete_session(self, session_id: int) -> Future[None]:
         return self._submit(Job.DELETE, self._jobs.delete_session, session_id)
 
     def export_session(self, session_id: int, fmt: str, folder: Path) -> Future[Path | None]:
-        return self._submit(Job.EXPORT, self._jobs.export_session, session_id, fmt, folder)
+        return self._submit(Job.EXPORT, self._export, session_id, fmt, folder)
 
     def save_draft(self, session_id: int | None, text: str) -> Future[None]:
         """Keep the unsent text of a chat (None: the new, unsaved chat); "" forgets it."""
@@ -196,6 +221,8 @@ class ChatController:
 
     def _submit(self, job: Job, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         self._reading.set()  # a read-ahead gives way: this job's prefill goes on from it
+        if job in BUSY_JOBS:
+            self._emit(JobStarted(job, self._jobs.session_id))
         return self._engine.submit(self._run_job, job, fn, args)
 
     def _run_job(self, job: Job, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -218,6 +245,15 @@ class ChatController:
     def _emit(self, event: Event) -> None:
         self.on_event(event)
 
+    def _rename(self, session_id: int, title: str) -> None:
+        self.sessions.rename_session(session_id, title)
+        self._emit(SessionsChanged())
+
+    def _export(self, session_id: int, fmt: str, folder: Path) -> Path:
+        path = export_session(self.sessions, session_id, fmt, folder)
+        self._emit(Exported(path))
+        return path
+
     def _ask_approval(self, call: ToolCall) -> Approval:
         approver = self.approver
         return approver(call) if approver is not None else Approval.DENY
@@ -228,7 +264,7 @@ class ChatController:
         """Send ``text`` (the preset already applied); the preset's system prompt and
         temperature hold for this one answer."""
         self.cancel.clear()
-        return self._submit(Job.SEND, PresetJobs(self._jobs).send, text, preset)
+        return self._submit(Job.SEND, self._jobs.send, text, preset)
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` as a message's content; None while no model is loaded.
@@ -236,5 +272,5 @@ class ChatController:
         Any thread may call it: the tokenizer is tiktoken (thread-safe, no MLX), and the engine
         thread only ever replaces it whole.
         """
-        tokenizer = self._jobs._tokenizer
+        tokenizer = self._jobs.tokenizer
         return None if tokenizer is None else len(tokenizer.encode(text))

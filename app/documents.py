@@ -18,6 +18,15 @@ from llama_chat.tools import ToolError
 from llama_chat.tools.files import decode_text, read_text_file
 
 MAX_DOCUMENT_BYTES = 2_000_000
+DOCUMENT_SHARE = 0.75
+"""A document read whole may fill at most this share of the room an answer leaves in the
+context, so that the question about it (and earlier turns) still fit next to it."""
+
+
+def document_fits(tokens: int, context_limit: int, max_tokens: int) -> bool:
+    """Whether a document of ``tokens`` (as the model reads it, framed) is read whole; else it
+    is summarised first. The one rule for the TUI's attachments and the CLI's documents."""
+    return tokens <= int((context_limit - max_tokens) * DOCUMENT_SHARE)
 
 
 class DocumentError(ValueError):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from llama_chat.status import MessageStatus
 from llama_chat.tools import ToolCall, ToolResult
-from mlx_model import ModelConfig
+from mlx_model import FinishReason, ModelConfig
 from mlx_model.generate import GenerationStats
 
 if TYPE_CHECKING:
@@ -52,6 +52,17 @@ class JobFailed:
 
     job: Job
     message: str
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    """A job that makes the front end busy (it writes an answer, or attaches a document) was
+    asked for. Emitted on the thread that asked, before the job is queued, so that a front end
+    is busy from that moment until the job's JobFinished."""
+
+    job: Job
+    session_id: int | None
+    """The chat open when the job was asked for (None: a new chat, not saved yet)."""
 
 
 @dataclass(frozen=True)
@@ -151,10 +162,16 @@ class TurnStats(GenerationStats):
 
 @dataclass(frozen=True)
 class TurnFinished:
-    finish_reason: str  # "stop" | "length" | "cancelled" | "error"
+    finish_reason: FinishReason
     text: str
     stats: TurnStats = field(default_factory=TurnStats)
     error: str | None = None
+    user_id: int | None = None
+    """The saved user message the answer replies to (None: not saved, or no user message)."""
+    answer_id: int | None = None
+    """The saved answer (None: nothing was saved)."""
+    reply_id: int | None = None
+    """The first message saved in reply: the answer itself, or the tool call it began with."""
 
     @property
     def status(self) -> MessageStatus:
@@ -270,6 +287,7 @@ Event = (
     | SessionsChanged
     | Exported
     | JobFailed
+    | JobStarted
     | JobFinished
     | DocumentProgress
     | DocumentAdded

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from mlx_model import FinishReason
+
 
 class MessageStatus(StrEnum):
     STREAMING = "streaming"
@@ -18,13 +20,13 @@ class MessageStatus(StrEnum):
     """The app died while it was streaming (found on the next start)."""
 
     @classmethod
-    def from_finish_reason(cls, finish_reason: str) -> MessageStatus:
+    def from_finish_reason(cls, finish_reason: FinishReason) -> MessageStatus:
         """The status of an answer that ended for the engine's ``finish_reason``."""
         return _FROM_FINISH.get(finish_reason, cls.ERROR)
 
 
 _FROM_FINISH = {
-    "stop": MessageStatus.COMPLETE,
-    "length": MessageStatus.CUT_OFF,
-    "cancelled": MessageStatus.STOPPED,
+    FinishReason.STOP: MessageStatus.COMPLETE,
+    FinishReason.LENGTH: MessageStatus.CUT_OFF,
+    FinishReason.CANCELLED: MessageStatus.STOPPED,
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 import mlx.core as mx
 
 from .config import ConfigError, ModelConfig, QuantSpec
+from .finish import FinishReason
 from .generate import GenerationEvent, GenerationStats, generate_all, prefill, stream_generate
 from .kv_cache import CacheFileError, KVCache
 from .llama import Model
@@ -69,6 +70,7 @@ __all__ = [
     "WEIGHTS_INDEX_FILE",
     "CacheFileError",
     "ConfigError",
+    "FinishReason",
     "GenerationEvent",
     "GenerationStats",
     "KVCache",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import mlx.core as mx
 
 from .config import ModelConfig
+from .finish import FinishReason
 from .kv_cache import STEP, KVCache
 from .llama import Model
 from .memory import memory_needed
@@ -134,8 +135,8 @@ class BatchRow:
 
     tokens: list[int]
     """Generated ids, the stop token excluded."""
-    finish_reason: str
-    """"stop", "length" or "cancelled"."""
+    finish_reason: FinishReason
+    """STOP, LENGTH or CANCELLED."""
 
 
 @dataclass
@@ -169,7 +170,7 @@ def batch_generate(
     common prefix afterwards, so a following one-row prompt with that prefix skips it.
     ``max_tokens`` is one limit for all rows or one per row. Each row samples with its own
     Sampler built from ``sampling``, as a separate call would. ``on_row_done(i, row)`` runs as
-    each row finishes; after ``cancel`` is set every unfinished row ends "cancelled".
+    each row finishes; after ``cancel`` is set every unfinished row ends CANCELLED.
     ``on_prefill(read, total)`` runs after each forward that reads the prompts (tokens of all
     rows together), so a long read shows progress long before the first row is done.
     """
@@ -185,7 +186,7 @@ def batch_generate(
     cancel = cancel or threading.Event()
     results: list[BatchRow | None] = [None] * len(prompts)
 
-    def finish(i: int, tokens: list[int], reason: str) -> None:
+    def finish(i: int, tokens: list[int], reason: FinishReason) -> None:
         results[i] = BatchRow(tokens, reason)
         if on_row_done is not None:
             on_row_done(i, results[i])
@@ -193,7 +194,7 @@ def batch_generate(
     prefilled = _prefill_rows(model, cache, prompts, stats, cancel, on_prefill)
     if prefilled is None:
         for i in range(len(prompts)):
-            finish(i, [], "cancelled")
+            finish(i, [], FinishReason.CANCELLED)
         return results
     logits, batch_cache = prefilled
     samplers = [Sampler(params) for _ in prompts]
@@ -234,16 +235,16 @@ def batch_generate(
         keep: list[int] = []
         for row, (i, token) in enumerate(zip(active, y.tolist(), strict=True)):
             if token in stops:
-                finish(i, generated[i], "stop")
+                finish(i, generated[i], FinishReason.STOP)
                 continue
             generated[i].append(token)
             stats.generated_tokens += 1
             if penalty:
                 recent[i].append(token)
             if len(generated[i]) >= limits[i]:
-                finish(i, generated[i], "length")
+                finish(i, generated[i], FinishReason.LENGTH)
             elif row not in place:
-                finish(i, generated[i], "cancelled")
+                finish(i, generated[i], FinishReason.CANCELLED)
             else:
                 keep.append(row)
         if not keep:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import mlx.core as mx
 
+from .finish import FinishReason
 from .kv_cache import KVCache
 from .llama import Model
 from .lookup import LookupSteps
@@ -80,8 +81,8 @@ class GenerationEvent:
     """The generated token id; None on a final event that carries no new token."""
     text: str
     """Text delta (may be empty while a multi-byte character is incomplete)."""
-    finish_reason: str | None = None
-    """None while generating; then "stop", "length" or "cancelled"."""
+    finish_reason: FinishReason | None = None
+    """None while generating; then STOP, LENGTH or CANCELLED."""
     stats: GenerationStats = field(default_factory=GenerationStats)
 
 
@@ -161,7 +162,7 @@ def stream_generate(
         model, cache, prompt_ids, step=prefill_step, cancel=cancel, on_progress=on_prefill_progress
     )
     if logits is None:
-        yield GenerationEvent(None, "", "cancelled", _finish(stats, cache))
+        yield GenerationEvent(None, "", FinishReason.CANCELLED, _finish(stats, cache))
         return
     clock = DecodeClock(stats, start, prefilled=len(prompt_ids) - stats.cached_tokens)
     decode = _lookup_decode if prompt_lookup else _plain_decode
@@ -184,7 +185,7 @@ def _plain_decode(
     cancel: threading.Event | None,
     detok: StreamingDetokenizer,
     clock: DecodeClock,
-) -> Generator[GenerationEvent, None, str]:
+) -> Generator[GenerationEvent, None, FinishReason]:
     """One token per forward pass; yields an event per generated token, returns the finish."""
     stats = clock.stats
     penalty = sampler.params.repetition_penalty != 1.0
@@ -194,7 +195,7 @@ def _plain_decode(
     mx.async_eval(y)
 
     generated = 0
-    finish = "length"
+    finish = FinishReason.LENGTH
     while True:
         if generated + 1 < max_tokens:
             # Queue the next step on the device before waiting for this token on the host.
@@ -211,14 +212,14 @@ def _plain_decode(
         generated += 1
         stats.forwards = generated
         if token in stops:
-            finish = "stop"
+            finish = FinishReason.STOP
             break
         clock.token_generated()
         yield GenerationEvent(token, detok.add(token), None, stats)
         if next_y is None:
             break
         if cancel is not None and cancel.is_set():
-            finish = "cancelled"
+            finish = FinishReason.CANCELLED
             break
         y = next_y
 
@@ -239,24 +240,24 @@ def _lookup_decode(
     cancel: threading.Event | None,
     detok: StreamingDetokenizer,
     clock: DecodeClock,
-) -> Generator[GenerationEvent, None, str]:
+) -> Generator[GenerationEvent, None, FinishReason]:
     """Prompt lookup (mlx_model.lookup): the same events, several tokens per forward pass."""
     stats = clock.stats
     steps = LookupSteps(
         model, cache, sampler, logits, list(prompt_ids), max_tokens=max_tokens, stops=stops,
         cancel=cancel,
     )  # fmt: skip
-    finish = "length"
+    finish = FinishReason.LENGTH
     for token in steps:
         clock.token_arrived()
         stats.forwards = steps.forwards
         if token in stops:
-            finish = "stop"
+            finish = FinishReason.STOP
             break
         clock.token_generated()
         yield GenerationEvent(token, detok.add(token), None, stats)
         if cancel is not None and cancel.is_set():
-            finish = "cancelled"
+            finish = FinishReason.CANCELLED
             break
     steps.close()  # trims the cache to the tokens that reached the caller
     return finish

@@ -38,6 +38,7 @@ from llama_chat.settings import Settings, sampling_params
 from llama_chat.status import MessageStatus
 from llama_chat.store.records import StoredMessage
 from llama_chat.tools import ToolCall, ToolRegistry, ToolResult, parse_tool_calls
+from mlx_model import FinishReason
 
 MAX_TOOL_ROUNDS = 4
 DECLINED = "The user declined to run this tool."
@@ -286,14 +287,14 @@ class Conversation:
             try:
                 fitted = self.fit_prompt(cancel)
             except ContextOverflowError as exc:
-                return self._finish(emit, "error", "", error=str(exc))
+                return self._finish(emit, FinishReason.ERROR, "", error=str(exc))
             if fitted is None:
-                return self._finish(emit, "cancelled", "")
+                return self._finish(emit, FinishReason.CANCELLED, "")
             ids, dropped = fitted
             if dropped:
                 emit(ContextTrimmed(dropped, len(ids), self.settings.context_limit))
             finish, text, stats = self._stream(ids, emit, cancel)
-            calls = parse_tool_calls(text) if self.tools and finish == "stop" else []
+            calls = parse_tool_calls(text) if self.tools and finish == FinishReason.STOP else []
             if not calls:
                 status = MessageStatus.from_finish_reason(finish)
                 self.messages.append(ChatMessage("assistant", text, status=status))
@@ -310,14 +311,17 @@ class Conversation:
                 self.messages.append(ChatMessage("ipython", result.content))
                 emit(ToolResultReady(result, approved))
             if cancel.is_set():
-                return self._finish(emit, "cancelled", "", stats=stats)
+                return self._finish(emit, FinishReason.CANCELLED, "", stats=stats)
         return self._finish(
-            emit, "error", text, error=f"stopped after {MAX_TOOL_ROUNDS} rounds of tool calls"
+            emit,
+            FinishReason.ERROR,
+            text,
+            error=f"stopped after {MAX_TOOL_ROUNDS} rounds of tool calls",
         )
 
     def _stream(
         self, ids: list[int], emit: Emit, cancel: threading.Event
-    ) -> tuple[str, str, TurnStats]:
+    ) -> tuple[FinishReason, str, TurnStats]:
         parts: list[str] = []
         final = None
         for event in mlx_model.stream_generate(
@@ -346,7 +350,7 @@ class Conversation:
     def _finish(
         self,
         emit: Emit,
-        reason: str,
+        reason: FinishReason,
         text: str,
         *,
         stats: TurnStats | None = None,

@@ -23,6 +23,30 @@ class SavedAnswer:
         self.message_id: int | None = None
         self.parts: list[str] = []
         self.last_save = 0.0
+        self.first_id: int | None = None
+        """The first message saved of the answer: itself, or the tool call it began with."""
+
+    @classmethod
+    def going_on(
+        cls,
+        store: SessionStore,
+        session_id: int,
+        parent_id: int | None,
+        message_id: int | None,
+        text: str,
+    ) -> SavedAnswer:
+        """An answer already saved as ``message_id`` with ``text``, that goes on: later text
+        is joined to it, in the same message."""
+        answer = cls(store, session_id, parent_id)
+        answer.message_id = answer.first_id = message_id
+        answer.parts = [text]
+        answer.last_save = time.monotonic()
+        return answer
+
+    def _added(self, message_id: int) -> int:
+        if self.first_id is None:
+            self.first_id = message_id
+        return message_id
 
     @property
     def text(self) -> str:
@@ -31,13 +55,15 @@ class SavedAnswer:
     def append(self, delta: str) -> None:
         self.parts.append(delta)
         if self.message_id is None:
-            self.message_id = self.store.add_message(
-                self.session_id,
-                "assistant",
-                self.text,
-                parent_id=self.parent_id,
-                status=MessageStatus.STREAMING,
-            ).id
+            self.message_id = self._added(
+                self.store.add_message(
+                    self.session_id,
+                    "assistant",
+                    self.text,
+                    parent_id=self.parent_id,
+                    status=MessageStatus.STREAMING,
+                ).id
+            )
             self.last_save = time.monotonic()
         elif time.monotonic() - self.last_save >= SAVE_INTERVAL_S:
             self.store.update_message(self.message_id, self.text, MessageStatus.STREAMING)
@@ -51,9 +77,15 @@ class SavedAnswer:
                 self.message_id, "", MessageStatus.COMPLETE, tool_calls=tool_calls
             ).id
         else:
-            self.parent_id = self.store.add_message(
-                self.session_id, "assistant", "", parent_id=self.parent_id, tool_calls=tool_calls
-            ).id
+            self.parent_id = self._added(
+                self.store.add_message(
+                    self.session_id,
+                    "assistant",
+                    "",
+                    parent_id=self.parent_id,
+                    tool_calls=tool_calls,
+                ).id
+            )
         self.message_id = None
         self.parts = []
 
@@ -68,9 +100,11 @@ class SavedAnswer:
         if self.message_id is None:
             if not self.parts and status == MessageStatus.COMPLETE:
                 return None
-            self.message_id = self.store.add_message(
-                self.session_id, "assistant", self.text, parent_id=self.parent_id, status=status
-            ).id
+            self.message_id = self._added(
+                self.store.add_message(
+                    self.session_id, "assistant", self.text, parent_id=self.parent_id, status=status
+                ).id
+            )
             return self.message_id
         self.store.update_message(self.message_id, self.text, status)
         return self.message_id

@@ -18,6 +18,7 @@ from dataclasses import replace
 import mlx_model
 from llama_chat.chat.conversation import ContextOverflowError, Conversation, GenerationSettings
 from llama_chat.events import Event, SummaryProgress, TurnFinished
+from mlx_model import FinishReason
 from mlx_model.batch import BatchRow, batch_generate, batch_size_for
 
 MAP_PROMPT = (
@@ -191,9 +192,9 @@ def _map(
         try:
             fitted = c.fit_prompt(cancel)
         except ContextOverflowError as exc:
-            return TurnFinished("error", "", error=str(exc))
+            return TurnFinished(FinishReason.ERROR, "", error=str(exc))
         if fitted is None:
-            return TurnFinished("cancelled", "")
+            return TurnFinished(FinishReason.CANCELLED, "")
         prompts.append(fitted[0])
         caps.append(cap)
     model = c.model
@@ -205,7 +206,7 @@ def _map(
 
     def row_done(_: int, row: BatchRow) -> None:
         nonlocal done
-        if row.finish_reason != "cancelled":
+        if row.finish_reason != FinishReason.CANCELLED:
             done += 1
             emit(SummaryProgress("map", done, len(chunks)))
 
@@ -229,8 +230,8 @@ def _map(
             on_prefill=prefill_read,
         )
         read_before += sum(len(p) for p in prompts[start : start + batch_size])
-        if any(row.finish_reason == "cancelled" for row in rows):
-            return TurnFinished("cancelled", "")
+        if any(row.finish_reason == FinishReason.CANCELLED for row in rows):
+            return TurnFinished(FinishReason.CANCELLED, "")
         summaries += [
             f"Part {start + n}: {tokenizer.decode(row.tokens).strip()}"
             for n, row in enumerate(rows, start=1)

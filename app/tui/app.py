@@ -8,6 +8,7 @@ being written, the open chat. The flows behind the keys live with their screens.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,8 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from llama_chat.controller import ChatController
+from llama_chat.controller import BUSY_JOBS, ChatController
+from llama_chat.events import Event, JobStarted
 from llama_chat.paths import AppPaths
 from llama_chat.resources import asset_path
 from llama_chat.settings import Settings, save_settings
@@ -30,7 +32,7 @@ from llama_chat.tui.ordered_keys import OrderedKeysApp
 from llama_chat.tui.screens.chat import ChatScreen, all_bindings
 from llama_chat.tui.screens.tool_approval import ApprovalGate, show_approval
 from llama_chat.tui.screens.welcome import model_problem, run_welcome
-from llama_chat.tui.state import TURN_JOBS, ModelState, SaveWhen
+from llama_chat.tui.state import ModelState, SaveWhen
 from mlx_model import LLAMA_3_2_3B, ModelConfig
 
 RESTART_WITH_DEMO = "restart-with-demo"
@@ -63,7 +65,8 @@ class LlamaChatApp(OrderedKeysApp[str | None]):
     model_state: reactive[ModelState] = reactive("loading", bindings=True)
     """Whether a model is loading, ready to answer, or failed to load."""
     busy = reactive(False, bindings=True)
-    """An answer job (send, regenerate, edit) is queued or running."""
+    """A job that writes an answer or attaches a document is queued or running: from its
+    JobStarted to its JobFinished (controller.BUSY_JOBS)."""
     editing = reactive(False, bindings=True)
     """The next message replaces the last one the user sent."""
     session_id: reactive[int | None] = reactive(None, bindings=True)
@@ -91,8 +94,9 @@ class LlamaChatApp(OrderedKeysApp[str | None]):
         self.model_config: ModelConfig | None = None
         """Config of the loaded model (for the settings screen's memory check)."""
         self.bridge = EventBridge()
+        self._ui_thread = threading.get_ident()
         self.controller = ChatController(
-            settings, paths, self.bridge.post, model_dir=model_dir, demo=demo, offline=offline
+            settings, paths, self._core_event, model_dir=model_dir, demo=demo, offline=offline
         )
         self._save_after_load = False
         """Settings chosen on the welcome screen wait for the model to load before saving."""
@@ -127,7 +131,18 @@ class LlamaChatApp(OrderedKeysApp[str | None]):
         if self.screen_stack:
             super().refresh_bindings()
 
+    def _core_event(self, event: Event) -> None:
+        """The controller's ``on_event`` (any thread): the bridge takes each event to the UI.
+
+        A JobStarted comes on the UI thread, from the call that asked for the job: the app is
+        busy at once, so a key handled before the event's message cannot start a second job.
+        """
+        if isinstance(event, JobStarted) and threading.get_ident() == self._ui_thread:
+            self.busy = True
+        self.bridge.post(event)
+
     def on_mount(self) -> None:
+        self._ui_thread = threading.get_ident()
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
@@ -185,13 +200,21 @@ class LlamaChatApp(OrderedKeysApp[str | None]):
     def _turn_started(self, message: Core.TurnStarted) -> None:
         self.session_id = message.event.session_id
 
+    @on(Core.DocumentAdded)
+    def _document_added(self, message: Core.DocumentAdded) -> None:
+        self.session_id = message.event.document.session_id  # a new chat is saved with it
+
+    @on(Core.JobStarted)
+    def _job_started(self) -> None:
+        self.busy = True
+
     @on(Core.JobFailed)
     def _job_failed(self, message: Core.JobFailed) -> None:
         self.notify(message.event.message, severity="error", timeout=30)
 
     @on(Core.JobFinished)
     def _job_finished(self, message: Core.JobFinished) -> None:
-        if message.event.job in TURN_JOBS:
+        if message.event.job in BUSY_JOBS:
             self.busy = False
 
     @on(Core.Notice)

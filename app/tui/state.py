@@ -23,7 +23,7 @@ SaveWhen = Literal["now", "after_load"]
 TURN_JOBS = frozenset(
     {Job.SEND, Job.REGENERATE, Job.EDIT, Job.CONTINUE, Job.SUMMARIZE_CHAT, Job.RESUMMARIZE}
 )
-"""Jobs that write an answer: the app is busy from their start until their JobFinished."""
+"""Jobs that write an answer (the app is busy while they run: see controller.BUSY_JOBS)."""
 
 
 class ChatApp(Protocol):

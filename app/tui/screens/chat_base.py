@@ -76,7 +76,7 @@ class ChatScreenBase(Screen[None]):
         return True
 
     def start_turn(self) -> None:
-        self.state.busy = True
+        # The app is busy from the job's JobStarted, which the controller emits as it is asked.
         self._turn_ended = False
         self.messages.begin_turn()
         self.status.set_activity("thinking…")

@@ -90,27 +90,21 @@ class BranchHandlers(ChatScreenBase):
         await self.show_branch_switchers(self.state.session_id)
 
     @on(Core.TurnFinished)
-    def _answer_saved(self) -> None:
+    def _answer_saved(self, message: Core.TurnFinished) -> None:
         """A live answer learns its saved ids, which switchers need: the first message after
         the question (where a regenerated answer forks) and the answer's own."""
-        session_id, user = self.state.session_id, self.messages.last_user()
-        if session_id is None or user is None or user.message_id is None:
-            return
-        path = self.state.controller.sessions.active_path(session_id)
-        ids = [m.id for m in path]
-        if user.message_id not in ids:
-            return
-        after = path[ids.index(user.message_id) + 1 :]
-        if not after:
+        event = message.event
+        answer = self.messages.finished
+        if answer is not None and answer.message_id is None:
+            answer.message_id = event.answer_id
+        user = self.messages.last_user()
+        if user is None or user.message_id is None or user.message_id != event.user_id:
             return
         children = list(self.messages.children)
         following = children[children.index(user) + 1 :]
         first = next((w for w in following if not isinstance(w, BranchSwitcher)), None)
         if isinstance(first, AssistantMessage | ToolCallMessage) and first.message_id is None:
-            first.message_id = after[0].id
-        answer = self.messages.finished
-        if answer is not None and answer.message_id is None and after[-1].content == answer.text:
-            answer.message_id = after[-1].id
+            first.message_id = event.reply_id
 
     @on(Core.JobFinished)
     async def _branches_after_turn(self, message: Core.JobFinished) -> None:

@@ -40,7 +40,6 @@ class DocumentHandlers(ChatScreenBase):
     def attach_text(self, name: str, text: str, size_bytes: int) -> bool:
         if not self.can_start():
             return False
-        self.state.busy = True
         self.status.set_activity(f"attaching {name}…")
         self.state.controller.attach_document(name, text, size_bytes)
         return True
@@ -121,8 +120,7 @@ class DocumentHandlers(ChatScreenBase):
         await self.messages.add(DocumentBlock(document))
         self.messages.follow()
         if document.session_id != self.state.session_id:  # the chat's first message: now saved
-            self.state.session_id = document.session_id
-            await self.sidebar.reload(document.session_id)
+            await self.sidebar.reload(document.session_id)  # the app keeps the new id after
 
     @on(Core.SummaryDone)
     def _summary_done(self, message: Core.SummaryDone) -> None:
@@ -133,8 +131,7 @@ class DocumentHandlers(ChatScreenBase):
         if message.event.job not in DOCUMENT_JOBS:
             return
         await self._remove_progress()
-        if message.event.job == Job.ATTACH:  # an answer job's end is the app's to handle
-            self.state.busy = False
+        if message.event.job == Job.ATTACH:  # an answer job's end is the chat screen's
             self.status.set_activity("")
 
     async def _remove_progress(self) -> None:

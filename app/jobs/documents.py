@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from llama_chat.chat.conversation import ChatMessage, ContextOverflowError, Conversation
-from llama_chat.chat.saved_answer import SavedAnswer
 from llama_chat.chat.summarize import count_tokens, summarize
+from llama_chat.documents import document_fits
 from llama_chat.events import (
     DocumentAdded,
     DocumentProgress,
@@ -25,16 +24,10 @@ from llama_chat.events import (
     SummaryProgress,
     TextDelta,
     TurnFinished,
-    TurnStarted,
 )
-from llama_chat.status import MessageStatus
+from llama_chat.jobs.chat import ChatJobs, last_saved_id
+from mlx_model import FinishReason
 
-if TYPE_CHECKING:
-    from llama_chat.chat_jobs import ChatJobs
-
-DOCUMENT_SHARE = 0.75
-"""A document read whole may fill at most this share of the prompt budget, so that the
-question about it (and earlier turns) still fit next to it."""
 SUMMARY_INSTRUCTION = "Write a concise summary of the whole document."
 CHAT_INSTRUCTION = (
     "This document is the transcript of a conversation between a user and an assistant. "
@@ -54,42 +47,34 @@ def framed_summary(name: str, tokens: int, summary: str) -> str:
 
 
 class DocumentJobs:
-    def __init__(self, jobs: ChatJobs) -> None:
-        self.jobs = jobs
-
-    def _conversation(self) -> Conversation | None:
-        jobs = self.jobs
-        if not jobs._require_model():
-            return None
-        if jobs._conversation is None:
-            jobs._conversation = jobs._make_conversation([], jobs.settings.system_prompt, None)
-        return jobs._conversation
+    def __init__(self, chat: ChatJobs) -> None:
+        self.chat = chat
 
     # -- attaching ------------------------------------------------------------------------
 
     def attach(self, name: str, text: str, size_bytes: int) -> bool | None:
         """Attach ``text`` to the open chat; False: cancelled or refused (the user was told)."""
-        conversation = self._conversation()
+        conversation = self.chat.conversation()
         if conversation is None:
             return None
-        jobs = self.jobs
+        chat = self.chat
         tokens = count_tokens(conversation.tokenizer, text)
-        parent = jobs._last_saved_id()
+        parent = last_saved_id(conversation)
         summary: str | None = None
         message = self._try_whole(conversation, framed_document(name, text))
         if message is None:
             finished = self._summarize(conversation, name, text, SUMMARY_INSTRUCTION, tokens)
-            if finished.finish_reason == "cancelled":
+            if finished.finish_reason == FinishReason.CANCELLED:
                 notice = f"Summarising {name} was cancelled: nothing was attached."
-                jobs._emit(Notice(notice, "warning"))
+                chat.emit(Notice(notice, "warning"))
                 return False
             summary = finished.text.strip()
             try:
                 message = conversation.try_user_turn(framed_summary(name, tokens, summary))
             except ContextOverflowError as exc:
                 raise ValueError(f"even the summary of {name} does not fit: {exc}") from None
-        session_id = jobs._ensure_session(name)
-        stored, document = jobs.sessions.add_document(
+        session_id = chat.session_for(name)
+        stored, document = chat.sessions.add_document(
             session_id,
             message.content,
             parent_id=parent,
@@ -100,14 +85,14 @@ class DocumentJobs:
             summary=summary,
         )
         message.id = stored.id
-        jobs._emit(DocumentAdded(document))
+        chat.emit(DocumentAdded(document))
         return True
 
     @staticmethod
     def _try_whole(conversation: Conversation, framed: str) -> ChatMessage | None:
         settings = conversation.settings
-        share = int((settings.context_limit - settings.max_tokens) * DOCUMENT_SHARE)
-        if count_tokens(conversation.tokenizer, framed) > share:
+        tokens = count_tokens(conversation.tokenizer, framed)
+        if not document_fits(tokens, settings.context_limit, settings.max_tokens):
             return None
         try:
             return conversation.try_user_turn(framed)
@@ -124,8 +109,8 @@ class DocumentJobs:
         emit: Callable[[Event], None] | None = None,
     ) -> TurnFinished:
         """Summarise ``text`` with progress events; ``emit`` gets the final stage's events."""
-        jobs = self.jobs
-        progress = _Progress(name, tokens, jobs._emit)
+        chat = self.chat
+        progress = _Progress(name, tokens, chat.emit)
 
         def on_event(event: Event) -> None:
             if isinstance(event, SummaryProgress):
@@ -143,17 +128,17 @@ class DocumentJobs:
             system_prompt=conversation.system_prompt,
             settings=conversation.settings,
             emit=on_event,
-            cancel=jobs.cancel,
+            cancel=chat.cancel,
             date_string=conversation.date_string,
         )
-        if finished.finish_reason == "error":
+        if finished.finish_reason == FinishReason.ERROR:
             raise ValueError(finished.error or f"summarising {name} failed")
         return finished
 
     # -- summaries asked for from the palette -------------------------------------------------
 
     def summarize_chat(self) -> TurnFinished | None:
-        conversation = self._conversation()
+        conversation = self.chat.conversation()
         if conversation is None:
             return None
         lines = [
@@ -161,19 +146,19 @@ class DocumentJobs:
             for m in conversation.messages
             if m.role in ("user", "assistant") and isinstance(m.content, str) and m.content
         ]
-        if not lines or self.jobs._session_id is None:
-            self.jobs._emit(Notice("There is nothing to summarise in this chat yet.", "warning"))
+        if not lines or self.chat.session_id is None:
+            self.chat.emit(Notice("There is nothing to summarise in this chat yet.", "warning"))
             return None
         return self._answer_with_summary("this chat", "\n\n".join(lines), CHAT_INSTRUCTION)
 
     def resummarize(self, instruction: str, document_id: int | None) -> TurnFinished | None:
-        conversation = self._conversation()
+        conversation = self.chat.conversation()
         if conversation is None:
             return None
-        session_id = self.jobs._session_id
-        documents = self.jobs.sessions.documents(session_id) if session_id is not None else []
+        session_id = self.chat.session_id
+        documents = self.chat.sessions.documents(session_id) if session_id is not None else []
         if not documents:
-            self.jobs._emit(Notice("This chat has no document to summarise.", "warning"))
+            self.chat.emit(Notice("This chat has no document to summarise.", "warning"))
             return None
         chosen = [d for d in documents if d.id == document_id]
         document = chosen[0] if chosen else documents[-1]
@@ -182,29 +167,19 @@ class DocumentJobs:
 
     def _answer_with_summary(self, what: str, text: str, instruction: str) -> TurnFinished | None:
         """Summarise ``text`` as an answer in the chat: streamed, saved, and in the history."""
-        jobs = self.jobs
-        conversation = jobs._conversation
-        parent = jobs._last_saved_id()
-        jobs._emit(TurnStarted(jobs._session_id, None))
-        answer = SavedAnswer(jobs.sessions, jobs._session_id, parent)
-
-        def emit(event: Event) -> None:
-            if isinstance(event, TextDelta):
-                answer.append(event.text)
-            jobs._emit(event)
-
+        chat = self.chat
+        conversation = chat.open_conversation
         tokens = count_tokens(conversation.tokenizer, text)
-        try:
-            finished = self._summarize(conversation, what, text, instruction, tokens, emit)
-        except Exception:
-            answer.finalise(MessageStatus.ERROR)
-            raise
-        saved = answer.finalise(finished.status)  # cancelled: kept as a stopped answer
+        finished = chat.stream_answer(
+            lambda emit: self._summarize(conversation, what, text, instruction, tokens, emit),
+            parent_id=last_saved_id(conversation),
+            user_id=None,
+        )  # cancelled: kept as a stopped answer
         conversation.messages.append(
-            ChatMessage("assistant", finished.text, status=finished.status, id=saved)
+            ChatMessage("assistant", finished.text, status=finished.status, id=finished.answer_id)
         )
-        if finished.finish_reason != "cancelled":
-            jobs._emit(SummaryDone(what, finished.text))
+        if finished.finish_reason != FinishReason.CANCELLED:
+            chat.emit(SummaryDone(what, finished.text))
         return finished
 
 

@@ -1,13 +1,15 @@
-"""What runs on the engine thread: the model, the open chat, and saving both as they change.
+"""The owner of the open chat: the model, the conversation, its saved session and its answers.
 
 Only the engine thread calls into this class (ChatController queues each call as a job), so
 its state needs no locks. Each method may raise: the controller turns that into a JobFailed event.
+The feature jobs (continue_.py, documents.py, branches.py, context.py) work on the open chat
+through its public face only: ``conversation()``, ``session_for()``, ``emit()`` and
+``stream_answer()``, the one way an answer is streamed into the store.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -22,42 +24,33 @@ from llama_chat.chat.conversation import (
     Conversation,
     GenerationSettings,
 )
-from llama_chat.chat.prefix_cache import PrefixCache
-from llama_chat.chat.saved_answer import SavedAnswer
+from llama_chat.chat.presets import Preset
 from llama_chat.chat.tool_choice import offers_tools, session_settings
-from llama_chat.context_jobs import ContextMeter
 from llama_chat.events import (
-    DownloadProgressEvent,
     Event,
-    Exported,
     MessageRefused,
-    ModelLoaded,
-    ModelLoadFailed,
-    ModelLoading,
     Notice,
     SessionOpened,
     SessionsChanged,
-    TextDelta,
-    ToolCallRequested,
-    ToolResultReady,
     TurnFinished,
-    TurnStarted,
 )
-from llama_chat.models.demo import DEMO_LABEL
-from llama_chat.models.hub import DownloadProgress
-from llama_chat.models.loader import ModelLoadError, load_checked
+from llama_chat.jobs.answer import Write, stream_into_store
+from llama_chat.jobs.context import ContextMeter
+from llama_chat.jobs.kv import ChatCaches
+from llama_chat.jobs.model import ModelSource, load_with_events
+from llama_chat.jobs.presets import preset_applied
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
-from llama_chat.status import MessageStatus
-from llama_chat.store.export import export_session
-from llama_chat.store.kv_files import CacheSaveError, CacheStore
+from llama_chat.store.kv_files import CacheSaveError
 from llama_chat.store.sessions import SessionInfo, SessionStore, StoredMessage
 from llama_chat.tools import Approval, ToolCall, ToolRegistry, default_registry
 
 TITLE_CHARS = 48
 
 
-class ChatJobs(ContextMeter):
+class ChatJobs:
+    """The one owner of the open chat; feature jobs use only its public face."""
+
     def __init__(
         self,
         settings: Settings,
@@ -73,25 +66,57 @@ class ChatJobs(ContextMeter):
         tools_enabled: bool | None,
     ):
         self.settings = settings
-        self.paths = paths
         self.sessions = sessions
-        self._emit = emit
+        self._on_event = emit
         self.cancel = cancel
         self._approvals = ToolApprovals(ask_approval)
-        self.model_dir = model_dir
-        self.demo = demo
-        self.offline = offline
+        self._source = ModelSource(paths.cache_dir, model_dir, demo, offline)
         self.tools_enabled = tools_enabled  # for every chat; None: as settings and chats say
         self._chat_tools = offers_tools(tools_enabled, settings)
         """Whether the open chat offers tools (saved with the chat)."""
-        self._cache_files = CacheStore(paths.kv_cache_dir, int(settings.cache_budget_gb * 1e9))
-        self._prefixes = PrefixCache(self._cache_files)
+        self._caches = ChatCaches(paths.kv_cache_dir, settings.cache_budget_gb)
         self._model: mlx_model.Model | None = None
         self._tokenizer: mlx_model.Tokenizer | None = None
         self._quant = settings.quant
         self._model_id = ""
         self._conversation: Conversation | None = None
         self._session_id: int | None = None
+        self.meter = ContextMeter(self)
+        """The open chat's size for the context meter, and its read-ahead."""
+
+    # -- the public face for the feature jobs ------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Tell the front end (events.py)."""
+        self._on_event(event)
+
+    @property
+    def has_model(self) -> bool:
+        return self._model is not None
+
+    @property
+    def tokenizer(self) -> mlx_model.Tokenizer | None:
+        """The loaded model's tokenizer (any thread may use it: it is only replaced whole)."""
+        return self._tokenizer
+
+    @property
+    def session_id(self) -> int | None:
+        """The open chat's saved id; None until its first message is saved."""
+        return self._session_id
+
+    @property
+    def open_conversation(self) -> Conversation | None:
+        """The open chat's conversation as it is (None without a model); never makes one."""
+        return self._conversation
+
+    def conversation(self) -> Conversation | None:
+        """The open chat's conversation, made empty (with the settings' system prompt) if
+        there is none yet; None while no model is loaded, and the user is told so."""
+        if not self._require_model():
+            return None
+        if self._conversation is None:
+            self._conversation = self._make_conversation([], self.settings.system_prompt, None)
+        return self._conversation
 
     def last_answer(self) -> str:
         return self._conversation.last_answer() if self._conversation is not None else ""
@@ -107,48 +132,20 @@ class ChatJobs(ContextMeter):
 
     # -- the model --------------------------------------------------------------------------
 
-    def _label(self, quant: str) -> str:
-        return DEMO_LABEL if self.demo else quant if self.model_dir is None else str(self.model_dir)
-
     def load_model(self, quant: str) -> bool:
         self.save_cache()
-        self._emit(ModelLoading(quant, self._label(quant)))
-        started = time.perf_counter()
-
-        def progress(p: DownloadProgress) -> None:
-            self._emit(
-                DownloadProgressEvent(
-                    quant, p.filename, p.bytes_done, p.bytes_total, p.rate_bps, p.eta_s
-                )
-            )
-
-        try:
-            loaded = load_checked(
-                self.settings,
-                quant,
-                cache_dir=self.paths.cache_dir,
-                model=self.model_dir,
-                demo=self.demo,
-                offline=self.offline,
-                on_progress=progress,
-                cancel=self.cancel,
-                before_load=self._unload,
-            )
-        except ModelLoadError as exc:
-            self._emit(ModelLoadFailed(quant, str(exc)))
+        loaded = load_with_events(
+            self._source,
+            self.settings,
+            quant,
+            self.emit,
+            cancel=self.cancel,
+            before_load=self._unload,
+        )
+        if loaded is None:
             return False
         self._model, self._tokenizer, self._quant = loaded.model, loaded.tokenizer, quant
         self._model_id = loaded.model_id
-        self._emit(
-            ModelLoaded(
-                quant,
-                loaded.path,
-                time.perf_counter() - started,
-                loaded.weights_bytes / 1e9,
-                self.demo,
-                loaded.config,
-            )
-        )
         if self._conversation is not None:
             # Same messages, new model: the KV cache of the old one means nothing here.
             self._conversation = self._make_conversation(
@@ -158,7 +155,7 @@ class ChatJobs(ContextMeter):
             )
         elif self._session_id is not None:  # a chat opened before there was a model
             self.open_session(self._session_id)  # again, now with its saved KV cache
-        self.count_context()
+        self.meter.count_context()
         return True
 
     def _unload(self) -> None:
@@ -191,14 +188,14 @@ class ChatJobs(ContextMeter):
 
     def _require_model(self) -> bool:
         if self._model is None:
-            self._emit(Notice("No model is loaded yet.", "warning"))
+            self.emit(Notice("No model is loaded yet.", "warning"))
             return False
         return True
 
     def apply_settings(self, settings: Settings, session_system_prompt: str | None) -> None:
         old = self.settings
         self.settings = settings
-        self._cache_files.budget_bytes = int(settings.cache_budget_gb * 1e9)
+        self._caches.set_budget(settings.cache_budget_gb)
         if settings.tools != old.tools:
             self._chat_tools = offers_tools(self.tools_enabled, settings)
         conversation = self._conversation
@@ -230,8 +227,8 @@ class ChatJobs(ContextMeter):
         self._chat_tools = offers_tools(self.tools_enabled, self.settings)
         if self._model is not None:
             self._conversation = self._make_conversation([], self.settings.system_prompt, None)
-        self._emit(SessionOpened(None, []))
-        self.count_context()
+        self.emit(SessionOpened(None, []))
+        self.meter.count_context()
 
     def open_session(self, session_id: int) -> None:
         self.save_cache()
@@ -243,17 +240,17 @@ class ChatJobs(ContextMeter):
         self._conversation = None
         if self._model is not None:
             self._conversation = self._stored_conversation(info, stored)
-        cached = self._restore_cache()
-        self._emit(SessionOpened(info, stored, cached))
-        self.count_context()
+        cached = 0
+        if self._conversation is not None:
+            cached = self._caches.restore(
+                self._conversation, session_id, self._model_id, self._quant
+            )
+        self.emit(SessionOpened(info, stored, cached))
+        self.meter.count_context()
 
     def _stored_conversation(self, info: SessionInfo, stored: list[StoredMessage]) -> Conversation:
         messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]
         return self._make_conversation(messages, info.system_prompt, info.template_date)
-
-    def rename_session(self, session_id: int, title: str) -> None:
-        self.sessions.rename_session(session_id, title)
-        self._emit(SessionsChanged())
 
     def delete_session(self, session_id: int) -> None:
         if session_id == self._session_id:
@@ -261,47 +258,22 @@ class ChatJobs(ContextMeter):
             self._session_id = None
             self.new_session()
         self.sessions.delete_session(session_id)
-        self._cache_files.delete_session(session_id)
-        self._emit(SessionsChanged())
-
-    def export_session(self, session_id: int, fmt: str, folder: Path) -> Path:
-        path = export_session(self.sessions, session_id, fmt, folder)
-        self._emit(Exported(path))
-        return path
-
-    def _restore_cache(self) -> int:
-        conversation = self._conversation
-        if conversation is None or self._session_id is None or not conversation.messages:
-            return 0
-        if not self._cache_files.session_files(self._session_id):
-            return 0  # no saved cache: skip encoding what may be thousands of messages
-        try:
-            ids = conversation.encode(add_generation_prompt=False)
-        except ValueError:
-            return 0
-        cache = self._cache_files.load_best(
-            self._session_id, self._model_id, self._quant, ids, self._model
-        )
-        if cache is None:
-            return 0
-        conversation.cache = cache
-        return cache.common_prefix(ids)
+        self._caches.delete(session_id)
+        self.emit(SessionsChanged())
 
     def save_cache(self) -> None:
-        conversation = self._conversation
-        if conversation is None or self._session_id is None or conversation.cache is None:
+        conversation, session_id = self._conversation, self._session_id
+        if conversation is None or session_id is None:
             return
         try:
-            self._cache_files.save(
-                self._session_id,
-                {"model_id": self._model_id, "quant": self._quant},
-                conversation.cache,
-            )
+            self._caches.save(conversation, session_id, self._model_id, self._quant)
         except CacheSaveError as exc:
             # A cache is only a speed-up: the chat goes on (and quitting still works) without it.
-            self._emit(Notice(f"The KV cache was not saved: {exc}", "warning"))
+            self.emit(Notice(f"The KV cache was not saved: {exc}", "warning"))
 
-    def _ensure_session(self, first_text: str) -> int:
+    def session_for(self, first_text: str) -> int:
+        """The open chat's saved id, saving the chat now (titled from ``first_text``) if it is
+        not saved yet. Needs the conversation (``conversation()``)."""
         if self._session_id is None:
             conversation = self._conversation
             title = " ".join(first_text.split())[:TITLE_CHARS] or "New chat"
@@ -318,16 +290,26 @@ class ChatJobs(ContextMeter):
 
     # -- turns ------------------------------------------------------------------------------
 
-    def send(self, text: str) -> TurnFinished | None:
-        if not self._require_model():
+    def send(self, text: str, preset: Preset | None = None) -> TurnFinished | None:
+        """Answer ``text``; under a ``preset`` (already applied to the text) its system prompt
+        and temperature hold for this one answer."""
+        conversation = self.conversation()
+        if conversation is None:
             return None
-        if self._conversation is None:
-            self._conversation = self._make_conversation([], self.settings.system_prompt, None)
-        parent = self._last_saved_id()
+        if preset is None:
+            return self._send(text)
+        # The chat is saved now, with its own system prompt: saved inside _send() it would
+        # store the preset's.
+        self.session_for(text)
+        with preset_applied(conversation, preset):
+            return self._send(text)
+
+    def _send(self, text: str) -> TurnFinished | None:
+        parent = last_saved_id(self._conversation)
         user = self._user_turn(text, replace_last=False)
         if user is None:
             return None
-        session_id = self._ensure_session(text)
+        session_id = self.session_for(text)
         user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
         return self._respond(user.id)
 
@@ -337,7 +319,7 @@ class ChatJobs(ContextMeter):
         try:
             self._conversation.drop_answer()
         except ValueError:
-            self._emit(Notice("There is no message to answer again yet.", "warning"))
+            self.emit(Notice("There is no message to answer again yet.", "warning"))
             return None
         user_id = self._conversation.messages[self._conversation.last_user_index()].id
         return self._respond(user_id)
@@ -353,7 +335,7 @@ class ChatJobs(ContextMeter):
         user = self._user_turn(text, replace_last=True)
         if user is None:
             return None
-        session_id = self._ensure_session(text)
+        session_id = self.session_for(text)
         user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
         return self._respond(user.id)
 
@@ -362,39 +344,53 @@ class ChatJobs(ContextMeter):
         try:
             return self._conversation.try_user_turn(text, replace_last=replace_last)
         except ContextOverflowError as exc:
-            self._emit(MessageRefused(text, str(exc)))
+            self.emit(MessageRefused(text, str(exc)))
             return None
-
-    def _last_saved_id(self) -> int | None:
-        for message in reversed(self._conversation.messages):
-            if message.id is not None:
-                return message.id
-        return None
 
     def _respond(self, user_id: int | None) -> TurnFinished:
         conversation = self._conversation
-        session_id = self._session_id
-        self._emit(TurnStarted(session_id, user_id))
-        self._prefixes.prime_new_chat(conversation, self._model_id, self._quant)
-        answer = SavedAnswer(self.sessions, session_id, user_id)
-
-        def emit(event: Event) -> None:
-            if isinstance(event, TextDelta):
-                answer.append(event.text)
-            elif isinstance(event, ToolCallRequested):
-                answer.finish_tool_call(event.call)
-            elif isinstance(event, ToolResultReady):
-                answer.add_tool_result(event.result.content)
-            self._emit(event)
-
-        try:
-            approve = partial(self._approvals.approve, tools=conversation.tools)
-            finished = conversation.respond(emit, cancel=self.cancel, approve=approve)
-        except Exception:
-            answer.finalise(MessageStatus.ERROR)  # keep what streamed; the job says what broke
-            raise
-        saved = answer.finalise(finished.status)
+        self._caches.prefixes.prime_new_chat(conversation, self._model_id, self._quant)
+        approve = partial(self._approvals.approve, tools=conversation.tools)
+        finished = self.stream_answer(
+            lambda emit: conversation.respond(emit, cancel=self.cancel, approve=approve),
+            parent_id=user_id,
+            user_id=user_id,
+        )
         last = conversation.messages[-1] if conversation.messages else None
-        if saved is not None and last is not None and last.role == "assistant":
-            last.id = saved
+        if finished.answer_id is not None and last is not None and last.role == "assistant":
+            last.id = finished.answer_id
         return finished
+
+    def stream_answer(
+        self,
+        write: Write,
+        *,
+        parent_id: int | None,
+        user_id: int | None,
+        going_on: ChatMessage | None = None,
+    ) -> TurnFinished:
+        """Stream one answer of the open chat into the store: every answer comes through here.
+
+        Emits TurnStarted, then what ``write`` emits through the function it is given (text,
+        tool calls and their results, each saved as it comes), and ends with ``write``'s
+        TurnFinished, which carries the saved ids. The answer follows ``parent_id``;
+        ``going_on`` is a saved answer that this one continues (updated in place, never added
+        again). A failure keeps what streamed, marked as an error, and is raised again.
+        """
+        return stream_into_store(
+            self.sessions,
+            self._session_id,
+            self.emit,
+            write,
+            parent_id=parent_id,
+            user_id=user_id,
+            going_on=going_on,
+        )
+
+
+def last_saved_id(conversation: Conversation) -> int | None:
+    """The id of the newest saved message of ``conversation`` (None: nothing saved yet)."""
+    for message in reversed(conversation.messages):
+        if message.id is not None:
+            return message.id
+    return None

@@ -8,40 +8,57 @@ or nothing at all until the chat's next answer, and that answer read the whole c
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from typing import Protocol
 
 import mlx.core as mx
 
 import mlx_model
-from llama_chat.chat.conversation import ChatMessage, Conversation
+from llama_chat.chat.conversation import Conversation
 from llama_chat.events import ContextCounted, Event, PrefillProgress
 from llama_chat.settings import Settings
 
 
-class ContextMeter:
-    """ChatJobs' part for the meter (a mixin: it reads the open chat that ChatJobs owns)."""
+class OpenChat(Protocol):
+    """What the meter reads of the open chat's owner (jobs/chat.py)."""
 
     settings: Settings
-    _model: mlx_model.Model | None
-    _conversation: Conversation | None
-    _session_id: int | None
-    _emit: Callable[[Event], None]
-    _make_conversation: Callable[[list[ChatMessage], str, str | None], Conversation]
+
+    @property
+    def has_model(self) -> bool: ...
+
+    @property
+    def session_id(self) -> int | None: ...
+
+    @property
+    def open_conversation(self) -> Conversation | None: ...
+
+    def conversation(self) -> Conversation | None: ...
+
+    def emit(self, event: Event) -> None: ...
+
+
+class ContextMeter:
+    """The open chat's size for the meter, and its read-ahead, on the state of ``chat``."""
+
+    def __init__(self, chat: OpenChat) -> None:
+        self.chat = chat
 
     def count_context(self) -> None:
         """Tell the meter the open chat's size (nothing while no model is loaded). The new chat
         gets its conversation here, as its first message would make it."""
-        if self._model is None:
+        chat = self.chat
+        if not chat.has_model:
             return
-        if self._conversation is None and self._session_id is None:
-            self._conversation = self._make_conversation([], self.settings.system_prompt, None)
-        if self._conversation is None:
+        conversation = chat.open_conversation
+        if conversation is None and chat.session_id is None:
+            conversation = chat.conversation()
+        if conversation is None:
             return
         try:
-            tokens = self._conversation.history_tokens()
+            tokens = conversation.history_tokens()
         except ValueError:
             return  # a chat the template cannot render: its next answer says why, not the meter
-        self._emit(ContextCounted(tokens, self.settings.context_limit))
+        chat.emit(ContextCounted(tokens, chat.settings.context_limit))
 
     def read_chat(self, cancel: threading.Event) -> None:
         """Read the open chat into the KV cache before its next message is sent.
@@ -50,8 +67,8 @@ class ContextMeter:
         otherwise be read whole when the user sends. Any other job stops it (``cancel``): what
         was read stays in the cache, and that job's own prefill goes on from there.
         """
-        conversation = self._conversation
-        if conversation is None or self._model is None:
+        conversation = self.chat.open_conversation
+        if conversation is None or not self.chat.has_model:
             return
         if not any(m.role == "user" for m in conversation.messages):
             return
@@ -62,10 +79,10 @@ class ContextMeter:
             return  # a saved cache held it already
 
         def progress(done: int, total: int) -> None:
-            self._emit(PrefillProgress(done, total))
+            self.chat.emit(PrefillProgress(done, total))
 
         read = mlx_model.prefill(
-            self._model, conversation.cache, ids, cancel=cancel, on_progress=progress
+            conversation.model, conversation.cache, ids, cancel=cancel, on_progress=progress
         )
         if read is not None:
             mx.eval(conversation.cache.state())

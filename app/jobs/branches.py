@@ -9,39 +9,39 @@ never the whole history again. The common prefix is the same one every turn uses
 from __future__ import annotations
 
 from llama_chat.chat.conversation import ChatMessage
-from llama_chat.chat_jobs import ChatJobs
 from llama_chat.events import BranchSwitched, Notice
+from llama_chat.jobs.chat import ChatJobs
 from llama_chat.store.records import StoredMessage
 
 
 class BranchJobs:
-    """Runs on the engine thread, on the state of ``jobs`` (the open chat and its cache)."""
+    """Runs on the engine thread, on the open chat of ``chat`` (its messages and cache)."""
 
-    def __init__(self, jobs: ChatJobs) -> None:
-        self._jobs = jobs
+    def __init__(self, chat: ChatJobs) -> None:
+        self.chat = chat
 
     def switch_branch(self, message_id: int, step: int) -> bool:
         """Show the sibling ``step`` (-1 or +1) places from ``message_id``; False if none."""
-        jobs = self._jobs
-        session_id = jobs._session_id
+        chat = self.chat
+        session_id = chat.session_id
         if session_id is None:
-            jobs._emit(Notice("This chat is not saved yet: there are no branches.", "warning"))
+            chat.emit(Notice("This chat is not saved yet: there are no branches.", "warning"))
             return False
-        siblings = [m.id for m in jobs.sessions.siblings(message_id)]
+        siblings = [m.id for m in chat.sessions.siblings(message_id)]
         target = siblings.index(message_id) + step
         if len(siblings) < 2 or not 0 <= target < len(siblings):
             where = "no other branch" if len(siblings) < 2 else "no branch further that way"
-            jobs._emit(Notice(f"This message has {where}.", "information"))
+            chat.emit(Notice(f"This message has {where}.", "information"))
             return False
-        path = jobs.sessions.select_branch(siblings[target])
+        path = chat.sessions.select_branch(siblings[target])
         kept = self._follow(path)
-        jobs._emit(BranchSwitched(session_id, path, siblings[target], kept))
+        chat.emit(BranchSwitched(session_id, path, siblings[target], kept))
         return True
 
     def _follow(self, path: list[StoredMessage]) -> int:
         """Put ``path`` in the conversation and roll its cache back to the fork; returns the
         tokens kept (0 without a model or a cache)."""
-        conversation = self._jobs._conversation
+        conversation = self.chat.open_conversation
         if conversation is None:
             return 0  # no model yet: opening the chat later reads the stored choice
         old = conversation.messages
