@@ -22,6 +22,7 @@ from llama_chat.chat.conversation import (
     Conversation,
     GenerationSettings,
 )
+from llama_chat.chat.memory import sync_memory
 from llama_chat.chat.prefix_cache import PrefixCache
 from llama_chat.chat.saved_answer import SavedAnswer
 from llama_chat.chat.tool_choice import offers_tools, session_settings
@@ -376,6 +377,7 @@ class ChatJobs(ContextMeter):
         session_id = self._session_id
         self._emit(TurnStarted(session_id, user_id))
         self._prefixes.prime_new_chat(conversation, self._model_id, self._quant)
+        sync_memory(conversation, self.settings.rolling_memory, self.sessions, session_id)
         answer = SavedAnswer(self.sessions, session_id, user_id)
 
         def emit(event: Event) -> None:
