@@ -19,7 +19,7 @@ from functools import partial
 import mlx_model
 from llama_chat.chat.conversation import ChatMessage, Conversation, Emit
 from llama_chat.chat.summarize import SummaryError, count_tokens, summarize
-from llama_chat.events import Notice
+from llama_chat.events import Notice, TurnFinished
 from llama_chat.store.sessions import SessionStore
 
 NOTE_TOKENS = 120
@@ -54,6 +54,8 @@ class RollingMemory:
         self.save = save
         self.note_tokens = note_tokens
         self.reserve = note_tokens + LABEL_TOKENS
+        self.last_summary: TurnFinished | None = None
+        """How the latest note was written: its stats say what it read and how fast."""
 
     @classmethod
     def restored(
@@ -100,6 +102,7 @@ class RollingMemory:
         except SummaryError as exc:
             finished = None
             emit(Notice(f"The dropped turns were not summarised: {exc}", "warning"))
+        self.last_summary = finished
         if finished is not None and finished.finish_reason == "cancelled":
             return False
         self.upto = end
