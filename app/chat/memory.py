@@ -32,7 +32,7 @@ NOTE_INSTRUCTION = (
     "three sentences that keeps what the assistant must remember: facts about the user, names, "
     "numbers, decisions and open questions. Write only the note."
 )
-SAVED = "Earlier turns of this chat no longer fit the context: summarising them into a note."
+SUMMARISING = "Earlier turns of this chat no longer fit the context: summarising them into a note."
 
 SaveNote = Callable[[int, str], None]
 """Saves a note under the id of the message the window starts with after it."""
@@ -78,14 +78,14 @@ class RollingMemory:
     def catch_up(self, conversation: Conversation, emit: Emit, cancel: threading.Event) -> bool:
         """Summarise the turns dropped since the note into a new note; True if it changed.
 
-        Only the note's summary streams nowhere: the user sees a Notice, then the answer. A
-        failed summary keeps the old note (and is not retried for the same turns); a cancelled
-        one is tried again next turn.
+        The summary does not stream (it is not the answer): the user sees a Notice, then the
+        answer. A failed summary keeps the old note and is not retried for the same turns; a
+        cancelled one is tried again next turn.
         """
         end = conversation.window_start
         if end <= self.upto:
             return False
-        emit(Notice(SAVED))
+        emit(Notice(SUMMARISING))
         document = self._document(conversation, end)
         settings = replace(conversation.settings, max_tokens=self.note_tokens)
         try:
