@@ -94,6 +94,10 @@ class Settings:
     """Guess tokens copied from the prompt and check several per step (same answers, faster
     summaries and rewrites); used only while it pays on this machine."""
 
+    rolling_memory: bool = False
+    """When a chat outgrows the context, summarise the turns it drops into a short note the
+    model keeps reading (a pause at each drop, about every third of the context)."""
+
 
 class SettingsError(StartupError):
     """The settings file can be neither used nor moved aside; one line naming it."""
@@ -240,6 +244,7 @@ _VALIDATORS: dict[str, Validator] = {
     "cache_budget_gb": _number(0.0, 100_000.0),
     "keys": _key_map,
     "prompt_lookup": _boolean,
+    "rolling_memory": _boolean,
 }
 assert set(_VALIDATORS) == {f.name for f in dataclasses.fields(Settings)}, "one validator per field"
 

@@ -2,6 +2,7 @@
 
     python scripts/bench_long_context.py                          # 3B shape, 4-bit, 2k/8k/32k
     python scripts/bench_long_context.py --shape tiny --lengths 512,2048 --gen-tokens 16
+    python scripts/bench_long_context.py --shape 3b-2layers --lengths 8192,32768   # on a CPU
     python scripts/bench_long_context.py --model DIR --lengths 2048,8192
 
 Both engines load the same checkpoint and run at the same activation dtype (ours picks it per

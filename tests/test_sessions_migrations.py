@@ -108,12 +108,13 @@ def test_v2_database_gains_cut_off_with_ids_indexes_and_search_kept(db_path: Pat
     assert hits == [3]
     assert left == 0
     # Every index and trigger is back; m004 added the drafts table, m005 branch choices, m006
-    # the documents table.
+    # the documents table, m007 memory notes.
     drafts = {("table", "drafts"), ("index", "drafts_one_per_chat")}
     branches = {("table", "branch_choices"), ("index", "branch_choices_one_per_fork")}
     branches.add(("index", "branch_choices_by_child"))
     documents = {("table", "documents")}
-    assert schema_objects(db_path) == objects_before | drafts | branches | documents
+    notes = {("table", "memory_notes"), ("index", "memory_notes_by_session")}
+    assert schema_objects(db_path) == objects_before | drafts | branches | documents | notes
     conn = raw_connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

@@ -51,6 +51,7 @@ def test_save_then_load_round_trips_every_field(tmp_path: Path) -> None:
         cache_budget_gb=0.5,
         keys={"edit_last": "ctrl+u"},
         prompt_lookup=False,
+        rolling_memory=True,
     )
     # Every field differs from its default, so a field the writer or reader forgets shows up.
     defaults = Settings()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import mlx_model
 from llama_chat.chat.template import (
@@ -75,6 +75,16 @@ class ChatMessage:
         return message
 
 
+class Memory(Protocol):
+    """Rolling memory (chat/memory.py): a note on the turns dropped from the window, read with
+    the system prompt; ``reserve`` prompt tokens are kept free for it."""
+
+    reserve: int
+
+    def system_text(self, system_prompt: str, window_start: int) -> str: ...
+    def catch_up(self, conversation: Conversation, emit: Emit, cancel: threading.Event) -> bool: ...
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     sampling: mlx_model.SamplingParams = field(default_factory=mlx_model.SamplingParams)
@@ -90,12 +100,7 @@ class GenerationSettings:
     @classmethod
     def from_settings(cls, s: Settings) -> GenerationSettings:
         """The generation part of the user's settings."""
-        return cls(
-            sampling_params(s),
-            max_tokens=s.max_tokens,
-            context_limit=s.context_limit,
-            prompt_lookup=s.prompt_lookup,
-        )
+        return cls(sampling_params(s), s.max_tokens, s.context_limit, s.prompt_lookup)
 
 
 class Conversation:
@@ -122,6 +127,7 @@ class Conversation:
         self.cache = cache if cache is not None else model.make_cache(kv_bits=kv_bits)
         # Index of the first message the model still sees; older turns were dropped to fit.
         self.window_start = 0
+        self.memory: Memory | None = None  # rolling memory: a note on the dropped turns
         self.last_stats = TurnStats()
         self._token_counts: dict[int, tuple[ChatMessage, int]] = {}
 
@@ -174,20 +180,22 @@ class Conversation:
 
     # -- prompt ------------------------------------------------------------------------------
 
-    def template_messages(self, start: int | None = None) -> list[dict[str, Any]]:
+    def template_messages(
+        self, start: int | None = None, end: int | None = None
+    ) -> list[dict[str, Any]]:
         first = self.window_start if start is None else start
-        rendered = [m.to_template() for m in self.messages[first:]]
-        return [{"role": "system", "content": self.system_prompt}, *rendered]
+        rendered = [m.to_template() for m in self.messages[first:end]]
+        system = self.memory.system_text(self.system_prompt, first) if self.memory else None
+        return [{"role": "system", "content": system or self.system_prompt}, *rendered]
 
     def encode(self, start: int | None = None, add_generation_prompt: bool = True) -> list[int]:
         first = self.window_start if start is None else start
         return self._encode_window(first, len(self.messages), add_generation_prompt)
 
     def _encode_window(self, first: int, end: int, add_generation_prompt: bool) -> list[int]:
-        rendered = [m.to_template() for m in self.messages[first:end]]
         return encode_prompt(
             self.tokenizer,
-            [{"role": "system", "content": self.system_prompt}, *rendered],
+            self.template_messages(first, end),
             tools=self.tools.specs() if self.tools else None,
             add_generation_prompt=add_generation_prompt,
             date_string=self.date_string,
@@ -215,7 +223,7 @@ class Conversation:
         context at once leaves room for the following turns, which then reuse the cache.
         """
         limit = self.settings.context_limit
-        budget = limit - self.settings.max_tokens
+        budget = limit - self.settings.max_tokens - (self.memory.reserve if self.memory else 0)
         last_user = self.last_user_index()
         counts = [self._message_tokens(m) for m in self.messages]
         # after[i]: tokens of messages i.. when they follow the first message of the window.
@@ -291,6 +299,8 @@ class Conversation:
             if fitted is None:
                 return self._finish(emit, FinishReason.CANCELLED, "")
             ids, dropped = fitted
+            if self.memory is not None and self.memory.catch_up(self, emit, cancel):
+                ids = self.encode()  # the note changed with the window: read it again
             if dropped:
                 emit(ContextTrimmed(dropped, len(ids), self.settings.context_limit))
             finish, text, stats = self._stream(ids, emit, cancel)

@@ -24,6 +24,7 @@ from llama_chat.chat.conversation import (
     Conversation,
     GenerationSettings,
 )
+from llama_chat.chat.memory import sync_memory
 from llama_chat.chat.presets import Preset
 from llama_chat.chat.tool_choice import offers_tools, session_settings
 from llama_chat.events import (
@@ -350,6 +351,7 @@ class ChatJobs:
     def _respond(self, user_id: int | None) -> TurnFinished:
         conversation = self._conversation
         self._caches.prefixes.prime_new_chat(conversation, self._model_id, self._quant)
+        sync_memory(conversation, self.settings.rolling_memory, self.sessions, self.session_id)
         approve = partial(self._approvals.approve, tools=conversation.tools)
         finished = self.stream_answer(
             lambda emit: conversation.respond(emit, cancel=self.cancel, approve=approve),

@@ -251,6 +251,27 @@ def m006_documents(conn: sqlite3.Connection) -> None:
     )
 
 
+def m007_memory_notes(conn: sqlite3.Connection) -> None:
+    """Rolling memory: notes summarising the turns a long chat dropped (store/memory_notes.py)."""
+    _execute_all(
+        conn,
+        (
+            # Keyed by the first message the window starts with after the note: the messages
+            # before it are the note's, and a branch forking later shares it. Deleting that
+            # message or the chat deletes the note.
+            """
+            CREATE TABLE memory_notes (
+                message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+                session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                note       TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX memory_notes_by_session ON memory_notes (session_id)",
+        ),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_sessions_and_messages,
     m002_full_text_search,
@@ -258,6 +279,7 @@ MIGRATIONS: list[Migration] = [
     m004_drafts,
     m005_branch_choices,
     m006_documents,
+    m007_memory_notes,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,6 +33,7 @@ from llama_chat.store.errors import (  # noqa: F401
     database_failure,
 )
 from llama_chat.store.fts import fts_query
+from llama_chat.store.memory_notes import MemoryNoteStore
 from llama_chat.store.records import (
     NotFoundError,
     SessionInfo,
@@ -51,7 +52,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-class SessionStore(DraftStore, DocumentStore, BranchStore):
+class SessionStore(DraftStore, DocumentStore, BranchStore, MemoryNoteStore):
     """All reads and writes of saved chats. Safe to share between the UI and a worker thread."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, recovered_from: Path | None) -> None:

@@ -182,6 +182,9 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                 "8-bit halves the cache's memory",
                 Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False, id="kv_bits"),
             )
+            with Horizontal(classes="switch-row"):
+                yield Switch(s.rolling_memory, id="rolling_memory")
+                yield Label("Rolling memory: summarise turns that no longer fit")
             yield Label("", id="memory-fit")
             yield from self._section("Privacy and tools")
             with Horizontal(classes="switch-row"):
@@ -293,7 +296,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             return None if self.query_one("#kv_bits", Select).value == "16" else 8
         if key == "system_prompt":
             return self.query_one("#system_prompt", TextArea).text
-        if key in ("offline", "tools"):
+        if key in ("offline", "tools", "rolling_memory"):
             return self.query_one(f"#{key}", Switch).value
         if key == "model_dir":
             self._store_folder()
@@ -334,17 +337,10 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     def collect(self) -> SettingsResult | None:
         """The new settings, or None (with every problem shown) if any field is bad."""
-        keys = [k for k, _, _, _ in NUMBER_FIELDS] + [
-            "quant",
-            "model_dir",
-            "system_prompt",
-            "context_limit",
-            "kv_bits",
-            "offline",
-            "tools",
-            "allowed_folders",
-            "theme",
-        ]
+        keys = [k for k, _, _, _ in NUMBER_FIELDS] + (
+            "quant model_dir system_prompt context_limit kv_bits rolling_memory offline tools"
+            " allowed_folders theme"
+        ).split()
         values = {key: self._read(key) for key in keys}
         fits = self._check_memory()
         if self.errors or not fits:
