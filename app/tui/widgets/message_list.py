@@ -59,8 +59,7 @@ class MessageList(VerticalScroll):
     can_focus = True
     BINDINGS = [
         *MESSAGE_LIST_BINDINGS,
-        # The cursor's Up/Down replace the scrolling ones of the base class: restated, so that
-        # the arrows still scroll while the cursor is off.
+        # Restated, as the cursor's Up/Down replace them: the arrows scroll while it is off.
         Binding("up", "scroll_up", "Scroll Up", show=False),
         Binding("down", "scroll_down", "Scroll Down", show=False),
     ]
@@ -73,8 +72,7 @@ class MessageList(VerticalScroll):
         """The user asked to save the selected message to a file (the screen asks where)."""
 
         text: str
-        kind: str
-        """What the message is called: "message", "answer" or "tool message"."""
+        kind: str  # what the message is called: "message", "answer" or "tool message"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -210,6 +208,11 @@ class MessageList(VerticalScroll):
         await self._settled()
         self.scroll_home(animate=False, immediate=True)
 
+    async def show_all(self) -> None:
+        """Mount every older message (for jumping to the start of the chat)."""
+        while self.older:
+            await self.show_older()
+
     async def _settled(self) -> None:
         """Wait until the newly mounted widgets have been laid out (their heights are known)."""
         refreshed = asyncio.Event()
@@ -232,7 +235,6 @@ class MessageList(VerticalScroll):
         return super().check_action(action, parameters)
 
     def enter_cursor(self) -> None:
-        """Focus the list with the cursor on the newest message."""
         items = self.selectable()
         if not items:
             self.notify("There is no message to select yet.", severity="warning")
@@ -380,8 +382,7 @@ class MessageList(VerticalScroll):
         return target.message_id if target is not None else None
 
     async def show_branch_switchers(self, positions: dict[int, tuple[int, int]]) -> None:
-        """Put "◀ i/n ▶" under every shown message that has siblings (and nowhere else)."""
-        await place_switchers(self, positions)
+        await place_switchers(self, positions)  # "◀ i/n ▶" under messages that have siblings
 
     async def show_from_fork(self, messages: list[StoredMessage], selected_id: int) -> None:
         """Show another branch: replace what follows the fork (the first message of the branch,
