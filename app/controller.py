@@ -29,6 +29,7 @@ from llama_chat.engine_thread import EngineThread
 from llama_chat.events import Event, Job, JobFailed, JobFinished, Notice, TurnFinished
 from llama_chat.paths import AppPaths
 from llama_chat.preset_jobs import PresetJobs
+from llama_chat.queries import ChatQueries
 from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tools import Approval, ToolCall
@@ -61,6 +62,8 @@ class ChatController:
         self.on_event = on_event
         self.sessions = store or SessionStore.open(paths.ensure().sessions_db)
         """The saved chats. Front ends may query it from their own thread; changes go via jobs."""
+        self.queries = ChatQueries(self.sessions)
+        """What a front end reads of the saved chats (read-only; changes go via jobs)."""
         self.cancel = threading.Event()
         self.approver: Approver | None = None
         self._reading = threading.Event()

@@ -24,7 +24,7 @@ from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS, CHAT_KEYS
 from llama_chat.tui.screens.chat_documents import DocumentFlow
 from llama_chat.tui.screens.chat_sessions import SessionFlow
-from llama_chat.tui.screens.chat_turns import TurnFlow, refuse_while_busy
+from llama_chat.tui.screens.chat_turns import TurnFlow, read_chat, refuse_while_busy
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
 from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
@@ -82,7 +82,7 @@ class ChatScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield SessionSidebar(self.state.controller.sessions, id="sidebar")
+            yield SessionSidebar(self.state.controller.queries, id="sidebar")
             with Vertical(id="chat"):
                 yield MessageList(id="messages")
                 yield Label(
@@ -116,7 +116,7 @@ class ChatScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        busy, focused, in_sidebar = self.state.busy, self.focused, self.sidebar.has_focus_within
+        busy, focused = self.state.busy, self.focused
         if action == "stop":
             return busy
         if action == "cancel_edit":
@@ -128,7 +128,7 @@ class ChatScreen(Screen[None]):
         if action in ("preset_move", "preset_pick"):
             return self.completion.is_open and focused is self.prompt
         if action == "scroll_chat":
-            if in_sidebar:
+            if self.sidebar.has_focus_within:
                 return False  # the chat list scrolls itself
             if parameters[0] in ("home", "end") and focused is self.prompt:
                 return not self.prompt.text  # keys pass on to the box when it has text
@@ -137,7 +137,8 @@ class ChatScreen(Screen[None]):
         if action == "branch":
             # Ctrl+Left/Right jump words in a text box: they stay with the message box while it
             # has text, and with the saved chats' search.
-            return not in_sidebar and not (focused is self.prompt and self.prompt.text)
+            typing = focused is self.prompt and self.prompt.text
+            return not (self.sidebar.has_focus_within or typing)
         return super().check_action(action, parameters)
 
     def action_stop(self) -> None:
@@ -152,12 +153,11 @@ class ChatScreen(Screen[None]):
         messages, session_id = self.messages, self.state.session_id
         if where == "end":  # and stay there: messages still laying out make the chat taller
             if messages.newer and session_id is not None:  # the view shows the chat's start
-                await messages.show_stored(self.state.controller.sessions.active_path(session_id))
+                await messages.show_stored(await read_chat(self, session_id))
             messages.scroll_end(animate=False)
             messages.follow()
         elif where == "home":  # the start of the chat, not of the messages mounted so far
-            path = self.state.controller.sessions.active_path(session_id) if session_id else []
-            await messages.show_start(path)
+            await messages.show_start(await read_chat(self, session_id))
         else:
             {"page_up": messages.scroll_page_up, "page_down": messages.scroll_page_down}[where]()
 
@@ -224,9 +224,7 @@ class ChatScreen(Screen[None]):
     async def _show_branch_switchers(self, session_id: int | None) -> None:
         """``session_id`` comes from the event where there is one: the app's own is updated
         after this screen's handlers have run."""
-        positions = {}
-        if session_id is not None:
-            positions = self.state.controller.sessions.branch_positions(session_id)
+        positions = self.state.controller.queries.branch_positions(session_id)
         await self.messages.show_branch_switchers(positions)
 
     @on(MessageList.PageShown)

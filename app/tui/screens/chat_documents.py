@@ -88,7 +88,7 @@ class DocumentFlow(ChatPart):
         if isinstance(selected, DocumentBlock):  # the one under the cursor, else the last one
             document = selected.document
         else:
-            documents = state.controller.sessions.documents(state.session_id)
+            documents = state.controller.queries.documents(state.session_id)
             if not documents:
                 self.screen.notify("This chat has no document to summarise.", severity="warning")
                 return

@@ -77,7 +77,7 @@ class SessionFlow(ChatPart):
     def _save_message(self, request: MessageList.SaveRequested) -> None:
         title = None
         if self.state.session_id is not None:
-            title = self.state.controller.sessions.get_session(self.state.session_id).title
+            title = self.state.controller.queries.get_session(self.state.session_id).title
         suggested = suggested_path(self.state.export_folder(), title, request.kind)
 
         def saved(path: Path | None) -> None:

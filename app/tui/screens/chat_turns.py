@@ -5,6 +5,8 @@ yet), which the screen and its document flow share.
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.screen import Screen
 
 from llama_chat.events import (
@@ -18,6 +20,7 @@ from llama_chat.events import (
     TurnFinished,
     TurnStarted,
 )
+from llama_chat.store.sessions import StoredMessage
 from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
 from llama_chat.tui.widgets.branch_switcher import learn_saved_ids
 from llama_chat.tui.widgets.message import UserMessage
@@ -27,6 +30,12 @@ from llama_chat.tui.widgets.preset_completion import PresetCompletion
 from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
 from llama_chat.tui.widgets.status_bar import StatusBar
+
+
+async def read_chat(screen: Screen, session_id: int | None) -> list[StoredMessage]:
+    """The chat's shown branch, read in a thread: a long chat takes a while, and the store waits
+    while the engine writes to it; the screen goes on drawing meanwhile."""
+    return await asyncio.to_thread(chat_app(screen).controller.queries.active_path, session_id)
 
 
 def refuse_while_busy(screen: Screen) -> bool:
@@ -212,8 +221,7 @@ class TurnFlow(ChatPart):
     async def _turn_started(self, event: TurnStarted) -> None:
         user = self.messages.last_user()
         if self.messages.newer:  # the view showed the chat's start: the answer goes at its end
-            sessions = self.state.controller.sessions
-            await self.messages.show_stored(sessions.active_path(event.session_id))
+            await self.messages.show_stored(await read_chat(self.screen, event.session_id))
             self.messages.follow()
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
@@ -223,8 +231,7 @@ class TurnFlow(ChatPart):
     async def _message_refused(self, event: MessageRefused) -> None:
         """Nothing was saved: show the chat as stored and give the text back to edit."""
         self.messages.turn_ended = True
-        sid, sessions = self.state.session_id, self.state.controller.sessions
-        await self.messages.show_stored(sessions.active_path(sid) if sid is not None else [])
+        await self.messages.show_stored(await read_chat(self.screen, self.state.session_id))
         self.prompt.set_text(event.text)
         self.screen.notify(
             f"Your message was not sent: {event.reason}.", severity="warning", timeout=15
@@ -240,7 +247,7 @@ class TurnFlow(ChatPart):
         await self.sidebar.reload(session_id)
         user = self.messages.last_user()
         if session_id is not None and user is not None:  # ids the branch switchers need
-            path = self.state.controller.sessions.active_path(session_id)
+            path = await read_chat(self.screen, session_id)
             learn_saved_ids(list(self.messages.children), user, self.messages.finished, path)
 
     async def _turn_job_finished(self) -> None:
@@ -248,6 +255,6 @@ class TurnFlow(ChatPart):
         if not self.messages.turn_ended and session_id is not None:
             # The controller declined the job (no model, nothing to regenerate): show what is
             # saved rather than what this screen had already removed for the new answer.
-            await self.messages.show_stored(self.state.controller.sessions.active_path(session_id))
+            await self.messages.show_stored(await read_chat(self.screen, session_id))
         if self.status.activity_text in ("thinking…", "stopping…", "writing…"):
             self.status.set_activity("")

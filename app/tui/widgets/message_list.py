@@ -298,7 +298,7 @@ class MessageList(VerticalScroll):
     def _widgets_for(self, message: StoredMessage) -> list[Widget]:
         # A user message that carries a document shows as the document's block.
         if message.role == "user":
-            document = chat_app(self).controller.sessions.document_of_message(message.id)
+            document = chat_app(self).controller.queries.document_of_message(message.id)
             if document is not None:
                 return [DocumentBlock(document)]
         return widgets_for(message)

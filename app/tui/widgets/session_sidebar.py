@@ -15,7 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
 
-from llama_chat.store.sessions import SessionInfo, SessionStore
+from llama_chat.queries import ChatQueries
+from llama_chat.store.sessions import SessionInfo
 from llama_chat.tui.plain import plain
 
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
@@ -97,7 +98,7 @@ class SessionSidebar(Vertical):
     class NewChat(Message):
         pass
 
-    def __init__(self, store: SessionStore, *, id: str | None = None) -> None:
+    def __init__(self, store: ChatQueries, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         self.current_id: int | None = None
