@@ -40,6 +40,7 @@ from llama_chat.jobs.chat import ChatJobs
 from llama_chat.jobs.continue_ import ContinueJobs
 from llama_chat.jobs.documents import DocumentJobs
 from llama_chat.paths import AppPaths
+from llama_chat.queries import ChatQueries
 from llama_chat.settings import Settings
 from llama_chat.store.export import export_session
 from llama_chat.store.sessions import SessionStore
@@ -86,6 +87,8 @@ class ChatController:
         self.on_event = on_event
         self.sessions = store or SessionStore.open(paths.ensure().sessions_db)
         """The saved chats. Front ends may query it from their own thread; changes go via jobs."""
+        self.queries = ChatQueries(self.sessions)
+        """What a front end reads of the saved chats (read-only; changes go via jobs)."""
         self.cancel = threading.Event()
         self.approver: Approver | None = None
         self._reading = threading.Event()

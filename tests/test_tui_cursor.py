@@ -110,7 +110,7 @@ async def test_moving_up_while_the_older_page_is_still_loading_waits_for_it(path
         await pilot.press("alt+up")
         first = messages.selectable()[0]
         messages.select(first)  # scrolled to the top: the older page starts loading...
-        await app.chat.run_action("cursor_move(-1)")  # ...and Up comes before it is mounted
+        await messages.run_action("cursor_move(-1)")  # ...and Up comes before it is mounted
         texts = [text for _, text in exchange]
         assert messages.selected.text == texts[texts.index(first.text) - 1]
 

@@ -156,7 +156,7 @@ async def test_binary_and_too_big_files_are_refused_in_one_line(paths, tmp_path)
         await model_ready(pilot)
         await attach_by_path(pilot, binary)
         await wait_for(pilot, lambda: app.errors(), "the refusal")
-        app.chat.attach_path(big)
+        app.chat.documents.attach_path(big)
         await wait_for(pilot, lambda: len(app.errors()) == 2, "the second refusal")
         first, second = app.errors()
         assert "photo.bin" in first and "\n" not in first

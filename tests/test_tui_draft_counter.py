@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llama_chat.tui.screens.chat_draft_counter import describe_draft
+from llama_chat.tui.widgets.prompt_input import describe_draft
 from mlx_model.tokenizer import Tokenizer
 from tests.tui_pilot import SIZE, make_app, model_ready, send, wait_for
 

@@ -8,6 +8,7 @@ from textual.widgets import DataTable, OptionList
 from textual.widgets._footer import FooterKey
 
 from llama_chat.tui.app import LlamaChatApp
+from llama_chat.tui.keys import CHAT_KEYS
 from llama_chat.tui.screens.chat import ChatScreen
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.widgets.prompt_input import PromptInput
@@ -36,7 +37,7 @@ async def test_help_lists_every_binding_with_its_tooltip(paths):
         rows = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
         actions = [action for _, action, _ in rows]
         everything = [
-            *ChatScreen.BINDINGS,
+            *CHAT_KEYS,
             *LlamaChatApp.BINDINGS,
             *PromptInput.BINDINGS,
             *SessionSidebar.BINDINGS,

@@ -124,7 +124,7 @@ async def test_a_preset_in_an_empty_box_works_on_the_last_answer(paths):
         app.chat.prompt.focus()
         await pilot.press(*"/shorten")
         await keys_then_turn(pilot, "enter", "enter")  # pick, then send
-        shorten = [p for p in app.chat.preset_library().all() if p.name == "shorten"][0]
+        shorten = [p for p in app.chat.completion.preset_library().all() if p.name == "shorten"][0]
         assert widgets(app, UserMessage)[-1].text == shorten.apply(answer)
 
 

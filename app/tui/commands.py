@@ -53,7 +53,7 @@ class SessionPicker(Provider):
     """``Open chat: <title>`` for every saved chat, best match first."""
 
     def _sessions(self) -> list[SessionInfo]:
-        return chat_app(self.app).controller.sessions.list_sessions(limit=SESSION_PICKER_LIMIT)
+        return chat_app(self.app).controller.queries.list_sessions(limit=SESSION_PICKER_LIMIT)
 
     async def _open(self, session_id: int) -> None:
         await self.screen.run_action(f"open_session({session_id})")

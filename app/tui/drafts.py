@@ -34,16 +34,16 @@ class Drafts:
         """Where the app starts: the chat shown when it last ran (None: the new chat, its draft
         back in the box). Without that record (or its chat deleted): the new chat if it has a
         draft or there are no chats, else the most recently updated chat."""
-        sessions = self.controller.sessions
+        queries = self.controller.queries
         recorded, chat = self._recorded_open_chat()
         if recorded and chat is not None:
             try:
-                sessions.get_session(chat)
+                queries.get_session(chat)
             except NotFoundError:
                 recorded = False
         if not recorded:
-            recent = sessions.list_sessions(limit=1)
-            chat = None if sessions.draft(None) or not recent else recent[0].id
+            recent = queries.list_sessions(limit=1)
+            chat = None if queries.draft(None) or not recent else recent[0].id
         if chat is None:
             self.show(None)
             return None
@@ -80,7 +80,7 @@ class Drafts:
             # Shown again (the model loaded, the settings changed): the box holds this chat's
             # text already, and newer than the store, whose saves may still be on their way.
             return
-        saved = self.controller.sessions.draft(session_id)
+        saved = self.controller.queries.draft(session_id)
         typed = self.prompt.text if session_id is not None and session_id == self._reopening else ""
         self._reopening = None
         if typed and self._saved == (None, typed):

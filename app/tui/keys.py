@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from textual.binding import Binding
 
-CHAT_BINDINGS: list[Binding] = [
+CHAT_KEYS: list[Binding] = [
     Binding(
         "escape",
         "stop",
@@ -117,9 +117,10 @@ CHAT_BINDINGS: list[Binding] = [
         priority=True,
         tooltip="Scroll to the newest message, and follow it (in the message box: when empty)",
     ),
-    # The message cursor (screens/chat_cursor.py). Its keys act only while it is on, and the
-    # movement keys need priority over the message list's own scrolling keys. Ctrl+K (k: up, as
-    # in the cursor) wins over the box's delete-to-line-end: a Mac delivers no Alt/Ctrl+Up.
+    # The message cursor (widgets/message_list.py holds the keys that act on it). Its keys
+    # act only while it is on, and the movement keys need priority over the list's scrolling.
+    # Ctrl+K (k: up, as in the cursor) wins over the box's delete-to-line-end: a Mac delivers no
+    # Alt/Ctrl+Up.
     Binding(
         "ctrl+k,alt+up,ctrl+up",
         "cursor_enter",
@@ -206,7 +207,7 @@ CHAT_BINDINGS: list[Binding] = [
         tooltip="Show the next branch of the message under the cursor, else of the newest"
         " message that has branches (in the message box: when it is empty)",
     ),
-    # The preset list under the message box (screens/chat_presets.py). Priority, so that they
+    # The preset list under the message box (widgets/preset_completion.py). Priority, so that they
     # win over the box's own keys while the list is open; check_action turns them off otherwise,
     # and the key goes on to its next binding (the message cursor) or to the box as usual.
     Binding(
@@ -255,6 +256,16 @@ CHAT_BINDINGS: list[Binding] = [
         tooltip="Move the focus to the previous part of the screen",
     ),
 ]
+"""Every key of the chat screen and its message list, in the order the help lists them."""
+
+MESSAGE_LIST_KEY_IDS = frozenset(
+    {"cursor.older", "cursor.newer", "cursor.copy", "cursor.code", "cursor.save"}
+)
+"""Keys that act only while the message list has the focus: the list holds them. (Leaving the
+cursor moves the focus to the message box: the screen's, as the box is not the list's.)"""
+MESSAGE_LIST_BINDINGS = [b for b in CHAT_KEYS if b.id in MESSAGE_LIST_KEY_IDS]
+CHAT_BINDINGS = [b for b in CHAT_KEYS if b.id not in MESSAGE_LIST_KEY_IDS]
+"""The screen's own keys: those that work wherever the focus is (or check it themselves)."""
 
 
 def unknown_binding_ids(keymap: Mapping[str, str], bindings: Iterable[Binding]) -> list[str]:

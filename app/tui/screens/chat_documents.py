@@ -1,17 +1,18 @@
-"""The chat screen's part for documents: attaching a file (the picker, a pasted path, a message
-too long to send), the summary's progress in the chat, and the palette's summaries."""
+"""Documents in the chat: attaching a file (the picker, a pasted path, a message too long to
+send), the summary's progress in the chat, and the palette's summaries.
+
+The chat screen holds one ``DocumentFlow`` and hands it the keys and engine events it is for.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from textual import events, on
-
 from llama_chat.documents import DocumentError, load_document, pasted_path
-from llama_chat.events import Job
-from llama_chat.tui.bridge import Core
+from llama_chat.events import DocumentAdded, DocumentProgress, Job
+from llama_chat.store.documents import StoredDocument
 from llama_chat.tui.screens.attach import AttachScreen, InstructionDialog
-from llama_chat.tui.screens.chat_base import ChatScreenBase
+from llama_chat.tui.screens.chat_turns import ChatPart, can_start, require_session, start_turn
 from llama_chat.tui.screens.dialogs import ConfirmDialog
 from llama_chat.tui.widgets.document_block import DocumentBlock, SummaryProgressBlock
 
@@ -19,10 +20,12 @@ DOCUMENT_JOBS = frozenset({Job.ATTACH, Job.SUMMARIZE_CHAT, Job.RESUMMARIZE})
 PASTED_NAME = "pasted text"
 
 
-class DocumentHandlers(ChatScreenBase):
-    def action_attach_file(self) -> None:
-        if self.can_start():
-            self.app.push_screen(AttachScreen(), self._picked)
+class DocumentFlow(ChatPart):
+    """The chat screen's documents: what it attaches, and how a summary shows while written."""
+
+    def pick_file(self) -> None:
+        if can_start(self.screen):
+            self.screen.app.push_screen(AttachScreen(), self._picked)
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:
@@ -33,25 +36,24 @@ class DocumentHandlers(ChatScreenBase):
         try:
             document = load_document(path)
         except DocumentError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            self.screen.notify(str(exc), severity="error", timeout=10)
             return False
         return self.attach_text(document.name, document.text, document.size_bytes)
 
     def attach_text(self, name: str, text: str, size_bytes: int) -> bool:
-        if not self.can_start():
+        if not can_start(self.screen):
             return False
+        state = self.state
         self.status.set_activity(f"attaching {name}…")
-        self.state.controller.attach_document(name, text, size_bytes)
+        state.controller.attach_document(name, text, size_bytes)
         return True
 
     # -- offers: a pasted path, a message too long to send -----------------------------------------
 
-    @on(events.Paste)
-    def _pasted(self, event: events.Paste) -> None:
-        path = pasted_path(event.text)
+    def offer_pasted(self, pasted: str) -> None:
+        path = pasted_path(pasted)
         if path is None:
             return
-        pasted = event.text
 
         def answered(attach: bool | None) -> None:
             # Attached, the path leaves the box; declined or refused, it stays as pasted.
@@ -60,78 +62,71 @@ class DocumentHandlers(ChatScreenBase):
 
         question = f"Attach the file {path.name}, or keep its path as text in the message?"
         offer = ConfirmDialog(question, "Attach", cancel_label="Keep as text", offer=True)
-        self.app.push_screen(offer, answered)
+        self.screen.app.push_screen(offer, answered)
 
-    @on(Core.MessageRefused)
-    def _offer_document(self, message: Core.MessageRefused) -> None:
-        text = message.event.text
-
+    def offer_long_message(self, text: str) -> None:
         def answered(attach: bool | None) -> None:
             if attach and self.attach_text(PASTED_NAME, text, len(text.encode("utf-8"))):
                 self.prompt.clear()
 
         question = "Your message is too long for the context — attach it as a document?"
-        self.app.push_screen(ConfirmDialog(question, "Attach"), answered)
+        self.screen.app.push_screen(ConfirmDialog(question, "Attach"), answered)
 
     # -- the palette's summaries -------------------------------------------------------------------
 
-    def action_summarise_chat(self) -> None:
-        if self.can_start() and self.require_session():
-            self.start_turn()
+    def summarise_chat(self) -> None:
+        if can_start(self.screen) and require_session(self.screen):
+            start_turn(self.screen)
             self.state.controller.summarize_chat()
 
-    def action_resummarise_document(self) -> None:
-        if not (self.can_start() and self.require_session()):
+    def resummarise_document(self) -> None:
+        if not (can_start(self.screen) and require_session(self.screen)):
             return
+        state = self.state
         selected = self.messages.selected
         if isinstance(selected, DocumentBlock):  # the one under the cursor, else the last one
             document = selected.document
         else:
-            documents = self.state.controller.sessions.documents(self.state.session_id)
+            documents = state.controller.queries.documents(state.session_id)
             if not documents:
-                self.notify("This chat has no document to summarise.", severity="warning")
+                self.screen.notify("This chat has no document to summarise.", severity="warning")
                 return
             document = documents[-1]
 
         def answered(instruction: str | None) -> None:
-            if instruction is not None and self.can_start():
-                self.start_turn()
-                self.state.controller.resummarize_document(instruction, document.id)
+            if instruction is not None and can_start(self.screen):
+                start_turn(self.screen)
+                state.controller.resummarize_document(instruction, document.id)
 
-        self.app.push_screen(InstructionDialog(document.name), answered)
+        self.screen.app.push_screen(InstructionDialog(document.name), answered)
 
     # -- engine events -----------------------------------------------------------------------------
 
-    @on(Core.DocumentProgress)
-    async def _document_progress(self, message: Core.DocumentProgress) -> None:
+    async def show(self, event: DocumentProgress | DocumentAdded) -> None:
+        if isinstance(event, DocumentAdded):
+            await self._added(event.document)
+            return
         blocks = self.messages.query_children(SummaryProgressBlock)
         if blocks:
             block = blocks.first()
         else:
-            block = SummaryProgressBlock(message.event.name)
+            block = SummaryProgressBlock(event.name)
             await self.messages.add(block)
             self.messages.follow()
-        block.show(message.event)
+        block.show(event)
 
-    @on(Core.DocumentAdded)
-    async def _document_added(self, message: Core.DocumentAdded) -> None:
-        document = message.event.document
+    async def _added(self, document: StoredDocument) -> None:
         await self._remove_progress()
         await self.messages.add(DocumentBlock(document))
         self.messages.follow()
         if document.session_id != self.state.session_id:  # the chat's first message: now saved
             await self.sidebar.reload(document.session_id)  # the app keeps the new id after
 
-    @on(Core.SummaryDone)
-    def _summary_done(self, message: Core.SummaryDone) -> None:
-        self.notify(f"Summary of {message.event.what} written.", timeout=5)
-
-    @on(Core.JobFinished)
-    async def _document_job_finished(self, message: Core.JobFinished) -> None:
-        if message.event.job not in DOCUMENT_JOBS:
+    async def job_finished(self, job: Job) -> None:
+        if job not in DOCUMENT_JOBS:
             return
         await self._remove_progress()
-        if message.event.job == Job.ATTACH:  # an answer job's end is the chat screen's
+        if job == Job.ATTACH:  # an answer job's end is the chat screen's
             self.status.set_activity("")
 
     async def _remove_progress(self) -> None:

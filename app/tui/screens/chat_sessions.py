@@ -1,77 +1,87 @@
-"""The chat screen's part for saved chats: the sidebar's requests and the session actions."""
+"""Saved chats from the chat screen: opening and starting chats, showing the chats' list, the
+session actions (rename, delete, export) the sidebar and the palette ask for, and saving one
+message to a file. The chat screen holds one ``SessionFlow``."""
 
 from __future__ import annotations
 
-from textual import on
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.message import Message
+from textual.screen import Screen
 
 from llama_chat.tui.screens import dialogs
-from llama_chat.tui.screens.chat_base import ChatScreenBase
+from llama_chat.tui.screens.chat_turns import ChatPart, refuse_while_busy, require_session
+from llama_chat.tui.screens.save_message import SaveMessageDialog, suggested_path
+from llama_chat.tui.widgets.message_list import MessageList
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
 
 
-class SessionHandlers(ChatScreenBase):
-    def action_new_session(self) -> None:
-        if not self.refuse_while_busy():
+class SessionFlow(ChatPart):
+    def __init__(self, screen: Screen, save_draft: Callable[[], None]) -> None:
+        super().__init__(screen)
+        self.save_draft = save_draft
+        """Keeps the box's text with the open chat: called before another chat opens."""
+
+    def new_session(self) -> None:
+        if not refuse_while_busy(self.screen):
             self.save_draft()
             self.state.controller.new_session()
 
-    def action_open_session(self, session_id: int) -> None:
-        if not self.refuse_while_busy():
+    def open_session(self, session_id: int) -> None:
+        if not refuse_while_busy(self.screen):
             self.save_draft()
             self.state.controller.open_session(session_id)
 
-    def action_toggle_sidebar(self) -> None:
+    def toggle_sidebar(self) -> None:
         # One press goes to the search, showing the chats if needed; from the chats, one press
         # hides them and returns to the message box.
-        sidebar = self.sidebar
-        self._sidebar_chosen = True
-        focused = self.focused
-        if sidebar.display and focused is not None and sidebar in focused.ancestors_with_self:
-            sidebar.display = False
+        if self.sidebar.display and self.sidebar.has_focus_within:
+            self.sidebar.hide()
             self.prompt.focus()
         else:
-            sidebar.display = True
-            sidebar.query_one("#session-search").focus()
+            self.sidebar.show_search()
 
-    def action_search_sessions(self) -> None:
-        self._sidebar_chosen = True
-        self.sidebar.display = True
-        self.sidebar.query_one("#session-search").focus()
+    def ask_for_open_chat(
+        self, request: type[SessionSidebar.Rename | SessionSidebar.Delete]
+    ) -> None:
+        """The palette's rename and delete: of the open chat, once it is saved."""
+        if require_session(self.screen):
+            self.screen.post_message(request(self.state.session_id))
 
-    def action_rename_session(self) -> None:
-        if self.require_session():
-            self.post_message(SessionSidebar.Rename(self.state.session_id))
+    def export_open_chat(self, fmt: str | None) -> None:
+        if require_session(self.screen):
+            dialogs.export_session(self.screen.app, self.state.session_id, fmt)
 
-    def action_delete_session(self) -> None:
-        if self.require_session():
-            self.post_message(SessionSidebar.Delete(self.state.session_id))
+    def handle(self, request: Message) -> None:
+        """What the sidebar and the message list ask for."""
+        app = self.screen.app
+        match request:
+            case SessionSidebar.Open(session_id=session_id):
+                self.prompt.focus()  # picked from the list: the next thing is typing
+                self.open_session(session_id)
+            case SessionSidebar.NewChat():
+                self.prompt.focus()
+                self.new_session()
+            case SessionSidebar.Rename(session_id=session_id):
+                dialogs.rename_session(app, session_id)
+            case SessionSidebar.Delete(session_id=session_id):
+                if session_id == self.state.session_id and refuse_while_busy(self.screen):
+                    return
+                dialogs.delete_session(app, session_id)
+            case SessionSidebar.Export(session_id=session_id):
+                dialogs.export_session(app, session_id)
+            case MessageList.SaveRequested():
+                self._save_message(request)
 
-    def action_export_session(self, fmt: str = "") -> None:
-        if self.require_session():
-            dialogs.export_session(self.app, self.state.session_id, fmt or None)
+    def _save_message(self, request: MessageList.SaveRequested) -> None:
+        title = None
+        if self.state.session_id is not None:
+            title = self.state.controller.queries.get_session(self.state.session_id).title
+        suggested = suggested_path(self.state.export_folder(), title, request.kind)
 
-    # -- sidebar ----------------------------------------------------------------------------------
+        def saved(path: Path | None) -> None:
+            if path is not None:
+                self.screen.notify(f"Saved the {request.kind} to {path}.")
 
-    @on(SessionSidebar.Open)
-    def _open_session(self, event: SessionSidebar.Open) -> None:
-        self.prompt.focus()  # picked from the list: the next thing is typing
-        self.action_open_session(event.session_id)
-
-    @on(SessionSidebar.NewChat)
-    def _new_chat(self) -> None:
-        self.prompt.focus()
-        self.action_new_session()
-
-    @on(SessionSidebar.Rename)
-    def _rename(self, event: SessionSidebar.Rename) -> None:
-        dialogs.rename_session(self.app, event.session_id)
-
-    @on(SessionSidebar.Delete)
-    def _delete(self, event: SessionSidebar.Delete) -> None:
-        if event.session_id == self.state.session_id and self.refuse_while_busy():
-            return
-        dialogs.delete_session(self.app, event.session_id)
-
-    @on(SessionSidebar.Export)
-    def _export(self, event: SessionSidebar.Export) -> None:
-        dialogs.export_session(self.app, event.session_id)
+        self.screen.app.push_screen(SaveMessageDialog(request.text, suggested), saved)

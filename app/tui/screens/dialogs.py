@@ -112,7 +112,7 @@ class ExportDialog(ModalScreen[str | None]):
 def session_title(app: App, session_id: int) -> str | None:
     """The saved chat's title; None (after saying so) when it is gone."""
     try:
-        return chat_app(app).controller.sessions.get_session(session_id).title
+        return chat_app(app).controller.queries.get_session(session_id).title
     except NotFoundError:
         app.notify("That chat no longer exists.", severity="warning")
         return None

@@ -370,7 +370,7 @@ def settings_screen(app: App) -> SettingsScreen:
     state = chat_app(app)
     session_prompt = None
     if state.session_id is not None:
-        session_prompt = state.controller.sessions.get_session(state.session_id).system_prompt
+        session_prompt = state.controller.queries.get_session(state.session_id).system_prompt
     return SettingsScreen(
         state.settings,
         model_config=state.reference_config(),

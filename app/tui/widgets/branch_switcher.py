@@ -1,14 +1,19 @@
 """The "◀ 2/3 ▶" line under a message that has siblings (regenerated answers, edited questions).
 
 The arrows are links to the chat screen's ``branch_at`` action, so a click shows the previous or
-next branch; the keys do the same for the message under the cursor (chat_branches.py). Markup
+next branch; the keys do the same for the message under the cursor (message_list.py). Markup
 takes no negative numbers, hence the direction by name.
 """
 
 from __future__ import annotations
 
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
+
+from llama_chat.events import TurnFinished
+from llama_chat.store.sessions import StoredMessage
+from llama_chat.tui.widgets.message import AssistantMessage, ToolCallMessage, UserMessage
 
 
 class BranchSwitcher(Static):
@@ -46,3 +51,60 @@ class BranchSwitcher(Static):
             return Content.styled(arrow, "dim")
         action = f"screen.branch_at({self.message_id},'{direction}')"
         return Content.from_markup(f"[@click={action}]{arrow}[/]")
+
+
+async def place_switchers(messages: Widget, positions: dict[int, tuple[int, int]]) -> None:
+    """Put "◀ i/n ▶" under every message among ``messages``' children that has siblings (and
+    nowhere else); ``positions``: message id → (index, count) of those that have.
+
+    Switchers that are still right stay, so the chat does not jump while pages of older
+    messages come in."""
+    wanted: list[tuple[Widget, BranchSwitcher | None]] = []
+    stale: list[Widget] = []
+    above: Widget | None = None
+    for widget in list(messages.children):
+        if isinstance(widget, BranchSwitcher):
+            place = positions.get(widget.message_id)
+            right = getattr(above, "message_id", None) == widget.message_id
+            if right and place == (widget.index, widget.count) and wanted:
+                wanted[-1] = (wanted[-1][0], widget)
+            else:
+                stale.append(widget)
+        elif isinstance(widget, UserMessage | AssistantMessage | ToolCallMessage):
+            if positions.get(widget.message_id) is not None:
+                wanted.append((widget, None))
+        above = widget
+    if stale:
+        await messages.remove_children(stale)
+    for widget, kept in wanted:
+        if kept is None and widget.message_id is not None:
+            user = isinstance(widget, UserMessage)
+            switcher = BranchSwitcher(widget.message_id, *positions[widget.message_id], user=user)
+            await messages.mount(switcher, after=widget)
+
+
+def learn_saved_ids(
+    children: list[Widget],
+    user: UserMessage | None,
+    answer: AssistantMessage | None,
+    finished: TurnFinished,
+) -> None:
+    """A live answer learns its saved ids from ``finished``, which switchers need: the first
+    message after the question ``user`` (where a regenerated answer forks) and the
+    ``answer``'s own. ``children``: the message list's widgets."""
+    if answer is not None and answer.message_id is None:
+        answer.message_id = finished.answer_id
+    if user is None or user.message_id is None or user.message_id != finished.user_id:
+        return
+    following = children[children.index(user) + 1 :]
+    first = next((w for w in following if not isinstance(w, BranchSwitcher)), None)
+    if isinstance(first, AssistantMessage | ToolCallMessage) and first.message_id is None:
+        first.message_id = finished.reply_id
+
+
+def fork_parent(children: list[Widget], path: list[StoredMessage], fork: int) -> Widget | None:
+    """The shown widget of the message before ``path[fork]`` (None: not shown, or no parent)."""
+    if fork == 0:
+        return None
+    found = [w for w in children if getattr(w, "message_id", 0) == path[fork - 1].id]
+    return found[0] if found else None

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Static
 
 from llama_chat.events import ToolCallRequested, ToolResultReady, TurnFinished
 from llama_chat.status import MessageStatus
 from llama_chat.store.sessions import StoredMessage
+from llama_chat.tui.keys import MESSAGE_LIST_BINDINGS
 from llama_chat.tui.state import chat_app
+from llama_chat.tui.widgets.branch_switcher import (
+    BranchSwitcher,
+    fork_parent,
+    place_switchers,
+)
 from llama_chat.tui.widgets.document_block import DocumentBlock
 from llama_chat.tui.widgets.message import (
     AssistantMessage,
@@ -22,12 +28,23 @@ from llama_chat.tui.widgets.message import (
     ToolResultMessage,
     UserMessage,
 )
-
-FIRST_SCREEN_MESSAGES = 6
-"""Saved messages mounted when a chat opens: about a screenful (each Markdown answer is a
-tree of widgets, and styling them is what makes opening a chat slow)."""
-OLDER_PAGE_MESSAGES = 24
-"""Saved messages mounted above the others each time the user scrolls to the top."""
+from llama_chat.tui.widgets.message_cursor import (
+    CURSOR_ACTIONS,
+    CodeTurn,
+    copy_code_block,
+    copy_message,
+    message_kind,
+    selectable,
+)
+from llama_chat.tui.widgets.message_pages import (
+    FIRST_SCREEN_MESSAGES,
+    OLDER_PAGE_MESSAGES,
+    NewerNote,
+    OlderNote,
+    damage_notice,
+    widgets_for,
+)
+from llama_chat.tui.widgets.message_text import message_source
 
 
 class MessageList(VerticalScroll):
@@ -40,9 +57,22 @@ class MessageList(VerticalScroll):
     """
 
     can_focus = True
+    BINDINGS = [
+        *MESSAGE_LIST_BINDINGS,
+        # Restated, as the cursor's Up/Down replace them: the arrows scroll while it is off.
+        Binding("up", "scroll_up", "Scroll Up", show=False),
+        Binding("down", "scroll_down", "Scroll Down", show=False),
+    ]
 
     class PageShown(Message):
-        """A page of older messages was mounted (parts that mark messages redo theirs)."""
+        """A page of older or newer messages was mounted (its branch switchers are to place)."""
+
+    @dataclass
+    class SaveRequested(Message):
+        """The user asked to save the selected message to a file (the screen asks where)."""
+
+        text: str
+        kind: str  # what the message is called: "message", "answer" or "tool message"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -61,6 +91,9 @@ class MessageList(VerticalScroll):
         self.selected: Widget | None = None
         """The message under the keyboard cursor, which copy, save and branch keys act on; None
         while the cursor is off (they act on the newest answer)."""
+        self.turn_ended = False
+        """The running answer job already showed how it ended (an answer, an error, refused)."""
+        self._code_turn = CodeTurn()
 
     def on_mount(self) -> None:
         self.watch(self, "scroll_y", self._near_top, init=False)
@@ -73,16 +106,8 @@ class MessageList(VerticalScroll):
         self.workers.cancel_group(self, "older")
         self.loading_older = False
         messages = list(messages)
-        damaged = [m for m in messages if m.damage]
-        if damaged:  # read as far as possible; say which chat and message, once
-            first = damaged[0]
-            self.notify(
-                f"Chat {first.session_id} has {len(damaged)} damaged message(s) in the saved "
-                f"chats database, shown as far as they could be read (message {first.id}: "
-                f"{first.damage[0]}).",
-                severity="warning",
-                timeout=15,
-            )
+        if (notice := damage_notice(messages)) is not None:
+            self.notify(notice, severity="warning", timeout=15)
         shown = [m for m in messages if m.role != "system"]
         self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
         self.newer = []
@@ -198,7 +223,51 @@ class MessageList(VerticalScroll):
 
     def selectable(self) -> list[Widget]:
         """The mounted messages the cursor can stop on, oldest first."""
-        return [w for w in self.children if w.has_class("message")]
+        return selectable(self.children)
+
+    @property
+    def cursor_on(self) -> bool:
+        return self.selected is not None and self.has_focus
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in CURSOR_ACTIONS:
+            return self.cursor_on
+        return super().check_action(action, parameters)
+
+    def enter_cursor(self) -> None:
+        items = self.selectable()
+        if not items:
+            self.notify("There is no message to select yet.", severity="warning")
+            return
+        self.focus()
+        self.select(items[-1])
+
+    async def action_cursor_move(self, step: int) -> None:
+        current = self.selected
+        items = self.selectable()
+        index = items.index(current) + step if current in items else len(items) - 1
+        if index < 0 and await self.mount_older_page():
+            items = self.selectable()  # the older page is mounted above: step onto it
+            index = items.index(current) + step if current in items else 0
+        if 0 <= index < len(items):
+            self.select(items[index])
+
+    def on_blur(self) -> None:
+        if self.selected is not None:
+            self.select(None)
+
+    def action_copy_message(self) -> None:
+        if self.selected is not None:
+            copy_message(self.app, self.selected)
+
+    def action_copy_code(self) -> None:
+        if self.selected is not None:
+            copy_code_block(self.app, self.selected, self._code_turn)
+
+    def action_save_message(self) -> None:
+        if self.selected is not None:
+            text, kind = message_source(self.selected), message_kind(self.selected)
+            self.post_message(self.SaveRequested(text, kind))
 
     def select(self, widget: Widget | None) -> None:
         """Put the cursor on ``widget`` (highlighted and scrolled into view); None: off."""
@@ -229,7 +298,7 @@ class MessageList(VerticalScroll):
     def _widgets_for(self, message: StoredMessage) -> list[Widget]:
         # A user message that carries a document shows as the document's block.
         if message.role == "user":
-            document = chat_app(self).controller.sessions.document_of_message(message.id)
+            document = chat_app(self).controller.queries.document_of_message(message.id)
             if document is not None:
                 return [DocumentBlock(document)]
         return widgets_for(message)
@@ -245,6 +314,7 @@ class MessageList(VerticalScroll):
 
     def begin_turn(self) -> None:
         self.answer = self.finished = None
+        self.turn_ended = False
         self.follow()
 
     async def append_answer(self, text: str) -> None:
@@ -269,6 +339,7 @@ class MessageList(VerticalScroll):
         if self.answer is not None:
             await self.answer.finish(event.text, event.status, event.error)
         self.finished, self.answer = self.answer, None
+        self.turn_ended = True
 
     async def fail_answer(self, message: str) -> None:
         """The answer job raised: keep what streamed, marked as an error with the reason."""
@@ -278,6 +349,7 @@ class MessageList(VerticalScroll):
             await self.mount(answer)
         await answer.finish(answer.text, MessageStatus.ERROR, message)
         self.finished, self.answer = answer, None
+        self.turn_ended = True
 
     def last_user(self) -> UserMessage | None:
         users = self.query_children(UserMessage)
@@ -287,10 +359,6 @@ class MessageList(VerticalScroll):
         """The newest thing the user sent: a typed message or an attached document."""
         turns = [w for w in self.children if isinstance(w, UserMessage | DocumentBlock)]
         return turns[-1] if turns else None
-
-    def last_answer(self) -> AssistantMessage | None:
-        answers = self.query_children(AssistantMessage)
-        return answers.last() if answers else None
 
     async def remove_after(self, widget: Widget, *, inclusive: bool = False) -> None:
         """Drop ``widget``'s followers (and ``widget`` itself when ``inclusive``)."""
@@ -302,61 +370,30 @@ class MessageList(VerticalScroll):
         if doomed:
             await self.remove_children(doomed)
 
+    # -- branches ---------------------------------------------------------------------------------
 
-class OlderNote(Static):
-    """Says that older messages are there, above, and how to see them."""
+    def branch_target(self) -> int | None:
+        """Whose branch the keys switch: the message under the cursor if it has siblings, else
+        the newest that has (None: no message has)."""
+        switchers = list(self.query_children(BranchSwitcher))
+        selected_id = getattr(self.selected, "message_id", None)
+        chosen = [s for s in switchers if s.message_id == selected_id]
+        target = (chosen or switchers[-1:] or [None])[0]
+        return target.message_id if target is not None else None
 
-    DEFAULT_CSS = """
-    OlderNote { color: $text-muted; text-align: center; width: 1fr; }
-    """
+    async def show_branch_switchers(self, positions: dict[int, tuple[int, int]]) -> None:
+        await place_switchers(self, positions)  # "◀ i/n ▶" under messages that have siblings
 
-    count: reactive[int] = reactive(0)
-    """How many saved messages are above, not shown yet."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(classes="older-note")
-        self.count = count
-
-    def render(self) -> str:
-        return f"↑ {self.count:,} earlier messages: scroll up to show them"
-
-
-class NewerNote(Static):
-    """Says that newer messages are there, below (after a jump to the start of the chat)."""
-
-    DEFAULT_CSS = """
-    NewerNote { color: $text-muted; text-align: center; width: 1fr; }
-    """
-
-    count: reactive[int] = reactive(0)
-    """How many saved messages are below, not shown yet."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(classes="newer-note")
-        self.count = count
-
-    def render(self) -> str:
-        return f"↓ {self.count:,} later messages: scroll down, or Ctrl+End for the newest"
-
-
-def widgets_for(message: StoredMessage) -> list[Widget]:
-    """The widgets that show one saved message (system prompts are not shown)."""
-    if message.role == "user":
-        return [UserMessage(message.content, message_id=message.id)]
-    if message.role in ("ipython", "tool"):
-        return [ToolResultMessage(message.content)]
-    if message.role != "assistant":
-        return []
-    shown: list[Widget] = []
-    for call in message.tool_calls or []:
-        function = call.get("function", call)
-        shown.append(ToolCallMessage(function.get("name", "?"), function.get("arguments", {})))
-    if message.content or not message.tool_calls:
-        shown.append(
-            AssistantMessage(
-                message.content, status=MessageStatus(message.status), message_id=message.id
-            )
-        )
-    elif shown:
-        shown[0].message_id = message.id  # the call stands for the message
-    return shown
+    async def show_from_fork(self, messages: list[StoredMessage], selected_id: int) -> None:
+        """Show another branch: replace what follows the fork (the first message of the branch,
+        ``selected_id``); the whole chat when the fork is not on screen."""
+        fork = [m.id for m in messages].index(selected_id)
+        parent = fork_parent(list(self.children), messages, fork)
+        if parent is None:
+            await self.show_stored(messages)
+            return
+        await self.remove_after(parent)
+        widgets = [w for m in messages[fork:] for w in widgets_for(m)]
+        if widgets:
+            await self.mount_all(widgets)
+        self.anchor()

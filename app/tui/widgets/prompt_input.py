@@ -1,19 +1,41 @@
-"""The message box: multi-line, Enter sends, Shift+Enter or Ctrl+J starts a new line."""
+"""The message box: multi-line, Enter sends, Shift+Enter or Ctrl+J starts a new line.
+
+Its border shows the draft's tokens and the room left. Counting runs in a thread worker a short
+pause after typing (the real tokenizer: tiktoken, which is thread-safe and never touches MLX),
+so typing never waits on it. "Left" is what the next message may take before older turns drop
+out of the model's view: the context limit, less what the chat already holds, less the room
+kept for the answer (max tokens).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on
+from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import TextArea
 
 from llama_chat.tui.ordered_keys import OrderedKeysApp
+from llama_chat.tui.state import chat_app
 
 DRAFT_SAVE_DELAY_S = 0.5
 """Typing pauses this long before the draft is saved (and on leaving the chat or quitting)."""
+COUNT_DELAY_S = 0.15
+"""Typing pauses this long before the draft is counted."""
+
+
+def describe_draft(tokens: int, used: int, limit: int, max_tokens: int) -> tuple[str, bool]:
+    """(what the box's border says, whether it is a warning) for a draft of ``tokens``."""
+    room = max(limit - max_tokens, 0)  # the whole prompt's share; the rest is for the answer
+    left = max(room - used, 0)
+    text = f"{tokens:,} token{'s' if tokens != 1 else ''} · {left:,} left"
+    if tokens > room:
+        return f"{text} · too long: it would be refused", True
+    if tokens > left:
+        return f"{text} · older messages will drop out", True
+    return text, False
 
 
 class PromptInput(TextArea):
@@ -87,6 +109,9 @@ class PromptInput(TextArea):
         self._draft_timer: Timer | None = None
         self.waiting: str | None = None
         """A message sent before the model could answer: it goes out when the model is ready."""
+        self._count_timer: Timer | None = None
+        self._context_used = 0
+        """The chat's tokens when the count was asked for (the room left depends on it)."""
 
     @dataclass
     class DraftChanged(Message):
@@ -175,6 +200,42 @@ class PromptInput(TextArea):
     def remember(self, text: str) -> None:
         if not self.prompt_history or self.prompt_history[-1] != text:
             self.prompt_history.append(text)
+
+    # -- the draft's token count ----------------------------------------------------------------
+
+    def count_draft(self, context_used: int) -> None:
+        """Count the draft again, a short pause from now, against a chat of ``context_used``
+        tokens (the draft, the tokenizer or the room left may have changed)."""
+        self._context_used = context_used
+        if not self.text.strip():
+            self._show_count("", None)
+            return
+        # A fresh timer each time: Textual's one-shot timers cannot be re-armed once they fired.
+        if self._count_timer is not None:
+            self._count_timer.stop()
+        self._count_timer = self.set_timer(COUNT_DELAY_S, self._count_draft)
+
+    def _count_draft(self) -> None:
+        self._count(self.text)
+
+    @work(thread=True, exclusive=True, group="draft-count")
+    def _count(self, text: str) -> None:
+        tokens = chat_app(self).controller.count_tokens(text)
+        self.app.call_from_thread(self._show_count, text, tokens)
+
+    def _show_count(self, text: str, tokens: int | None) -> None:
+        if text != self.text and text:
+            return  # typing went on: a newer count is coming
+        warn = False
+        subtitle = ""
+        if tokens is not None and text.strip():
+            settings = chat_app(self).settings
+            subtitle, warn = describe_draft(
+                tokens, self._context_used, settings.context_limit, settings.max_tokens
+            )
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
+        self.set_class(warn, "-over-budget")
 
 
 def _typed_keys_waiting(app: object) -> bool:

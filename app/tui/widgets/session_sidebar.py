@@ -15,7 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
 
-from llama_chat.store.sessions import SessionInfo, SessionStore
+from llama_chat.queries import ChatQueries
+from llama_chat.store.sessions import SessionInfo
 from llama_chat.tui.plain import plain
 
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
@@ -23,6 +24,8 @@ _HIT_START, _HIT_END = "\x02", "\x03"
 
 PAGE_SIZE = 50
 """Chats listed at a time; reaching the end of the list brings the next page."""
+MIN_SCREEN_WIDTH = 90
+"""Below this many columns the saved chats start hidden (Ctrl+B shows them)."""
 
 
 class SessionItem(ListItem):
@@ -95,7 +98,7 @@ class SessionSidebar(Vertical):
     class NewChat(Message):
         pass
 
-    def __init__(self, store: SessionStore, *, id: str | None = None) -> None:
+    def __init__(self, store: ChatQueries, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         self.current_id: int | None = None
@@ -105,6 +108,24 @@ class SessionSidebar(Vertical):
         self._rebuilding = asyncio.Lock()
         """One rebuild at a time: reaching the end both scrolls and highlights the last row, and
         two page loads running together would list a page twice and skip the next."""
+        self._chosen = False
+        """The user showed or hid the saved chats: resizing no longer decides for them."""
+
+    def fit_screen(self, width: int) -> None:
+        """Shown on a screen ``width`` columns wide, unless the user chose."""
+        if not self._chosen:
+            self.display = width >= MIN_SCREEN_WIDTH
+
+    def show_search(self) -> None:
+        """Show the chats (the user's choice) with the focus in their search."""
+        self._chosen = True
+        self.display = True
+        self.query_one("#session-search").focus()
+
+    def hide(self) -> None:
+        """Hide the chats (the user's choice); the screen moves the focus on."""
+        self._chosen = True
+        self.display = False
 
     def compose(self) -> ComposeResult:
         yield Button("+ New chat", id="new-chat", compact=True)

@@ -1,0 +1,96 @@
+"""The pieces of a saved chat's view: the widgets for one stored message, and the notes that
+stand for the messages not mounted yet (above or below the mounted ones)."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from llama_chat.status import MessageStatus
+from llama_chat.store.sessions import StoredMessage
+from llama_chat.tui.widgets.message import (
+    AssistantMessage,
+    ToolCallMessage,
+    ToolResultMessage,
+    UserMessage,
+)
+
+FIRST_SCREEN_MESSAGES = 6
+"""Saved messages mounted when a chat opens: about a screenful (each Markdown answer is a
+tree of widgets, and styling them is what makes opening a chat slow)."""
+OLDER_PAGE_MESSAGES = 24
+"""Saved messages mounted above the others each time the user scrolls to the top."""
+
+
+class OlderNote(Static):
+    """Says that older messages are there, above, and how to see them."""
+
+    DEFAULT_CSS = """
+    OlderNote { color: $text-muted; text-align: center; width: 1fr; }
+    """
+
+    count: reactive[int] = reactive(0)
+    """How many saved messages are above, not shown yet."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="older-note")
+        self.count = count
+
+    def render(self) -> str:
+        return f"↑ {self.count:,} earlier messages: scroll up to show them"
+
+
+class NewerNote(Static):
+    """Says that newer messages are there, below (after a jump to the start of the chat)."""
+
+    DEFAULT_CSS = """
+    NewerNote { color: $text-muted; text-align: center; width: 1fr; }
+    """
+
+    count: reactive[int] = reactive(0)
+    """How many saved messages are below, not shown yet."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="newer-note")
+        self.count = count
+
+    def render(self) -> str:
+        return f"↓ {self.count:,} later messages: scroll down, or Ctrl+End for the newest"
+
+
+def widgets_for(message: StoredMessage) -> list[Widget]:
+    """The widgets that show one saved message (system prompts are not shown)."""
+    if message.role == "user":
+        return [UserMessage(message.content, message_id=message.id)]
+    if message.role in ("ipython", "tool"):
+        return [ToolResultMessage(message.content)]
+    if message.role != "assistant":
+        return []
+    shown: list[Widget] = []
+    for call in message.tool_calls or []:
+        function = call.get("function", call)
+        shown.append(ToolCallMessage(function.get("name", "?"), function.get("arguments", {})))
+    if message.content or not message.tool_calls:
+        shown.append(
+            AssistantMessage(
+                message.content, status=MessageStatus(message.status), message_id=message.id
+            )
+        )
+    elif shown:
+        shown[0].message_id = message.id  # the call stands for the message
+    return shown
+
+
+def damage_notice(messages: list[StoredMessage]) -> str | None:
+    """What to say of a chat's damaged messages, read as far as possible: which chat and
+    message, once (None: none is damaged)."""
+    damaged = [m for m in messages if m.damage]
+    if not damaged:
+        return None
+    first = damaged[0]
+    return (
+        f"Chat {first.session_id} has {len(damaged)} damaged message(s) in the saved "
+        f"chats database, shown as far as they could be read (message {first.id}: "
+        f"{first.damage[0]})."
+    )
