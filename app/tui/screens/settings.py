@@ -31,7 +31,7 @@ from llama_chat.models.store import (
 from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
 from llama_chat.tui.screens.settings_presets import general_tab, presets_tab, settings_tabs
 from llama_chat.tui.state import chat_app
-from mlx_model import ModelConfig, memory_needed
+from mlx_model import SAMPLING_LIMITS, ModelConfig, memory_needed, packed_kv_decodes_slower
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,31 @@ def _optional_int(text: str) -> int | None:
     return int(text) if text.strip() else None
 
 
-# Typed fields: (setting, label, hint, how to read the text box).
+# Typed fields: (setting, label, hint, how to read the text box). A sampling field's hint is
+# the engine's own description of it (SAMPLING_LIMITS), as the command line's help is.
 NUMBER_FIELDS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
-    ("temperature", "Temperature", "0 always picks the likeliest token; up to 2", float),
-    ("top_p", "Top-p", "keep the likeliest tokens adding up to this probability (0-1]", float),
-    ("top_k", "Top-k", "keep only the k likeliest tokens; 0 is off", int),
-    ("min_p", "Min-p", "drop tokens below this fraction of the top one; 0 is off", float),
-    ("repetition_penalty", "Repetition penalty", "1.0 is off", float),
+    ("temperature", "Temperature", SAMPLING_LIMITS["temperature"].described, float),
+    ("top_p", "Top-p", SAMPLING_LIMITS["top_p"].described, float),
+    ("top_k", "Top-k", SAMPLING_LIMITS["top_k"].described, int),
+    ("min_p", "Min-p", SAMPLING_LIMITS["min_p"].described, float),
+    (
+        "repetition_penalty",
+        "Repetition penalty",
+        SAMPLING_LIMITS["repetition_penalty"].described,
+        float,
+    ),
     ("max_tokens", "Max tokens", "longest answer, in tokens", int),
-    ("seed", "Seed", "a whole number for repeatable answers; empty for random", _optional_int),
+    ("seed", "Seed", SAMPLING_LIMITS["seed"].described, _optional_int),
 )
 KV_CHOICES: tuple[tuple[str, str], ...] = (("16-bit (full precision)", "16"), ("8-bit", "8"))
+
+
+def kv_bits_hint() -> str:
+    """What 8-bit K/V trade: memory always; decode speed where the backend reads packed K/V
+    slower than full ones (MLX on a CPU)."""
+    if packed_kv_decodes_slower():
+        return "8-bit halves the cache's memory but decodes slower on CPU"
+    return "8-bit halves the cache's memory"
 
 
 def memory_check(
@@ -179,7 +193,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             yield from self._field(
                 "kv_bits",
                 "KV cache",
-                "8-bit halves the cache's memory",
+                kv_bits_hint(),
                 Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False, id="kv_bits"),
             )
             yield Label("", id="memory-fit")
