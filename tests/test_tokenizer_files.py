@@ -130,6 +130,32 @@ def test_non_bpe_json_is_refused(tmp_path: Path) -> None:
         Tokenizer.from_tokenizer_json(path)
 
 
+# --- a file read again --------------------------------------------------------------------------
+
+
+def test_a_file_read_again_is_parsed_once_per_content(tmp_path: Path) -> None:
+    # Every model load reads the tokenizer, and the checkpoints of each precision carry the same
+    # file: the parse is shared by content, while each tokenizer keeps its own name and stops.
+    first, copy = tmp_path / "a" / "tokenizer.json", tmp_path / "b" / "tokenizer.json"
+    copy.parent.mkdir()
+    first.parent.mkdir()
+    write_tokenizer_json(Tokenizer(tiny_ranks()), first)
+    shutil.copy(first, copy)
+
+    loaded, again = Tokenizer.from_tokenizer_json(first), Tokenizer.from_tokenizer_json(copy)
+    again.eos_token_ids = [again.eot_id]
+
+    assert again._encoding is loaded._encoding
+    assert (loaded.source, again.source) == (str(first), str(copy))
+    assert loaded.eos_token_ids == loaded.stop_tokens != again.eos_token_ids
+    assert again.encode("hello world") == loaded.encode("hello world")
+
+    write_tokenizer_json(Tokenizer({**tiny_ranks(), b"wor": 262}), copy)  # new content
+    changed = Tokenizer.from_tokenizer_json(copy)
+    assert changed._encoding is not loaded._encoding
+    assert changed.vocab_size == loaded.vocab_size + 1
+
+
 # --- from_pretrained and file errors -----------------------------------------------------------
 
 
