@@ -45,31 +45,25 @@ def _optional_int(text: str) -> int | None:
     return int(text) if text.strip() else None
 
 
-# Typed fields: (setting, label, hint, how to read the text box). A sampling field's hint is
+# Typed fields: (setting, label, hint, how to read the text box); a sampling field's hint is
 # the engine's own description of it (SAMPLING_LIMITS), as the command line's help is.
+_SAYS = {key: limit.described for key, limit in SAMPLING_LIMITS.items()}
 NUMBER_FIELDS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
-    ("temperature", "Temperature", SAMPLING_LIMITS["temperature"].described, float),
-    ("top_p", "Top-p", SAMPLING_LIMITS["top_p"].described, float),
-    ("top_k", "Top-k", SAMPLING_LIMITS["top_k"].described, int),
-    ("min_p", "Min-p", SAMPLING_LIMITS["min_p"].described, float),
-    (
-        "repetition_penalty",
-        "Repetition penalty",
-        SAMPLING_LIMITS["repetition_penalty"].described,
-        float,
-    ),
+    ("temperature", "Temperature", _SAYS["temperature"], float),
+    ("top_p", "Top-p", _SAYS["top_p"], float),
+    ("top_k", "Top-k", _SAYS["top_k"], int),
+    ("min_p", "Min-p", _SAYS["min_p"], float),
+    ("repetition_penalty", "Repetition penalty", _SAYS["repetition_penalty"], float),
     ("max_tokens", "Max tokens", "longest answer, in tokens", int),
-    ("seed", "Seed", SAMPLING_LIMITS["seed"].described, _optional_int),
+    ("seed", "Seed", _SAYS["seed"], _optional_int),
 )
 KV_CHOICES: tuple[tuple[str, str], ...] = (("16-bit (full precision)", "16"), ("8-bit", "8"))
 
 
 def kv_bits_hint() -> str:
-    """What 8-bit K/V trade: memory always; decode speed where the backend reads packed K/V
-    slower than full ones (MLX on a CPU)."""
-    if packed_kv_decodes_slower():
-        return "8-bit halves the cache's memory but decodes slower on CPU"
-    return "8-bit halves the cache's memory"
+    """8-bit K/V always halve the cache's memory; on MLX's CPU backend they also decode slower."""
+    slower = " but decodes slower on CPU" if packed_kv_decodes_slower() else ""
+    return f"8-bit halves the cache's memory{slower}"
 
 
 def memory_check(
@@ -348,17 +342,10 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     def collect(self) -> SettingsResult | None:
         """The new settings, or None (with every problem shown) if any field is bad."""
-        keys = [k for k, _, _, _ in NUMBER_FIELDS] + [
-            "quant",
-            "model_dir",
-            "system_prompt",
-            "context_limit",
-            "kv_bits",
-            "offline",
-            "tools",
-            "allowed_folders",
-            "theme",
-        ]
+        keys = [k for k, _, _, _ in NUMBER_FIELDS] + (
+            "quant model_dir system_prompt context_limit kv_bits offline tools allowed_folders "
+            "theme"
+        ).split()
         values = {key: self._read(key) for key in keys}
         fits = self._check_memory()
         if self.errors or not fits:
