@@ -48,9 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
     for flag, key in (("--temp", "temperature"), ("--top-p", "top_p"), ("--seed", "seed")):
         limit = SAMPLING_LIMITS[key]
-        parser.add_argument(
-            flag, dest=key, type=_limited(limit), help=f"{limit.help} ({limit.expected})"
-        )
+        parser.add_argument(flag, dest=key, type=_limited(limit), help=limit.described)
     parser.add_argument("--context-limit", type=_positive_int, help="context window in tokens")
     parser.add_argument("--summarize", metavar="FILE", help="summarise FILE (any length)")
     parser.add_argument(

@@ -43,7 +43,10 @@ class Settings:
     """Local checkpoint directory to use instead of downloading, per quant level."""
 
     temperature: float = 0.6
-    """Sampling temperature from 0 (always the most likely token) to 2."""
+    """Sampling temperature; 0 always picks the most likely token.
+
+    The sampling fields accept what the engine's SAMPLING_LIMITS say (mlx_model.sampling), which
+    also gives their help text."""
 
     top_p: float = 0.9
     """Nucleus sampling: keep the smallest set of tokens whose probability adds up to this."""
@@ -226,13 +229,8 @@ def _key_map(value: Any) -> dict[str, str]:
 _VALIDATORS: dict[str, Validator] = {
     "quant": _choice(QUANT_LEVELS),
     "model_dir": _model_dirs,
-    "temperature": SAMPLING_LIMITS["temperature"].check,
-    "top_p": SAMPLING_LIMITS["top_p"].check,
-    "top_k": SAMPLING_LIMITS["top_k"].check,
-    "min_p": SAMPLING_LIMITS["min_p"].check,
-    "repetition_penalty": SAMPLING_LIMITS["repetition_penalty"].check,
+    **{key: SAMPLING_LIMITS[key].check for key in SAMPLING_KEYS},
     "max_tokens": _integer(1, 131_072),
-    "seed": SAMPLING_LIMITS["seed"].check,
     "system_prompt": _text(allow_empty=True),
     # Llama 3.2 is trained for 128K positions; below 512 a chat cannot hold a system prompt.
     "context_limit": _integer(512, 131_072),

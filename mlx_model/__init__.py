@@ -9,7 +9,7 @@ import mlx.core as mx
 from .config import ConfigError, ModelConfig, QuantSpec
 from .finish import FinishReason
 from .generate import GenerationEvent, GenerationStats, generate_all, prefill, stream_generate
-from .kv_cache import CacheFileError, KVCache
+from .kv_cache import CacheFileError, KVCache, packed_kv_decodes_slower
 from .llama import Model
 from .memory import MemoryEstimate, memory_needed
 from .presets import LLAMA_3_2_3B
@@ -88,6 +88,7 @@ __all__ = [
     "load",
     "load_model",
     "memory_needed",
+    "packed_kv_decodes_slower",
     "prefill",
     "stream_generate",
 ]

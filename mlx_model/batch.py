@@ -43,6 +43,9 @@ class BatchKVCache:
     would save little and cost a second attention path.
     """
 
+    kv_bits: int | None = None
+    """Always None: attention asks every cache how it stores K/V, and this one keeps them full."""
+
     def __init__(self, prefix: KVCache, prefix_len: int, pads: Sequence[int]):
         if not 0 <= prefix_len <= prefix.length:
             raise ValueError(f"prefix of {prefix_len} tokens, but the cache holds {prefix.length}")

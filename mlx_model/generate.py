@@ -164,30 +164,53 @@ def stream_generate(
     if logits is None:
         yield GenerationEvent(None, "", FinishReason.CANCELLED, _finish(stats, cache))
         return
-    clock = DecodeClock(stats, start, prefilled=len(prompt_ids) - stats.cached_tokens)
+    run = _Decode(
+        model=model,
+        cache=cache,
+        sampler=sampler,
+        max_tokens=max_tokens,
+        stops=stops,
+        cancel=cancel,
+        detok=detok,
+        clock=DecodeClock(stats, start, prefilled=len(prompt_ids) - stats.cached_tokens),
+    )
     decode = _lookup_decode if prompt_lookup else _plain_decode
-    finish = yield from decode(
-        model, cache, sampler, logits, prompt_ids, max_tokens=max_tokens, stops=stops,
-        cancel=cancel, detok=detok, clock=clock,
-    )  # fmt: skip
+    finish = yield from decode(run, logits, prompt_ids)
     yield GenerationEvent(None, detok.flush(), finish, _finish(stats, cache))
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Decode:
+    """What both decode loops work with, and the per-token bookkeeping they share."""
+
+    model: Model
+    cache: KVCache
+    sampler: Sampler
+    max_tokens: int
+    stops: set[int]
+    cancel: threading.Event | None
+    detok: StreamingDetokenizer
+    clock: DecodeClock
+
+    def arrived(self, token: int, *, forwards: int) -> GenerationEvent | None:
+        """A token reached the host after ``forwards`` forward passes: time it, and return its
+        event, or None for a stop token (it ends the answer and is not shown)."""
+        self.clock.token_arrived()
+        self.clock.stats.forwards = forwards
+        if token in self.stops:
+            return None
+        self.clock.token_generated()
+        return GenerationEvent(token, self.detok.add(token), None, self.clock.stats)
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+
 def _plain_decode(
-    model: Model,
-    cache: KVCache,
-    sampler: Sampler,
-    logits: mx.array,
-    prompt_ids: list[int],
-    *,
-    max_tokens: int,
-    stops: set[int],
-    cancel: threading.Event | None,
-    detok: StreamingDetokenizer,
-    clock: DecodeClock,
+    run: _Decode, logits: mx.array, prompt_ids: list[int]
 ) -> Generator[GenerationEvent, None, FinishReason]:
     """One token per forward pass; yields an event per generated token, returns the finish."""
-    stats = clock.stats
+    model, cache, sampler = run.model, run.cache, run.sampler
     penalty = sampler.params.repetition_penalty != 1.0
     window = sampler.params.repetition_context
     recent = mx.array(prompt_ids[-window:], dtype=mx.int32) if penalty else None
@@ -197,7 +220,7 @@ def _plain_decode(
     generated = 0
     finish = FinishReason.LENGTH
     while True:
-        if generated + 1 < max_tokens:
+        if generated + 1 < run.max_tokens:
             # Queue the next step on the device before waiting for this token on the host.
             if penalty:
                 recent = mx.concatenate([recent, y])[-window:]
@@ -208,17 +231,15 @@ def _plain_decode(
         token = y.item()
         if next_y is not None:
             cache.commit([token])  # its K/V are being written by the step just queued
-        clock.token_arrived()
         generated += 1
-        stats.forwards = generated
-        if token in stops:
+        event = run.arrived(token, forwards=generated)
+        if event is None:
             finish = FinishReason.STOP
             break
-        clock.token_generated()
-        yield GenerationEvent(token, detok.add(token), None, stats)
+        yield event
         if next_y is None:
             break
-        if cancel is not None and cancel.is_set():
+        if run.cancelled():
             finish = FinishReason.CANCELLED
             break
         y = next_y
@@ -229,34 +250,21 @@ def _plain_decode(
 
 
 def _lookup_decode(
-    model: Model,
-    cache: KVCache,
-    sampler: Sampler,
-    logits: mx.array,
-    prompt_ids: list[int],
-    *,
-    max_tokens: int,
-    stops: set[int],
-    cancel: threading.Event | None,
-    detok: StreamingDetokenizer,
-    clock: DecodeClock,
+    run: _Decode, logits: mx.array, prompt_ids: list[int]
 ) -> Generator[GenerationEvent, None, FinishReason]:
     """Prompt lookup (mlx_model.lookup): the same events, several tokens per forward pass."""
-    stats = clock.stats
     steps = LookupSteps(
-        model, cache, sampler, logits, list(prompt_ids), max_tokens=max_tokens, stops=stops,
-        cancel=cancel,
+        run.model, run.cache, run.sampler, logits, list(prompt_ids), max_tokens=run.max_tokens,
+        stops=run.stops, cancel=run.cancel,
     )  # fmt: skip
     finish = FinishReason.LENGTH
     for token in steps:
-        clock.token_arrived()
-        stats.forwards = steps.forwards
-        if token in stops:
+        event = run.arrived(token, forwards=steps.forwards)
+        if event is None:
             finish = FinishReason.STOP
             break
-        clock.token_generated()
-        yield GenerationEvent(token, detok.add(token), None, stats)
-        if cancel is not None and cancel.is_set():
+        yield event
+        if run.cancelled():
             finish = FinishReason.CANCELLED
             break
     steps.close()  # trims the cache to the tokens that reached the caller

@@ -31,6 +31,12 @@ KV = mx.array | tuple[mx.array, mx.array, mx.array]
 """A layer's keys or values: one array, or (packed uint32, scales, biases) when quantized."""
 
 
+def packed_kv_decodes_slower() -> bool:
+    """Whether 8-bit K/V make each decode step slower here, not only smaller: MLX's CPU backend
+    runs the packed attention (quantized_matmul) behind the fused full-precision kernel."""
+    return mx.default_device() == mx.cpu
+
+
 class CacheFileError(Exception):
     """A saved cache file is unreadable, corrupt, or belongs to another model."""
 

@@ -40,15 +40,18 @@ class Attention(nn.Module):
         offset = cache.offset if cache is not None else 0
         q = self.rope(q, offset=offset)
         k = self.rope(k, offset=offset)
-        if cache is not None:
-            k, v = cache.update_and_fetch(self.layer_index, k, v)
-        if isinstance(k, tuple):
-            out = quantized_attention(q, k, v, self.scale, bits=cache.kv_bits)
-        else:
-            # The fused kernel handles GQA without repeating K/V. The cache knows what each query
-            # may see (a batch of padded rows needs a mask array).
-            mask = cache.attention_mask(L) if cache is not None else "causal" if L > 1 else None
+        if cache is None:
+            mask = "causal" if L > 1 else None
             out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        else:
+            k, v = cache.update_and_fetch(self.layer_index, k, v)
+            if cache.kv_bits is not None:  # the cache says how it stores K/V: packed at kv_bits
+                out = quantized_attention(q, k, v, self.scale, bits=cache.kv_bits)
+            else:
+                # The fused kernel handles GQA without repeating K/V. The cache knows what each
+                # query may see (a batch of padded rows needs a mask array).
+                mask = cache.attention_mask(L)
+                out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         # (B, H, L, D) -> (B, L, H*D)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 

@@ -25,6 +25,7 @@ class Limit:
     high_open: bool = False
     optional: bool = False
     help: str = ""
+    """What the field does, in a few lowercase words (a flag's help, a settings hint)."""
 
     def check(self, value: object) -> float | int | None:
         """The value normalised to ``kind``; raises ValueError(self.expected) if out of range."""
@@ -63,6 +64,12 @@ class Limit:
             text = f"{noun} in {left}{low}, {_show(self.high)}{right}"
         return f"empty (none) or {text}" if self.optional else text
 
+    @property
+    def described(self) -> str:
+        """What the field does and what it accepts, e.g. "randomness; 0 always picks the
+        likeliest token (a number in [0, 2])": the words every front end shows."""
+        return f"{self.help} ({self.expected})"
+
 
 def _show(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
@@ -74,23 +81,25 @@ MAX_SEED = 2**63 - 1
 SAMPLING_LIMITS: dict[str, Limit] = {
     limit.name: limit
     for limit in (
-        Limit("temperature", float, 0.0, 2.0, help="Randomness; 0 always picks the likeliest"),
+        Limit(
+            "temperature", float, 0.0, 2.0, help="randomness; 0 always picks the likeliest token"
+        ),
         Limit(
             "top_p",
             float,
             0.0,
             1.0,
             low_open=True,
-            help="Sample from the smallest set of tokens holding this much probability (1: off)",
+            help="keep the likeliest tokens adding up to this probability; 1 is off",
         ),
-        Limit("top_k", int, 0, None, help="Sample from the k likeliest tokens only (0: off)"),
+        Limit("top_k", int, 0, None, help="keep only the k likeliest tokens; 0 is off"),
         Limit(
             "min_p",
             float,
             0.0,
             1.0,
             high_open=True,
-            help="Drop tokens less likely than this fraction of the top token (0: off)",
+            help="drop tokens below this fraction of the top one's probability; 0 is off",
         ),
         Limit(
             "repetition_penalty",
@@ -98,14 +107,14 @@ SAMPLING_LIMITS: dict[str, Limit] = {
             0.0,
             2.0,
             low_open=True,
-            help="Above 1 discourages repeating recent tokens (1: off)",
+            help="above 1 discourages repeating recent tokens; 1 is off",
         ),
         Limit(
             "repetition_context",
             int,
             1,
             None,
-            help="How many recent tokens the repetition penalty looks at",
+            help="how many recent tokens the repetition penalty looks at",
         ),
         Limit(
             "seed",
@@ -113,7 +122,7 @@ SAMPLING_LIMITS: dict[str, Limit] = {
             0,
             MAX_SEED,
             optional=True,
-            help="Same seed, prompt and settings give the same answer (empty: fresh each time)",
+            help="the same seed, prompt and settings give the same answer",
         ),
     )
 }

@@ -19,8 +19,10 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
@@ -96,18 +98,15 @@ class Tokenizer:
 
     def __init__(self, mergeable_ranks: dict[bytes, int], *, name: str = "llama3") -> None:
         _check_ranks(mergeable_ranks, name)
+        self._setup(_llama3_encoding(mergeable_ranks), len(mergeable_ranks), name)
+
+    def _setup(self, encoding: tiktoken.Encoding, num_base_tokens: int, name: str) -> None:
         self.source = name
         """The file this tokenizer was read from (or the name it was given)."""
-        num_base_tokens = len(mergeable_ranks)
         self.special_tokens: dict[str, int] = {
             token: num_base_tokens + i for i, token in enumerate(SPECIAL_TOKEN_NAMES)
         }
-        self._encoding = tiktoken.Encoding(
-            name=name,
-            pat_str=LLAMA3_PATTERN,
-            mergeable_ranks=mergeable_ranks,
-            special_tokens=dict(self.special_tokens),
-        )
+        self._encoding = encoding
         self.num_base_tokens = num_base_tokens
         self.vocab_size = num_base_tokens + NUM_SPECIAL_TOKENS
         self.bos_id = self.special_tokens["<|begin_of_text|>"]
@@ -124,14 +123,18 @@ class Tokenizer:
     @classmethod
     def from_tiktoken_file(cls, path: str | Path) -> Tokenizer:
         """Read Meta's `tokenizer.model` (one "<base64 token> <rank>" per line)."""
-        path = Path(path)
-        return cls(_read_tiktoken_ranks(path), name=str(path))
+        return cls._from_file(Path(path), _read_tiktoken_ranks)
 
     @classmethod
     def from_tokenizer_json(cls, path: str | Path) -> Tokenizer:
         """Read a Hugging Face byte-level BPE `tokenizer.json` of a Llama 3 checkpoint."""
-        path = Path(path)
-        return cls(_read_tokenizer_json_ranks(path), name=str(path))
+        return cls._from_file(Path(path), _read_tokenizer_json_ranks)
+
+    @classmethod
+    def _from_file(cls, path: Path, read_ranks: Callable[[Path], dict[bytes, int]]) -> Tokenizer:
+        tokenizer = cls.__new__(cls)
+        tokenizer._setup(*_parsed_file(path, read_ranks), str(path))
+        return tokenizer
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> Tokenizer:
@@ -209,6 +212,39 @@ class Tokenizer:
 
     def _is_valid_id(self, token_id: object) -> bool:
         return isinstance(token_id, int) and 0 <= token_id < self.vocab_size
+
+
+_PARSED_FILES: dict[tuple[str, bytes], tuple[tiktoken.Encoding, int]] = {}
+_parsed_files_lock = threading.Lock()
+
+
+def _parsed_file(
+    path: Path, read_ranks: Callable[[Path], dict[bytes, int]]
+) -> tuple[tiktoken.Encoding, int]:
+    """(encoding, number of mergeable ranks) of a tokenizer file, parsed once per content: a
+    parse takes a second or two, and the same file comes back (every model load reads it, and
+    the 4-bit, 8-bit and bf16 checkpoints carry the same one). An Encoding is immutable."""
+    try:
+        key = (read_ranks.__name__, hashlib.sha256(path.read_bytes()).digest())
+    except OSError:
+        key = None  # unreadable: the reader below says why
+    parsed = _PARSED_FILES.get(key) if key else None
+    if parsed is None:
+        ranks = read_ranks(path)
+        _check_ranks(ranks, str(path))
+        parsed = (_llama3_encoding(ranks), len(ranks))
+        with _parsed_files_lock:
+            _PARSED_FILES[key] = parsed
+            while len(_PARSED_FILES) > 4:  # a few models' worth; each holds tens of MB
+                del _PARSED_FILES[next(iter(_PARSED_FILES))]  # the oldest
+    return parsed
+
+
+def _llama3_encoding(ranks: dict[bytes, int]) -> tiktoken.Encoding:
+    special = {token: len(ranks) + i for i, token in enumerate(SPECIAL_TOKEN_NAMES)}
+    return tiktoken.Encoding(
+        "llama3", pat_str=LLAMA3_PATTERN, mergeable_ranks=ranks, special_tokens=special
+    )
 
 
 def _check_ranks(mergeable_ranks: dict[bytes, int], source: str) -> None:

@@ -134,12 +134,13 @@ def demo_home(tmp_path, monkeypatch, demo_checkpoint) -> Path:
 # --- the Llama 3 tokenizer and its oracles (tests/test_tokenizer*.py) ---------------------------
 
 
-@pytest.fixture(scope="module")
+# Session-wide: each parses 128K ranks, and three test modules ask for them.
+@pytest.fixture(scope="session")
 def tokenizer() -> Tokenizer:
     return Tokenizer.from_tiktoken_file(Path(__file__).parents[1] / "assets" / "tokenizer.model")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def meta():
     from llama_models.llama3 import tokenizer as meta_tokenizer_module
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from llama_chat.models.demo import ensure_demo_checkpoint
 from tests.terminal import Terminal, prepare_home
 
 WORDS = (
@@ -22,13 +21,10 @@ WORDS = (
 ).split()
 
 
-@pytest.fixture(scope="module")
-def demo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_demo_checkpoint(tmp_path_factory.mktemp("demo-cache"))
-
-
 @pytest.fixture
 def terminal(tmp_path: Path, demo_checkpoint: Path):
+    """Start the app on a pty; ``demo_checkpoint`` is the run's shared one (tests/conftest.py),
+    copied into each home, so no test builds the demo again."""
     started: list[Terminal] = []
 
     def start(

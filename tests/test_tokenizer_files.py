@@ -130,6 +130,52 @@ def test_non_bpe_json_is_refused(tmp_path: Path) -> None:
         Tokenizer.from_tokenizer_json(path)
 
 
+# --- a file read again --------------------------------------------------------------------------
+
+
+def test_a_file_read_again_is_parsed_once_per_content(tmp_path: Path) -> None:
+    # Every model load reads the tokenizer, and the checkpoints of each precision carry the same
+    # file: the parse is shared by content, while each tokenizer keeps its own name and stops.
+    first, copy = tmp_path / "a" / "tokenizer.json", tmp_path / "b" / "tokenizer.json"
+    copy.parent.mkdir()
+    first.parent.mkdir()
+    write_tokenizer_json(Tokenizer(tiny_ranks()), first)
+    shutil.copy(first, copy)
+
+    loaded, again = Tokenizer.from_tokenizer_json(first), Tokenizer.from_tokenizer_json(copy)
+    again.eos_token_ids = [again.eot_id]
+
+    assert again._encoding is loaded._encoding
+    assert (loaded.source, again.source) == (str(first), str(copy))
+    assert loaded.eos_token_ids == loaded.stop_tokens != again.eos_token_ids
+    assert again.encode("hello world") == loaded.encode("hello world")
+
+    write_tokenizer_json(Tokenizer({**tiny_ranks(), b"wor": 262}), copy)  # new content
+    changed = Tokenizer.from_tokenizer_json(copy)
+    assert changed._encoding is not loaded._encoding
+    assert changed.vocab_size == loaded.vocab_size + 1
+
+
+def test_checkpoints_write_the_tokenizer_json_of_their_own_tokenizer_model(tmp_path: Path):
+    # The text is made once per tokenizer.model content and reused by later checkpoints.
+    import base64
+
+    from mlx_model.testing.checkpoint import _tokenizer_json
+    from mlx_model.testing.tokenizer_files import tokenizer_json_text
+
+    def tiktoken_file(name: str, ranks: dict[bytes, int]) -> Path:
+        path = tmp_path / name
+        lines = [f"{base64.b64encode(token).decode()} {rank}" for token, rank in ranks.items()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    first = tiktoken_file("first.model", tiny_ranks())
+    second = tiktoken_file("second.model", {**tiny_ranks(), b"wor": 262})
+    for path in (first, second, first):
+        assert _tokenizer_json(path) == tokenizer_json_text(Tokenizer.from_tiktoken_file(path))
+    assert _tokenizer_json(first) != _tokenizer_json(second)
+
+
 # --- from_pretrained and file errors -----------------------------------------------------------
 
 

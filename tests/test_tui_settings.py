@@ -118,3 +118,33 @@ async def test_session_system_prompt_theme_and_folders_from_settings(paths, tmp_
         assert len(app.controller.sessions.active_path(session)) == 4
     saved, _ = load_settings(paths.settings_file)
     assert saved.allowed_folders == [str(tmp_path)] and saved.theme == theme
+
+
+def test_sampling_words_come_from_the_engines_limits():
+    # One table says what each sampling field accepts: the settings form, the presets tab and
+    # the command line's help all show its words, so they cannot drift apart.
+    from llama_chat.cli import build_parser
+    from llama_chat.tui.screens.settings import NUMBER_FIELDS
+    from mlx_model import SAMPLING_LIMITS
+
+    hints = {key: hint for key, _, hint, _ in NUMBER_FIELDS if key in SAMPLING_LIMITS}
+    assert set(hints) == {"temperature", "top_p", "top_k", "min_p", "repetition_penalty", "seed"}
+    assert all(hint == SAMPLING_LIMITS[key].described for key, hint in hints.items())
+    assert SAMPLING_LIMITS["temperature"].described == (
+        "randomness; 0 always picks the likeliest token (a number in [0, 2])"
+    )
+    help_text = " ".join(build_parser().format_help().split())
+    for key in ("temperature", "top_p", "seed"):
+        assert SAMPLING_LIMITS[key].described in help_text
+
+
+def test_the_kv_hint_says_8_bit_decodes_slower_where_it_does(monkeypatch):
+    from llama_chat.tui.screens import settings as settings_screen
+
+    monkeypatch.setattr(settings_screen, "packed_kv_decodes_slower", lambda: True)
+    on_cpu = settings_screen.kv_bits_hint()
+    monkeypatch.setattr(settings_screen, "packed_kv_decodes_slower", lambda: False)
+    elsewhere = settings_screen.kv_bits_hint()
+
+    assert on_cpu == "8-bit halves the cache's memory but decodes slower on CPU"
+    assert len(on_cpu) <= 80 and "slower" not in elsewhere and "memory" in elsewhere

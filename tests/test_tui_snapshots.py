@@ -100,6 +100,7 @@ def chats(paths: AppPaths) -> dict[str, int]:
 @pytest.fixture(autouse=True)
 def fixed_machine(monkeypatch) -> None:
     monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 16 * 10**9)
+    monkeypatch.setattr(settings_screen, "packed_kv_decodes_slower", lambda: True)  # as on CPU
 
 
 async def settle(pilot: Pilot) -> None:

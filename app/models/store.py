@@ -35,6 +35,7 @@ from mlx_model import (
     ConfigError,
     MemoryEstimate,
     ModelConfig,
+    memory_needed,
 )
 
 HUB_REPOS: dict[str, str] = {
@@ -333,3 +334,18 @@ def _context(tokens: int) -> str:
     if tokens >= 1024:
         return f"{tokens / 1024:.1f}K"
     return str(tokens)
+
+
+def memory_check(
+    config: ModelConfig, quant: str, context_limit: int, kv_bits: int | None
+) -> tuple[str, str | None]:
+    """(what it needs, in words; the reason it will not fit or None)."""
+    estimate = memory_needed(config, QUANT_BITS[quant], context_limit, kv_bits)
+    total = machine_memory_bytes()
+    summary = (
+        f"{quant} at {context_limit:,} tokens needs about {estimate.total / 1e9:.2f} GB: "
+        f"weights {estimate.weights_bytes / 1e9:.2f} GB + KV cache "
+        f"{estimate.kv_bytes / 1e9:.2f} GB + working {estimate.working_bytes / 1e9:.2f} GB "
+        f"(this machine has {total / 1e9:.0f} GB)."
+    )
+    return summary, check_fit(estimate, total)

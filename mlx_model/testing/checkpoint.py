@@ -7,6 +7,7 @@ weights are random, so the text they produce is meaningless.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from ..llama import Model
 from ..presets import LLAMA_3_2_3B
 from ..quantize import quantize_model
 from ..tokenizer import Tokenizer
-from .tokenizer_files import write_tokenizer_config, write_tokenizer_json
+from .tokenizer_files import tokenizer_json_text, write_tokenizer_config
 
 TINY_SHAPE = {
     "hidden_size": 256,
@@ -120,9 +121,22 @@ def make_tiny_checkpoint(
     )
     (out / "original").mkdir(exist_ok=True)
     shutil.copy2(tokenizer_model, out / "original" / "tokenizer.model")
-    write_tokenizer_json(Tokenizer.from_tiktoken_file(tokenizer_model), out / "tokenizer.json")
+    (out / "tokenizer.json").write_text(_tokenizer_json(Path(tokenizer_model)), encoding="utf-8")
     write_tokenizer_config(out / "tokenizer_config.json")
     return out
+
+
+_TOKENIZER_JSON: dict[bytes, str] = {}
+
+
+def _tokenizer_json(tokenizer_model: Path) -> str:
+    """tokenizer.json's text for a tokenizer.model, made once per file content: deriving 280K
+    merges takes seconds, and every checkpoint a test run builds carries the same file."""
+    key = hashlib.sha256(tokenizer_model.read_bytes()).digest()
+    if key not in _TOKENIZER_JSON:
+        _TOKENIZER_JSON.clear()  # one tokenizer at a time; the text is tens of MB
+        _TOKENIZER_JSON[key] = tokenizer_json_text(Tokenizer.from_tiktoken_file(tokenizer_model))
+    return _TOKENIZER_JSON[key]
 
 
 ALWAYS_ON = 1.0

@@ -28,6 +28,11 @@ def bpe_merges(mergeable_ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
 
 def write_tokenizer_json(tokenizer: Tokenizer, path: str | Path) -> None:
     """Write `tokenizer` as a Hugging Face `tokenizer.json` laid out like Llama 3.2's own."""
+    Path(path).write_text(tokenizer_json_text(tokenizer), encoding="utf-8")
+
+
+def tokenizer_json_text(tokenizer: Tokenizer) -> str:
+    """The text of `tokenizer`'s Hugging Face `tokenizer.json` (see write_tokenizer_json)."""
     byte_to_char = bytes_to_unicode()
 
     def spell(token: bytes) -> str:
@@ -116,7 +121,7 @@ def write_tokenizer_json(tokenizer: Tokenizer, path: str | Path) -> None:
             "merges": [f"{spell(left)} {spell(right)}" for left, right in bpe_merges(ranks)],
         },
     }
-    Path(path).write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    return json.dumps(content, ensure_ascii=False)
 
 
 def _by_rank(item: tuple[bytes, int]) -> int:

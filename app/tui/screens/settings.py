@@ -22,16 +22,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Switch, TextArea
 
-from llama_chat.models.store import (
-    QUANT_BITS,
-    check_fit,
-    checkpoint_folder_problem,
-    machine_memory_bytes,
-)
+from llama_chat.models.store import checkpoint_folder_problem, memory_check
 from llama_chat.settings import QUANT_LEVELS, SettingError, Settings, validate_setting
 from llama_chat.tui.screens.settings_presets import general_tab, presets_tab, settings_tabs
 from llama_chat.tui.state import chat_app
-from mlx_model import ModelConfig, memory_needed
+from mlx_model import SAMPLING_LIMITS, ModelConfig, packed_kv_decodes_slower
 
 
 @dataclass(frozen=True)
@@ -45,32 +40,25 @@ def _optional_int(text: str) -> int | None:
     return int(text) if text.strip() else None
 
 
-# Typed fields: (setting, label, hint, how to read the text box).
+# Typed fields: (setting, label, hint, how to read the text box); a sampling field's hint is
+# the engine's own description of it (SAMPLING_LIMITS), as the command line's help is.
+_SAYS = {key: limit.described for key, limit in SAMPLING_LIMITS.items()}
 NUMBER_FIELDS: tuple[tuple[str, str, str, Callable[[str], Any]], ...] = (
-    ("temperature", "Temperature", "0 always picks the likeliest token; up to 2", float),
-    ("top_p", "Top-p", "keep the likeliest tokens adding up to this probability (0-1]", float),
-    ("top_k", "Top-k", "keep only the k likeliest tokens; 0 is off", int),
-    ("min_p", "Min-p", "drop tokens below this fraction of the top one; 0 is off", float),
-    ("repetition_penalty", "Repetition penalty", "1.0 is off", float),
+    ("temperature", "Temperature", _SAYS["temperature"], float),
+    ("top_p", "Top-p", _SAYS["top_p"], float),
+    ("top_k", "Top-k", _SAYS["top_k"], int),
+    ("min_p", "Min-p", _SAYS["min_p"], float),
+    ("repetition_penalty", "Repetition penalty", _SAYS["repetition_penalty"], float),
     ("max_tokens", "Max tokens", "longest answer, in tokens", int),
-    ("seed", "Seed", "a whole number for repeatable answers; empty for random", _optional_int),
+    ("seed", "Seed", _SAYS["seed"], _optional_int),
 )
 KV_CHOICES: tuple[tuple[str, str], ...] = (("16-bit (full precision)", "16"), ("8-bit", "8"))
 
 
-def memory_check(
-    config: ModelConfig, quant: str, context_limit: int, kv_bits: int | None
-) -> tuple[str, str | None]:
-    """(what it needs, in words; the reason it will not fit or None)."""
-    estimate = memory_needed(config, QUANT_BITS[quant], context_limit, kv_bits)
-    total = machine_memory_bytes()
-    summary = (
-        f"{quant} at {context_limit:,} tokens needs about {estimate.total / 1e9:.2f} GB: "
-        f"weights {estimate.weights_bytes / 1e9:.2f} GB + KV cache "
-        f"{estimate.kv_bytes / 1e9:.2f} GB + working {estimate.working_bytes / 1e9:.2f} GB "
-        f"(this machine has {total / 1e9:.0f} GB)."
-    )
-    return summary, check_fit(estimate, total)
+def kv_bits_hint() -> str:
+    """8-bit K/V always halve the cache's memory; on MLX's CPU backend they also decode slower."""
+    slower = " but decodes slower on CPU" if packed_kv_decodes_slower() else ""
+    return f"8-bit halves the cache's memory{slower}"
 
 
 class SettingsScreen(ModalScreen[SettingsResult | None]):
@@ -179,20 +167,18 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             yield from self._field(
                 "kv_bits",
                 "KV cache",
-                "8-bit halves the cache's memory",
+                kv_bits_hint(),
                 Select(KV_CHOICES, value=str(s.kv_bits or 16), allow_blank=False, id="kv_bits"),
             )
-            with Horizontal(classes="switch-row"):
-                yield Switch(s.rolling_memory, id="rolling_memory")
-                yield Label("Rolling memory: summarise turns that no longer fit")
+            yield from self._switch(
+                "rolling_memory", s, "Rolling memory: summarise turns that no longer fit"
+            )
             yield Label("", id="memory-fit")
             yield from self._section("Privacy and tools")
-            with Horizontal(classes="switch-row"):
-                yield Switch(s.offline, id="offline")
-                yield Label("Offline: never contact the Hugging Face Hub")
-            with Horizontal(classes="switch-row"):
-                yield Switch(s.tools, id="tools")
-                yield Label("Tools: offer calculator and files (longer prompts)")
+            yield from self._switch("offline", s, "Offline: never contact the Hugging Face Hub")
+            yield from self._switch(
+                "tools", s, "Tools: offer calculator and files (longer prompts)"
+            )
             yield from self._field(
                 "allowed_folders",
                 "Folders tools may read",
@@ -210,6 +196,12 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
     @staticmethod
     def _section(title: str) -> ComposeResult:
         yield Label(title, classes="settings-section")
+
+    @staticmethod
+    def _switch(key: str, settings: Settings, label: str) -> ComposeResult:
+        with Horizontal(classes="switch-row"):
+            yield Switch(getattr(settings, key), id=key)
+            yield Label(label)
 
     @staticmethod
     def _field(key: str, label: str, hint: str, widget: Any) -> ComposeResult:

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Label, OptionList, TabbedContent, Tab
 from textual.widgets.option_list import Option
 
 from llama_chat.chat.presets import Preset, PresetError, PresetLibrary
+from mlx_model import SAMPLING_LIMITS
 
 
 def settings_tabs() -> TabbedContent:
@@ -72,7 +73,7 @@ class PresetsPane(VerticalScroll):
         yield TextArea(id="preset-template", soft_wrap=True, tab_behavior="focus")
         yield Label("System prompt for its answers (optional)")
         yield Input(id="preset-system", placeholder="empty: the chat's own")
-        yield Label("Temperature (optional, 0-2)")
+        yield Label(f"Temperature (optional, {SAMPLING_LIMITS['temperature'].expected})")
         yield Input(id="preset-temperature", placeholder="empty: the chat's own")
         yield Label("", id="preset-error", classes="field-error")
         with Horizontal(id="preset-buttons"):
