@@ -49,9 +49,9 @@ async def test_switching_quant_in_settings_reloads_the_model_and_keeps_the_chat(
 
 
 async def test_settings_errors_are_shown_inline_and_block_saving(paths, monkeypatch):
-    import llama_chat.tui.screens.settings as settings_screen
+    import llama_chat.models.store as model_store
 
-    monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 16 * 10**9)
+    monkeypatch.setattr(model_store, "machine_memory_bytes", lambda: 16 * 10**9)
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
@@ -72,7 +72,7 @@ async def test_settings_errors_are_shown_inline_and_block_saving(paths, monkeypa
 
         memory = screen.query_one("#memory-fit")
         assert "needs about" in str(memory.render())
-        monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 10**6)
+        monkeypatch.setattr(model_store, "machine_memory_bytes", lambda: 10**6)
         screen.query_one("#context_limit", Input).value = "131072"
         await pilot.pause()
         assert memory.has_class("-problem")
@@ -80,7 +80,7 @@ async def test_settings_errors_are_shown_inline_and_block_saving(paths, monkeypa
 
         await pilot.press("ctrl+s")
         assert app.screen is screen, "a setting that does not fit must not be saved"
-        monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 16 * 10**9)
+        monkeypatch.setattr(model_store, "machine_memory_bytes", lambda: 16 * 10**9)
         screen.query_one("#context_limit", Input).value = "4096"
         screen.query_one("#seed", Input).value = "7"
         await pilot.pause()

@@ -19,6 +19,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+import llama_chat.models.store as model_store
 import llama_chat.tui.screens.settings as settings_screen
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
@@ -99,7 +100,7 @@ def chats(paths: AppPaths) -> dict[str, int]:
 
 @pytest.fixture(autouse=True)
 def fixed_machine(monkeypatch) -> None:
-    monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 16 * 10**9)
+    monkeypatch.setattr(model_store, "machine_memory_bytes", lambda: 16 * 10**9)
     monkeypatch.setattr(settings_screen, "packed_kv_decodes_slower", lambda: True)  # as on CPU
 
 
@@ -141,7 +142,7 @@ def test_settings(snap_compare, paths, chats):
 
 
 def test_settings_with_errors(snap_compare, paths, monkeypatch):
-    monkeypatch.setattr(settings_screen, "machine_memory_bytes", lambda: 4 * 10**8)
+    monkeypatch.setattr(model_store, "machine_memory_bytes", lambda: 4 * 10**8)
 
     async def run_before(pilot: Pilot) -> None:
         await model_ready(pilot)
