@@ -252,7 +252,7 @@ class ChatScreen(
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
         if event.session_id != self.state.session_id:  # the chat's first message: now saved
-            await self.sidebar.reload(event.session_id)
+            await self.sidebar.chat_changed(event.session_id)
 
     @on(Core.MessageRefused)
     async def _message_refused(self, message: Core.MessageRefused) -> None:
@@ -293,7 +293,8 @@ class ChatScreen(
         self.status.turn_stats(event.stats)
         if event.error:
             self.notify(f"The answer failed: {event.error}", severity="error", timeout=10)
-        await self.sidebar.reload(self.state.session_id)
+        if self.state.session_id is not None:  # its row moves to the top, the others stay
+            await self.sidebar.chat_changed(self.state.session_id)
 
     @on(Core.JobFailed)
     async def _job_failed(self, message: Core.JobFailed) -> None:

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
 
-from llama_chat.store.sessions import SessionInfo, SessionStore
+from llama_chat.store.sessions import NotFoundError, SessionInfo, SessionStore
 from llama_chat.tui.plain import plain
 
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
@@ -162,6 +162,41 @@ class SessionSidebar(Vertical):
         else:
             await self.reload(session_id)
 
+    async def chat_changed(self, session_id: int) -> None:
+        """The open chat got a message: its row alone goes to the top with its new title and
+        time. Every answer ends here, and re-reading and re-mounting the whole list took
+        longer than the rest of the turn's end together (a typed search runs again instead:
+        the new message may match it)."""
+        self.current_id = session_id
+        if self.query_one("#session-search", Input).value.strip():
+            await self.reload()
+            return
+        async with self._rebuilding:
+            list_view = self.query_one(ListView)
+            rows = list(list_view.children)
+            old = next(
+                (r for r in rows if isinstance(r, SessionItem) and r.session.id == session_id),
+                None,
+            )
+            try:
+                session = self.store.get_session(session_id)
+            except NotFoundError:  # deleted meanwhile: show the list as it is
+                await self._rebuild()
+                return
+            if old is not None and rows.index(old) == 0 and _same_row(old.session, session):
+                old.session = session
+                return
+            browsing = list_view.highlighted_child if list_view.has_focus else None
+            if old is None:
+                self._listed += 1  # a new chat: the rows listed before all stay
+            else:
+                await old.remove()
+            await list_view.insert(0, [SessionItem(session)])
+            if browsing is not None and browsing is not old and browsing.parent is list_view:
+                list_view.index = list_view.children.index(browsing)
+            else:
+                list_view.index = 0
+
     async def list_more(self) -> None:
         """Append the next page of older chats (keeps the highlight where it is). Reaching the
         last row once lists one page, however many events (scroll, highlight) report it."""
@@ -234,6 +269,11 @@ class SessionSidebar(Vertical):
 
     def action_export(self) -> None:
         self._act(self.Export)
+
+
+def _same_row(shown: SessionInfo, now: SessionInfo) -> bool:
+    """Whether a row showing ``shown`` would look the same for ``now`` (the time shows minutes)."""
+    return shown.title == now.title and when(shown.updated_at) == when(now.updated_at)
 
 
 def when(moment: datetime, now: datetime | None = None) -> str:
