@@ -156,9 +156,9 @@ class SessionSidebar(Vertical):
         self.current_id = session_id
         ids = [item.session.id for item in self.items]
         list_view = self.query_one(ListView)
-        if session_id in ids:
+        if session_id in ids or session_id is None:  # a new chat has no row until it is saved
             if not list_view.has_focus:  # someone browsing the list keeps their row
-                list_view.index = ids.index(session_id)
+                list_view.index = ids.index(session_id) if session_id in ids else 0
         else:
             await self.reload(session_id)
 
@@ -185,6 +185,8 @@ class SessionSidebar(Vertical):
                 return
             if old is not None and rows.index(old) == 0 and _same_row(old.session, session):
                 old.session = session
+                if not list_view.has_focus:  # someone browsing the list keeps their row
+                    list_view.index = 0
                 return
             browsing = list_view.highlighted_child if list_view.has_focus else None
             if old is None:
