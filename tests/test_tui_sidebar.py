@@ -128,9 +128,10 @@ async def test_a_new_chat_gets_its_row_without_rebuilding_the_list(paths):
         await wait_for(
             pilot, lambda: app.session_id is not None and app.chat.prompt.has_focus, "the reopen"
         )
+        before = list(sidebar.items)
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.session_id is None, "the new chat")
-        before = list(sidebar.items)
+        assert all(a is b for a, b in zip(sidebar.items, before, strict=True)), "rows rebuilt"
 
         await send(pilot, "A fresh start")
 
