@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from textual import on
+from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownBlock
 
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
@@ -57,6 +59,36 @@ async def test_an_answer_streams_in_and_is_saved(paths):
         assert app.chat.status.context_text.startswith("ctx ")
         assert "tok/s" in app.chat.status.speed_text
         assert not app.errors()
+
+
+class BlockRecorder(DrivenApp):
+    """Records the answer's Markdown blocks as first seen while the answer streamed."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.streamed_blocks: list[MarkdownBlock] = []
+
+    @on(Core.TextDelta)
+    def _record_blocks(self, message: Core.TextDelta) -> None:
+        answer = self.chat.messages.answer
+        if not self.streamed_blocks and answer is not None:
+            self.streamed_blocks = list(answer.query(MarkdownBlock))
+
+
+async def test_the_end_of_an_answer_keeps_what_streamed_on_screen(paths):
+    # The answer is not rendered again from scratch when it ends (that remounted every block of
+    # it, the longer the answer the longer the wait): the streamed blocks are the final ones.
+    app = BlockRecorder(Settings(max_tokens=24, temperature=0.0), paths, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await send(pilot, "Hello there")
+
+        assert app.streamed_blocks, "no block was shown while the answer streamed"
+        (answer,) = widgets(app, AssistantMessage)
+        assert all(block.is_attached for block in app.streamed_blocks), "rendered again"
+        assert answer.query_one(Markdown).source == answer.text
+        saved = app.controller.sessions.active_path(app.session_id)
+        assert saved[-1].content == answer.text
 
 
 async def test_a_cut_off_answer_says_so_live_and_after_reopening(paths):

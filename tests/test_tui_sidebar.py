@@ -10,9 +10,16 @@ from textual.widgets import Label, ListView
 
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.widgets.session_sidebar import PAGE_SIZE, MoreItem, when
-from tests.tui_pilot import SIZE, make_app, model_ready, wait_for
+from tests.tui_pilot import SIZE, make_app, model_ready, send, wait_for
 
 pytestmark = pytest.mark.anyio
+
+
+async def open_chat(pilot, session_id: int) -> None:
+    app = pilot.app
+    app.chat.action_open_session(session_id)
+    await wait_for(pilot, lambda: app.session_id == session_id, "the chat to open")
+    await wait_for(pilot, lambda: app.chat.sidebar.highlighted_session() == session_id, "its row")
 
 
 def seed_many(paths, count: int, title: str = "Chat {i}") -> None:
@@ -83,6 +90,57 @@ async def test_the_list_rebuilt_while_browsing_keeps_the_highlighted_row(paths):
         await sidebar.reload(app.session_id)
         await sidebar.show_current(app.session_id)
         assert list_view.index == 7
+
+
+async def test_an_answer_moves_its_chat_to_the_top_and_leaves_the_other_rows_alone(paths):
+    # Every answer ends by updating the sidebar: only the open chat's row is replaced (the list
+    # is not read and mounted again), and it goes to the top, highlighted.
+    seed_many(paths, 4)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        sidebar = app.chat.sidebar
+        await wait_for(
+            pilot, lambda: app.session_id is not None and app.chat.prompt.has_focus, "the reopen"
+        )
+        oldest = sidebar.items[-1].session
+        await open_chat(pilot, oldest.id)
+        before = {item.session.id: item for item in sidebar.items}
+
+        await send(pilot, "One more question")
+
+        items = sidebar.items
+        assert [item.session.id for item in items] == [oldest.id] + [
+            sid for sid in before if sid != oldest.id
+        ]
+        assert all(item is before[item.session.id] for item in items[1:]), "rows rebuilt"
+        assert items[0] is not before[oldest.id]
+        assert items[0].session.updated_at > oldest.updated_at
+        assert sidebar.highlighted_session() == oldest.id
+
+
+async def test_a_new_chat_gets_its_row_without_rebuilding_the_list(paths):
+    seed_many(paths, 3)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        sidebar = app.chat.sidebar
+        await wait_for(
+            pilot, lambda: app.session_id is not None and app.chat.prompt.has_focus, "the reopen"
+        )
+        before = list(sidebar.items)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.session_id is None, "the new chat")
+        assert all(a is b for a, b in zip(sidebar.items, before, strict=True)), "rows rebuilt"
+
+        await send(pilot, "A fresh start")
+
+        items = sidebar.items
+        assert [item.session.id for item in items] == [app.session_id] + [
+            item.session.id for item in before
+        ]
+        assert all(a is b for a, b in zip(items[1:], before, strict=True)), "rows rebuilt"
+        assert sidebar.highlighted_session() == app.session_id
 
 
 async def test_each_chat_shows_when_it_was_used_and_its_whole_title_on_hover(paths):

@@ -226,7 +226,7 @@ class TurnFlow(ChatPart):
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
         if event.session_id != self.state.session_id:  # the chat's first message: now saved
-            await self.sidebar.reload(event.session_id)
+            await self.sidebar.chat_changed(event.session_id)
 
     async def _message_refused(self, event: MessageRefused) -> None:
         """Nothing was saved: show the chat as stored and give the text back to edit."""
@@ -243,7 +243,8 @@ class TurnFlow(ChatPart):
         self.status.turn_stats(event.stats)
         if event.error:
             self.screen.notify(f"The answer failed: {event.error}", severity="error", timeout=10)
-        await self.sidebar.reload(self.state.session_id)
+        if self.state.session_id is not None:  # its row moves to the top, the others stay
+            await self.sidebar.chat_changed(self.state.session_id)
         children, user = list(self.messages.children), self.messages.last_user()
         learn_saved_ids(children, user, self.messages.finished, event)  # for the branch switchers
 

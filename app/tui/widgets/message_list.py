@@ -321,7 +321,7 @@ class MessageList(VerticalScroll):
         if self.answer is None:
             self.answer = AssistantMessage()
             await self.mount(self.answer)
-        await self.answer.append(text)
+        self.answer.append(text)
 
     async def show_tool_call(self, event: ToolCallRequested) -> None:
         if self.answer is not None:  # what streamed was the call itself: show it compactly

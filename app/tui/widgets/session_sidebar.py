@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
 
 from llama_chat.queries import ChatQueries
-from llama_chat.store.sessions import SessionInfo
+from llama_chat.store.sessions import NotFoundError, SessionInfo
 from llama_chat.tui.plain import plain
 
 # Control characters cannot appear in chat text, so they mark search hits unambiguously.
@@ -177,11 +177,48 @@ class SessionSidebar(Vertical):
         self.current_id = session_id
         ids = [item.session.id for item in self.items]
         list_view = self.query_one(ListView)
-        if session_id in ids:
+        if session_id in ids or session_id is None:  # a new chat has no row until it is saved
             if not list_view.has_focus:  # someone browsing the list keeps their row
-                list_view.index = ids.index(session_id)
+                list_view.index = ids.index(session_id) if session_id in ids else 0
         else:
             await self.reload(session_id)
+
+    async def chat_changed(self, session_id: int) -> None:
+        """The open chat got a message: its row alone goes to the top with its new title and
+        time. Every answer ends here, and re-reading and re-mounting the whole list took
+        longer than the rest of the turn's end together (a typed search runs again instead:
+        the new message may match it)."""
+        self.current_id = session_id
+        if self.query_one("#session-search", Input).value.strip():
+            await self.reload()
+            return
+        async with self._rebuilding:
+            list_view = self.query_one(ListView)
+            rows = list(list_view.children)
+            old = next(
+                (r for r in rows if isinstance(r, SessionItem) and r.session.id == session_id),
+                None,
+            )
+            try:
+                session = self.store.get_session(session_id)
+            except NotFoundError:  # deleted meanwhile: show the list as it is
+                await self._rebuild()
+                return
+            if old is not None and rows.index(old) == 0 and _same_row(old.session, session):
+                old.session = session
+                if not list_view.has_focus:  # someone browsing the list keeps their row
+                    list_view.index = 0
+                return
+            browsing = list_view.highlighted_child if list_view.has_focus else None
+            if old is None:
+                self._listed += 1  # a new chat: the rows listed before all stay
+            else:
+                await old.remove()
+            await list_view.insert(0, [SessionItem(session)])
+            if browsing is not None and browsing is not old and browsing.parent is list_view:
+                list_view.index = list_view.children.index(browsing)
+            else:
+                list_view.index = 0
 
     async def list_more(self) -> None:
         """Append the next page of older chats (keeps the highlight where it is). Reaching the
@@ -255,6 +292,11 @@ class SessionSidebar(Vertical):
 
     def action_export(self) -> None:
         self._act(self.Export)
+
+
+def _same_row(shown: SessionInfo, now: SessionInfo) -> bool:
+    """Whether a row showing ``shown`` would look the same for ``now`` (the time shows minutes)."""
+    return shown.title == now.title and when(shown.updated_at) == when(now.updated_at)
 
 
 def when(moment: datetime, now: datetime | None = None) -> str:
