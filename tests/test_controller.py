@@ -137,8 +137,9 @@ WRITER = textwrap.dedent(
     from llama_chat.paths import AppPaths
     from llama_chat.settings import Settings
 
-    c = ChatController(Settings(max_tokens=100000, context_limit=131072), AppPaths.from_env(),
-                       lambda e: None, demo=True)
+    # Greedy: a sampled answer from the random demo model may end at once, before the kill.
+    settings = Settings(max_tokens=100000, context_limit=131072, temperature=0.0)
+    c = ChatController(settings, AppPaths.from_env(), lambda e: None, demo=True)
     c.load_model().result()
     c.send("Write forever").result()
     """
