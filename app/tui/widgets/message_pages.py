@@ -23,40 +23,35 @@ OLDER_PAGE_MESSAGES = 24
 """Saved messages mounted above the others each time the user scrolls to the top."""
 
 
-class OlderNote(Static):
-    """Says that older messages are there, above, and how to see them."""
+class PageNote(Static):
+    """Says how many saved messages are there but not shown yet, next to the shown ones."""
 
     DEFAULT_CSS = """
-    OlderNote { color: $text-muted; text-align: center; width: 1fr; }
+    PageNote { color: $text-muted; text-align: center; width: 1fr; }
     """
+    WORDS = "{count:,} messages"
 
     count: reactive[int] = reactive(0)
-    """How many saved messages are above, not shown yet."""
+    """How many saved messages the note stands for."""
 
     def __init__(self, count: int) -> None:
-        super().__init__(classes="older-note")
+        super().__init__()
         self.count = count
 
     def render(self) -> str:
-        return f"↑ {self.count:,} earlier messages: scroll up to show them"
+        return self.WORDS.format(count=self.count)
 
 
-class NewerNote(Static):
-    """Says that newer messages are there, below (after a jump to the start of the chat)."""
+class OlderNote(PageNote):
+    """Older messages are there, above."""
 
-    DEFAULT_CSS = """
-    NewerNote { color: $text-muted; text-align: center; width: 1fr; }
-    """
+    WORDS = "↑ {count:,} earlier messages: scroll up to show them"
 
-    count: reactive[int] = reactive(0)
-    """How many saved messages are below, not shown yet."""
 
-    def __init__(self, count: int) -> None:
-        super().__init__(classes="newer-note")
-        self.count = count
+class NewerNote(PageNote):
+    """Newer messages are there, below (after a jump to the start of the chat)."""
 
-    def render(self) -> str:
-        return f"↓ {self.count:,} later messages: scroll down, or Ctrl+End for the newest"
+    WORDS = "↓ {count:,} later messages: scroll down, or Ctrl+End for the newest"
 
 
 def widgets_for(message: StoredMessage) -> list[Widget]:
