@@ -322,12 +322,8 @@ class Conversation:
                 emit(ToolResultReady(result, approved))
             if cancel.is_set():
                 return self._finish(emit, FinishReason.CANCELLED, "", stats=stats)
-        return self._finish(
-            emit,
-            FinishReason.ERROR,
-            text,
-            error=f"stopped after {MAX_TOOL_ROUNDS} rounds of tool calls",
-        )
+        too_many = f"stopped after {MAX_TOOL_ROUNDS} rounds of tool calls"
+        return self._finish(emit, FinishReason.ERROR, text, error=too_many)
 
     def _stream(
         self, ids: list[int], emit: Emit, cancel: threading.Event
