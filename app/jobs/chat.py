@@ -306,8 +306,11 @@ class ChatJobs:
             return self._send(text)
 
     def _send(self, text: str) -> TurnFinished | None:
-        parent = last_saved_id(self._conversation)
-        user = self._user_turn(text, replace_last=False)
+        return self._ask(text, last_saved_id(self._conversation), replace_last=False)
+
+    def _ask(self, text: str, parent: int | None, *, replace_last: bool) -> TurnFinished | None:
+        """Add ``text`` as the user's turn, saved after ``parent``, and answer it."""
+        user = self._user_turn(text, replace_last=replace_last)
         if user is None:
             return None
         session_id = self.session_for(text)
@@ -333,12 +336,7 @@ class ChatJobs:
         except ValueError:
             return self.send(text)
         parent = self._conversation.messages[index - 1].id if index > 0 else None
-        user = self._user_turn(text, replace_last=True)
-        if user is None:
-            return None
-        session_id = self.session_for(text)
-        user.id = self.sessions.add_message(session_id, "user", text, parent_id=parent).id
-        return self._respond(user.id)
+        return self._ask(text, parent, replace_last=True)
 
     def _user_turn(self, text: str, *, replace_last: bool) -> ChatMessage | None:
         """The new user message, or None (nothing saved, the user told) when it cannot fit."""

@@ -43,9 +43,8 @@ class DocumentFlow(ChatPart):
     def attach_text(self, name: str, text: str, size_bytes: int) -> bool:
         if not can_start(self.screen):
             return False
-        state = self.state
         self.status.set_activity(f"attaching {name}…")
-        state.controller.attach_document(name, text, size_bytes)
+        self.state.controller.attach_document(name, text, size_bytes)
         return True
 
     # -- offers: a pasted path, a message too long to send -----------------------------------------
