@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 EXPORT_FORMAT = "llama-chat-session"
 EXPORT_VERSION = 1
 EXPORT_FORMATS = {"markdown": ".md", "json": ".json"}
+MARKDOWN_NOTE_HEADING = "Summary of the earlier turns"
+MARKDOWN_NOTE_LEAD = "Rolling memory: the model read this note instead of the turns above."
 MAX_STORED_INT = 2**63 - 1
 """SQLite's largest integer: a bigger size or count cannot be stored."""
 
@@ -78,6 +80,11 @@ def export_json(store: SessionStore, session_id: int) -> dict[str, Any]:
             }
             for d in store.documents(session_id)
         ],
+        # Added later too: rolling-memory notes, each under the message its window started at.
+        "memory_notes": [
+            {"message": local_id[message_id], "note": note, "updated_at": updated_at}
+            for message_id, note, updated_at in store.dated_memory_notes(session_id)
+        ],
     }
 
 
@@ -88,8 +95,9 @@ def import_json(store: SessionStore, data: Mapping[str, Any]) -> SessionInfo:
     """
     session, messages = _validate_export(data)
     documents = _validate_documents(data, len(messages))
-    _check_unicode(session, messages, documents)
-    return store.add_session_tree(session, messages, documents)
+    notes = _validate_notes(data, len(messages))
+    _check_unicode(session, messages, documents, notes)
+    return store.add_session_tree(session, messages, documents, notes)
 
 
 def json_text(data: Mapping[str, Any]) -> str:
@@ -113,7 +121,11 @@ def export_markdown(store: SessionStore, session_id: int) -> str:
     if session.system_prompt:
         lines += ["## System", "", session.system_prompt, ""]
     headings = {"user": "User", "assistant": "Assistant", "system": "System"}
+    notes = store.memory_notes(session_id)
     for message in store.active_path(session_id):
+        if message.id in notes:  # the model's window started here, reading this note first
+            lines += [f"## {MARKDOWN_NOTE_HEADING}", "", f"*{MARKDOWN_NOTE_LEAD}*", ""]
+            lines += [notes[message.id], ""]
         if message.role in ("ipython", "tool"):
             lines += ["## Tool result", "", _fenced(message.content, ""), ""]
         else:
@@ -291,6 +303,32 @@ def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dic
         document["created_at"] = parse_time(item["created_at"], f"{where}.created_at")
         documents.append(document)
     return documents
+
+
+def _validate_notes(data: Mapping[str, Any], message_count: int) -> list[dict[str, Any]]:
+    """The exported rolling-memory notes (none in an export written before they were kept),
+    each checked before anything is written, like the documents."""
+    raw = data.get("memory_notes", [])
+    if not isinstance(raw, list):
+        raise SessionImportError("Cannot import chat: memory_notes is not a list.")
+    notes: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for index, item in enumerate(raw):
+        where = f"memory_notes[{index}]"
+        if not isinstance(item, Mapping):
+            raise SessionImportError(f"Cannot import chat: {where} is not an object.")
+        for key, kind in (("message", int), ("note", str), ("updated_at", str)):
+            if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
+                raise SessionImportError(f"Cannot import chat: {where}.{key} is missing or wrong.")
+        if not 1 <= item["message"] <= message_count or item["message"] in seen:
+            raise SessionImportError(
+                f"Cannot import chat: {where}.message refers to {_short(item['message'])}: no "
+                "message, or one that already has a note."
+            )
+        seen.add(item["message"])
+        updated_at = parse_time(item["updated_at"], f"{where}.updated_at")
+        notes.append({"message": item["message"], "note": item["note"], "updated_at": updated_at})
+    return notes
 
 
 def _check_unicode(*parts: object) -> None:

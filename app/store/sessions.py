@@ -33,7 +33,7 @@ from llama_chat.store.errors import (  # noqa: F401
     database_failure,
 )
 from llama_chat.store.fts import fts_query
-from llama_chat.store.memory_notes import MemoryNoteStore
+from llama_chat.store.memory_notes import MemoryNoteStore, insert_memory_note
 from llama_chat.store.records import (
     NotFoundError,
     SessionInfo,
@@ -337,13 +337,14 @@ class SessionStore(DraftStore, DocumentStore, BranchStore, MemoryNoteStore):
         session: Mapping[str, Any],
         messages: Sequence[Mapping[str, Any]],
         documents: Sequence[Mapping[str, Any]] = (),
+        notes: Sequence[Mapping[str, Any]] = (),
     ) -> SessionInfo:
         """Add a whole chat with new ids, in one transaction: the writing half of an import.
 
         ``session`` holds the sessions columns (``settings`` as a dict); each message holds a
         local ``id``, its ``parent`` (an earlier local id or None) and the messages columns;
-        each document its columns and ``message``, the message's position from 1. Any failure
-        (a full disk, a bad row) writes nothing.
+        each document and memory note its columns and ``message``, the message's position
+        from 1. Any failure (a full disk, a bad row) writes nothing.
         """
         columns = ("title", "created_at", "updated_at", "system_prompt")
         row = (*(session[c] for c in columns), json.dumps(session["settings"]))
@@ -368,6 +369,9 @@ class SessionStore(DraftStore, DocumentStore, BranchStore, MemoryNoteStore):
                     (by_position[d["message"] - 1], d["name"], d["size_bytes"], d["tokens"],
                      d["text"], d["summary"], d["created_at"]),
                 )  # fmt: skip
+            for n in notes:
+                row = (by_position[n["message"] - 1], session_id, n["note"], n["updated_at"])
+                insert_memory_note(conn, row)
         return self.get_session(session_id)
 
 
