@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
 
 import mlx_model
-from llama_chat.chat.conversation import Conversation, GenerationSettings
+from llama_chat.chat.conversation import ChatMessage, Conversation, GenerationSettings
 from llama_chat.chat.memory import (
+    FAILED,
     NOTE_INSTRUCTION,
     NOTE_LABEL,
+    SUMMARISING,
     RollingMemory,
     sync_memory,
 )
-from llama_chat.chat.summarize import summarize
+from llama_chat.chat.summarize import SummaryError, summarize
 from llama_chat.controller import ChatController
 from llama_chat.events import Notice, TurnStarted
 from llama_chat.paths import AppPaths
@@ -113,6 +116,57 @@ def test_turns_between_drops_reuse_the_cache_with_memory_on(remembering):
         assert after[4] <= new_tokens + 1
         checked += 1
     assert checked >= 3
+
+
+def test_a_failed_summary_is_told_in_one_line_and_retried_at_the_next_turn(engine):
+    documents: list[str] = []
+
+    def fails_once(*args, **kwargs):
+        documents.append(args[2])
+        if len(documents) == 1:
+            raise SummaryError("a context limit of 512 tokens leaves too little;\nraise it")
+        return summarize(*args, **kwargs)
+
+    saved: list[tuple[int, str]] = []
+    memory = RollingMemory(
+        save=lambda key, note: saved.append((key, note)),
+        note_tokens=NOTE_TOKENS,
+        summarizer=fails_once,
+    )
+    model, tokenizer = engine
+    conversation = Conversation(
+        model, tokenizer, system_prompt=SYSTEM, settings=SETTINGS, date_string="23 Nov 2026"
+    )
+    conversation.memory = memory
+    for i in range(16):  # a chat that already fills the window, written rather than generated
+        conversation.messages += [
+            ChatMessage("user", f"Turn {i}: remember the colour number {i} and words.", id=2 * i),
+            ChatMessage("assistant", f"Noted: colour number {i}.", id=2 * i + 1),
+        ]
+    turns = []  # (window start, notices, summaries asked for so far, note)
+    for i in range(16, 24):
+        conversation.add_user(f"Turn {i}: remember the colour number {i} and words.").id = 100 + i
+        events: list = []
+        asked = len(documents)
+        conversation.respond(events.append)
+        if asked == 0 and len(documents) == 1:
+            # A second look in the same turn (as a tool round would take) does not retry.
+            assert not memory.catch_up(conversation, events.append, threading.Event())
+        notices = [(e.message, e.severity) for e in events if isinstance(e, Notice)]
+        turns.append((conversation.window_start, notices, len(documents), memory.note))
+        if saved:
+            break
+    assert len(turns) == 2, "the first turn drops, the second retries"
+    failed, retried = turns
+    assert failed[0] > 0 and failed[2] == 1 and failed[3] == ""
+    warning = f"{FAILED} a context limit of 512 tokens leaves too little; raise it"
+    assert failed[1] == [(SUMMARISING, "information"), (warning, "warning")]
+    # The next turn summarises the same turns again (one summary, no more), from the first.
+    assert retried[0] >= failed[0] and retried[2] == 2
+    assert retried[1] == [(SUMMARISING, "information")]
+    assert documents[1].startswith("User: Turn 0:") and documents[0] in documents[1]
+    assert saved == [(conversation.messages[retried[0]].id, retried[3])] and retried[3]
+    assert memory.upto == retried[0]
 
 
 def test_memory_off_means_no_note(engine, tiny_4bit, tmp_path):

@@ -5,7 +5,8 @@ With rolling memory on, each dropped block is summarised together with the note 
 new note of a few sentences, which the model reads after the system prompt. The note changes
 only when a block drops, and a drop re-reads the whole window anyway, so the turns between
 drops still reuse the cached prefix. The summary is an ordinary map-reduce summary
-(chat/summarize.py) of a transcript, run on the engine thread inside the turn that drops.
+(chat/summarize.py) of a transcript, run on the engine thread inside the turn that drops; one
+that fails is told in one line and tried again at the next turn.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ NOTE_INSTRUCTION = (
     "numbers, decisions and open questions. Write only the note."
 )
 SUMMARISING = "Earlier turns of this chat no longer fit the context: summarising them into a note."
+FAILED = "The dropped turns were not summarised (tried again next turn):"
 
 SaveNote = Callable[[int, str], None]
 """Saves a note under the id of the message the window starts with after it."""
+Summarizer = Callable[..., TurnFinished]
+"""chat/summarize.py's ``summarize`` or anything called like it."""
 
 
 class RollingMemory:
@@ -48,11 +52,15 @@ class RollingMemory:
         save: SaveNote | None = None,
         *,
         note_tokens: int = NOTE_TOKENS,
+        summarizer: Summarizer = summarize,
     ) -> None:
         self.note = note
         self.upto = upto
         self.save = save
         self.note_tokens = note_tokens
+        self.summarizer = summarizer
+        self._failed_turn: ChatMessage | None = None
+        """The user message of the turn whose summary failed: not retried before the next."""
         self.reserve = note_tokens + LABEL_TOKENS
         self.last_summary: TurnFinished | None = None
         """How the latest note was written: its stats say what it read and how fast."""
@@ -79,17 +87,20 @@ class RollingMemory:
         """Summarise the turns dropped since the note into a new note; True if it changed.
 
         The summary does not stream (it is not the answer): the user sees a Notice, then the
-        answer. A failed summary keeps the old note and is not retried for the same turns; a
-        cancelled one is tried again next turn.
+        answer. A failed or cancelled summary keeps the old note and ``upto``, so the next turn
+        summarises the same turns again (with any dropped since); a failure is told in one
+        line and not retried within its turn (a tool round), so no answer waits for more than
+        one summary.
         """
         end = conversation.window_start
-        if end <= self.upto:
+        turn = _turn_of(conversation)
+        if end <= self.upto or (turn is not None and turn is self._failed_turn):
             return False
         emit(Notice(SUMMARISING))
         document = self._document(conversation, end)
         settings = replace(conversation.settings, max_tokens=self.note_tokens)
         try:
-            finished = summarize(
+            finished = self.summarizer(
                 conversation.model,
                 conversation.tokenizer,
                 document,
@@ -99,17 +110,17 @@ class RollingMemory:
                 cancel=cancel,
                 date_string=conversation.date_string,
             )
+            failure = _failure(finished)
         except SummaryError as exc:
-            finished = None
-            emit(Notice(f"The dropped turns were not summarised: {exc}", "warning"))
+            finished, failure = None, str(exc)
         self.last_summary = finished
-        if finished is not None and finished.finish_reason == "cancelled":
+        if failure is not None:
+            self._failed_turn = turn
+            emit(Notice(f"{FAILED} {' '.join(failure.split())}", "warning"))
+        if failure is not None or finished.finish_reason == "cancelled":
             return False
         self.upto = end
-        note = finished.text.strip() if finished is not None else ""
-        if not note or finished.finish_reason == "error":
-            return False
-        self.note = _bounded(conversation.tokenizer, note, self.note_tokens)
+        self.note = _bounded(conversation.tokenizer, finished.text.strip(), self.note_tokens)
         key = conversation.messages[end].id
         if self.save is not None and key is not None:
             self.save(key, self.note)
@@ -128,6 +139,20 @@ class RollingMemory:
             lines.append(line)
         earlier = [f"Note on the chat before this part: {self.note}"] if self.note else []
         return "\n\n".join([*earlier, *reversed(lines)])
+
+
+def _turn_of(conversation: Conversation) -> ChatMessage | None:
+    """The user message a turn answers: the tool rounds of one turn share it."""
+    return next((m for m in reversed(conversation.messages) if m.role == "user"), None)
+
+
+def _failure(finished: TurnFinished) -> str | None:
+    """Why a finished summary gives no note (None: it gives one, or it was cancelled)."""
+    if finished.finish_reason == "error":
+        return finished.error or "the model stopped with an error"
+    if finished.finish_reason != "cancelled" and not finished.text.strip():
+        return "the summary came out empty"
+    return None
 
 
 def _bounded(tokenizer: mlx_model.Tokenizer, note: str, tokens: int) -> str:
