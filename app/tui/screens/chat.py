@@ -24,7 +24,7 @@ from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS, CHAT_KEYS
 from llama_chat.tui.screens.chat_documents import DocumentFlow
 from llama_chat.tui.screens.chat_sessions import SessionFlow
-from llama_chat.tui.screens.chat_turns import TurnFlow, read_chat, refuse_while_busy
+from llama_chat.tui.screens.chat_turns import TurnFlow, read_branches, read_chat, refuse_while_busy
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
 from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
@@ -55,6 +55,7 @@ class ChatScreen(Screen[None]):
         self.documents = DocumentFlow(self)
         self.turns = TurnFlow(self)
         self.sessions = SessionFlow(self, self.save_draft)
+        self._switchers_asked = 0
 
     @property
     def state(self) -> ChatApp:
@@ -222,10 +223,11 @@ class ChatScreen(Screen[None]):
             self.state.controller.switch_branch(message_id, STEPS[direction])
 
     async def _show_branch_switchers(self, session_id: int | None) -> None:
-        """``session_id`` comes from the event where there is one: the app's own is updated
-        after this screen's handlers have run."""
-        positions = self.state.controller.queries.branch_positions(session_id)
-        await self.messages.show_branch_switchers(positions)
+        """``session_id`` is the event's where there is one (the app's changes after this)."""
+        self._switchers_asked = asked = self._switchers_asked + 1
+        positions = await read_branches(self, session_id)
+        if asked == self._switchers_asked:  # else a newer read is on its way
+            await self.messages.show_branch_switchers(positions)
 
     @on(MessageList.PageShown)
     async def _page_shown(self) -> None:

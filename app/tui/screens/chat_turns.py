@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from textual.screen import Screen
+from textual.widget import Widget
 
 from llama_chat.events import (
     Event,
@@ -36,6 +37,12 @@ async def read_chat(screen: Screen, session_id: int | None) -> list[StoredMessag
     """The chat's shown branch, read in a thread: a long chat takes a while, and the store waits
     while the engine writes to it; the screen goes on drawing meanwhile."""
     return await asyncio.to_thread(chat_app(screen).controller.queries.active_path, session_id)
+
+
+async def read_branches(screen: Screen, session_id: int | None) -> dict[int, tuple[int, int]]:
+    """Where the chat has other branches, read in a thread as ``read_chat`` is."""
+    queries = chat_app(screen).controller.queries
+    return await asyncio.to_thread(queries.branch_positions, session_id)
 
 
 def refuse_while_busy(screen: Screen) -> bool:
@@ -67,6 +74,12 @@ def start_turn(screen: Screen) -> None:
     # The app is busy from the job's JobStarted, which the controller emits as it is asked.
     screen.query_one(MessageList).begin_turn()
     screen.query_one(StatusBar).set_activity("thinking…")
+
+
+async def begin_answer(screen: Screen, *sent: Widget) -> None:
+    """Like start_turn, for a turn that answers: ``sent`` and the answer's box are mounted."""
+    screen.query_one(StatusBar).set_activity("thinking…")
+    await screen.query_one(MessageList).begin_answer(*sent)
 
 
 class ChatPart:
@@ -112,19 +125,18 @@ class TurnFlow(ChatPart):
             return False
         self.prompt.remember(text)
         self.prompt.clear()
+        # The engine starts first and reads the prompt while the screen mounts the message:
+        # its events wait in this screen's queue until this handler is done.
         if self.state.editing:
             self.state.editing = False
+            self.state.controller.edit_last(text)
             self.prompt.unstash()
             last_user = self.messages.last_user()
             if last_user is not None:
                 await self.messages.remove_after(last_user, inclusive=True)
-            await self.messages.add(UserMessage(text))
-            start_turn(self.screen)
-            self.state.controller.edit_last(text)
         else:
-            await self.messages.add(UserMessage(text))
-            start_turn(self.screen)
             self.state.controller.send(text)
+        await begin_answer(self.screen, UserMessage(text))
         return True
 
     @property
@@ -152,9 +164,8 @@ class TurnFlow(ChatPart):
         preset, message = prepared
         self.prompt.remember(typed)
         self.prompt.clear()
-        await self.messages.add(UserMessage(message))
-        start_turn(self.screen)
         self.state.controller.send_with_preset(message, preset)
+        await begin_answer(self.screen, UserMessage(message))
         return True
 
     async def regenerate(self) -> None:
@@ -164,9 +175,9 @@ class TurnFlow(ChatPart):
         if last_turn is None:
             self.screen.notify("There is no message to answer again yet.", severity="warning")
             return
-        await self.messages.remove_after(last_turn)
-        start_turn(self.screen)
         self.state.controller.regenerate()
+        await self.messages.remove_after(last_turn)
+        await begin_answer(self.screen)
 
     def edit_last(self) -> None:
         if refuse_while_busy(self.screen):
@@ -226,7 +237,8 @@ class TurnFlow(ChatPart):
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
         if event.session_id != self.state.session_id:  # the chat's first message: now saved
-            await self.sidebar.chat_changed(event.session_id)
+            # On the sidebar's own queue: the answer's first text does not wait for the row.
+            self.sidebar.call_later(self.sidebar.chat_changed, event.session_id)
 
     async def _message_refused(self, event: MessageRefused) -> None:
         """Nothing was saved: show the chat as stored and give the text back to edit."""
@@ -244,7 +256,7 @@ class TurnFlow(ChatPart):
         if event.error:
             self.screen.notify(f"The answer failed: {event.error}", severity="error", timeout=10)
         if self.state.session_id is not None:  # its row moves to the top, the others stay
-            await self.sidebar.chat_changed(self.state.session_id)
+            self.sidebar.call_later(self.sidebar.chat_changed, self.state.session_id)
         children, user = list(self.messages.children), self.messages.last_user()
         learn_saved_ids(children, user, self.messages.finished, event)  # for the branch switchers
 

@@ -8,9 +8,11 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownBlock
 
 from llama_chat.status import MessageStatus
 from llama_chat.tools import ToolCall
@@ -39,6 +41,35 @@ class UserMessage(Static):
         self.border_title = "You"
 
 
+class AnswerMarkdown(Markdown):
+    """An answer's Markdown, whose last block carries ``-last-block`` (no blank line below it).
+
+    The CSS way, ``Markdown > *:last-child``, gives every widget of the app an order style, and
+    Textual then restyles all of a parent's children, subtrees included, at each mount: every
+    message when one is added, every block of an answer when a block streams in, every sidebar
+    row for a new chat. Moving a class between two blocks restyles those two.
+    """
+
+    def update(self, markdown: str) -> AwaitComplete:
+        return self._mark_last_block_after(super().update(markdown))
+
+    def append(self, markdown: str) -> AwaitComplete:
+        return self._mark_last_block_after(super().append(markdown))
+
+    def _mark_last_block_after(self, change: AwaitComplete) -> AwaitComplete:
+        async def changed() -> None:
+            await change
+            blocks = [child for child in self.children if isinstance(child, MarkdownBlock)]
+            last = blocks[-1] if blocks else None
+            for block in self.query_children(".-last-block"):
+                if block is not last:
+                    block.remove_class("-last-block")
+            if last is not None:
+                last.add_class("-last-block")
+
+        return AwaitComplete(changed())
+
+
 class AssistantMessage(Vertical):
     """An answer rendered as Markdown; streams in a few times a second, not once per token.
 
@@ -63,7 +94,7 @@ class AssistantMessage(Vertical):
         self.message_id = message_id
         self.border_title = "Assistant"
         self.border_subtitle = STATUS_NOTES.get(status, "")
-        self._markdown = Markdown(text)
+        self._markdown = AnswerMarkdown(text)
         self._shown = len(text)
         """How much of ``text`` the Markdown holds."""
         self._next_show = 0.0

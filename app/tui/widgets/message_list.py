@@ -317,6 +317,13 @@ class MessageList(VerticalScroll):
         self.turn_ended = False
         self.follow()
 
+    async def begin_answer(self, *sent: Widget) -> None:
+        """Start a turn that answers: what was sent and the answer's box are mounted while the
+        engine reads the prompt (the first token then only adds text)."""
+        self.begin_turn()
+        self.answer = AssistantMessage(status=MessageStatus.STREAMING)
+        await self.mount_all([*sent, self.answer])
+
     async def append_answer(self, text: str) -> None:
         if self.answer is None:
             self.answer = AssistantMessage()
@@ -333,7 +340,12 @@ class MessageList(VerticalScroll):
         await self.mount(ToolResultMessage(event.result.content, approved=event.approved))
 
     async def finish_answer(self, event: TurnFinished) -> None:
-        if self.answer is None and (event.text or event.status != MessageStatus.COMPLETE):
+        written = bool(event.text or self.answer and self.answer.text)
+        if not written and event.status == MessageStatus.COMPLETE:  # no empty box stays
+            if self.answer is not None:
+                await self.answer.remove()
+            self.answer = None
+        elif self.answer is None:
             self.answer = AssistantMessage()
             await self.mount(self.answer)
         if self.answer is not None:

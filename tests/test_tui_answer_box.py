@@ -1,0 +1,90 @@
+"""The answer's box on screen: mounted before the first token, and no restyle of the chat around it.
+
+A new chat's first token in the app used to come twice as late as in the command line: the
+answer's widget was mounted only when the first token came, and each mount restyled every
+message (and every block of the growing answer), because one CSS rule with ``:last-child`` gave
+every widget an order style.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from textual.widgets.markdown import MarkdownBlock
+
+from llama_chat.status import MessageStatus
+from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, send, wait_for, widgets
+
+pytestmark = pytest.mark.anyio
+
+LONG_ANSWER = "First paragraph of the answer.\n\nA second one.\n\n- a list\n- of two\n"
+
+
+async def test_the_answer_box_is_on_screen_while_the_engine_has_not_answered_yet(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        # Another program holds the database: the engine waits to save the message, so
+        # nothing it sends can have reached the screen yet.
+        other = sqlite3.connect(paths.sessions_db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            app.chat.prompt.focus()
+            await pilot.press(*"Hello there", "enter")
+            await pilot.pause()
+            assert [w.text for w in widgets(app, UserMessage)] == ["Hello there"]
+            [box] = widgets(app, AssistantMessage)
+            assert box.status == MessageStatus.STREAMING and box.text == ""
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await wait_for(pilot, lambda: app.turns_finished() == 1 and not app.busy, "the answer")
+        [answer] = widgets(app, AssistantMessage)
+        assert answer is box  # the same box took the text
+        assert answer.text and answer.status != MessageStatus.STREAMING
+
+
+async def test_a_new_turn_restyles_none_of_the_answers_already_shown(paths):
+    seed_chat(paths, "Earlier", [("user", "Q1"), ("assistant", LONG_ANSWER)] * 3)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await wait_for(pilot, lambda: len(widgets(app, AssistantMessage)) == 3, "the saved chat")
+        await pilot.pause()
+        earlier = set()
+        for answer in widgets(app, AssistantMessage):
+            earlier.update(answer.walk_children(with_self=True))
+        restyled = []
+        update_styles = app.update_styles
+
+        def recording(node, animate=True):
+            restyled.append(node)
+            return update_styles(node, animate)
+
+        app.update_styles = recording
+        await send(pilot, "One more question")
+        app.update_styles = update_styles
+        assert len(widgets(app, AssistantMessage)) == 4
+        assert restyled  # the new messages were styled
+        assert not [node for node in restyled if node in earlier]
+
+
+async def test_only_the_last_block_of_an_answer_drops_its_margin_below(paths):
+    seed_chat(paths, "Blocks", [("user", "Q"), ("assistant", LONG_ANSWER)])
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the saved answer")
+        [answer] = widgets(app, AssistantMessage)
+        markdown = answer.query_one("Markdown")
+        await wait_for(pilot, lambda: len(markdown.children) == 3, "the answer's blocks")
+        await pilot.pause()
+        blocks = list(markdown.query_children(MarkdownBlock))
+        assert [b.styles.margin.bottom for b in blocks] == [1, 1, 0]
+        # A block streamed in after it takes the place of the last one.
+        await markdown.append("\n\nA closing line.")
+        await pilot.pause()
+        blocks = list(markdown.query_children(MarkdownBlock))
+        assert [b.styles.margin.bottom for b in blocks] == [1, 1, 1, 0]
