@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import mlx_model
+from llama_chat.chat.conversation import Conversation
 from llama_chat.chat.presets import Preset
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import (
@@ -192,6 +194,17 @@ class ChatController:
     def last_answer(self) -> str:
         return self._jobs.last_answer()
 
+    @property
+    def open_conversation(self) -> Conversation | None:
+        """The open chat as the engine thread holds it (None while no model is loaded): to look
+        at, not to change (jobs change it, on the engine thread)."""
+        return self._jobs.open_conversation
+
+    @property
+    def tokenizer(self) -> mlx_model.Tokenizer | None:
+        """The loaded model's tokenizer; None while none is loaded (see count_tokens)."""
+        return self._jobs.tokenizer
+
     def continue_answer(self) -> Future[TurnFinished | None]:
         """Let the model write on where the newest answer was cut off (at max tokens)."""
         self.cancel.clear()
@@ -275,5 +288,5 @@ class ChatController:
         Any thread may call it: the tokenizer is tiktoken (thread-safe, no MLX), and the engine
         thread only ever replaces it whole.
         """
-        tokenizer = self._jobs.tokenizer
+        tokenizer = self.tokenizer
         return None if tokenizer is None else len(tokenizer.encode(text))
