@@ -165,9 +165,9 @@ class SessionSidebar(Vertical):
 
     @work(thread=True, group="chat-list", exclusive=True, exit_on_error=False)
     def _list_worker(self, query: str, listed: int) -> None:
+        rows: list[tuple[SessionInfo, str | None]]
         if query.strip():
-            found = self.store.search(query, highlight=(_HIT_START, _HIT_END))
-            rows, remaining = found, 0
+            rows, remaining = list(self.store.search(query, highlight=(_HIT_START, _HIT_END))), 0
         else:
             rows = [(s, None) for s in self.store.list_sessions(limit=listed)]
             remaining = max(0, self.store.count_sessions() - len(rows))
