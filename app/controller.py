@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import mlx_model
+from llama_chat.chat.conversation import Conversation
 from llama_chat.chat.presets import Preset
 from llama_chat.engine_thread import EngineThread
 from llama_chat.events import (
@@ -94,7 +96,7 @@ class ChatController:
         self._reading = threading.Event()
         """Set to stop the read-ahead of the open chat (read_chat) when another job comes."""
         self._engine = EngineThread.shared()
-        self._jobs = ChatJobs(
+        self._chat = ChatJobs(
             settings,
             paths.ensure(),
             self.sessions,
@@ -106,10 +108,10 @@ class ChatController:
             offline=offline,
             tools_enabled=tools_enabled,
         )
-        self._documents = DocumentJobs(self._jobs)
+        self._documents = DocumentJobs(self._chat)
         self._default_quant = settings.quant
-        self._continue = ContinueJobs(self._jobs)
-        self._branches = BranchJobs(self._jobs)
+        self._continue = ContinueJobs(self._chat)
+        self._branches = BranchJobs(self._chat)
         if self.sessions.recovered_from is not None:
             self._emit(
                 Notice(
@@ -123,15 +125,15 @@ class ChatController:
     # -- public API (any thread) ------------------------------------------------------------
 
     def load_model(self, quant: str | None = None) -> Future[bool]:
-        loaded = self._submit(Job.LOAD, self._jobs.load_model, quant or self._default_quant)
+        loaded = self._submit(Job.LOAD, self._chat.load_model, quant or self._default_quant)
         self._read_ahead()  # the chat open when the model loads
         return loaded
 
     def new_session(self) -> Future[None]:
-        return self._submit(Job.NEW_SESSION, self._jobs.new_session)
+        return self._submit(Job.NEW_SESSION, self._chat.new_session)
 
     def open_session(self, session_id: int) -> Future[None]:
-        opened = self._submit(Job.OPEN_SESSION, self._jobs.open_session, session_id)
+        opened = self._submit(Job.OPEN_SESSION, self._chat.open_session, session_id)
         self._read_ahead()
         return opened
 
@@ -139,19 +141,19 @@ class ChatController:
         """Read the open chat into the KV cache in the background, until another job comes."""
         reading = threading.Event()
         self._reading = reading
-        self._engine.submit(self._run_job, Job.READ_CHAT, self._jobs.meter.read_chat, (reading,))
+        self._engine.submit(self._run_job, Job.READ_CHAT, self._chat.meter.read_chat, (reading,))
 
     def send(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self._submit(Job.SEND, self._jobs.send, text)
+        return self._submit(Job.SEND, self._chat.send, text)
 
     def regenerate(self) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self._submit(Job.REGENERATE, self._jobs.regenerate)
+        return self._submit(Job.REGENERATE, self._chat.regenerate)
 
     def edit_last(self, text: str) -> Future[TurnFinished | None]:
         self.cancel.clear()
-        return self._submit(Job.EDIT, self._jobs.edit_last, text)
+        return self._submit(Job.EDIT, self._chat.edit_last, text)
 
     def stop(self) -> None:
         self.cancel.set()
@@ -165,14 +167,14 @@ class ChatController:
         """
         self._default_quant = settings.quant
         return self._submit(
-            Job.SETTINGS, self._jobs.apply_settings, settings, session_system_prompt
+            Job.SETTINGS, self._chat.apply_settings, settings, session_system_prompt
         )
 
     def rename_session(self, session_id: int, title: str) -> Future[None]:
         return self._submit(Job.RENAME, self._rename, session_id, title)
 
     def delete_session(self, session_id: int) -> Future[None]:
-        return self._submit(Job.DELETE, self._jobs.delete_session, session_id)
+        return self._submit(Job.DELETE, self._chat.delete_session, session_id)
 
     def export_session(self, session_id: int, fmt: str, folder: Path) -> Future[Path | None]:
         return self._submit(Job.EXPORT, self._export, session_id, fmt, folder)
@@ -182,15 +184,26 @@ class ChatController:
         return self._submit(Job.SAVE_DRAFT, self.sessions.set_draft, session_id, text)
 
     def save_cache(self) -> Future[None]:
-        return self._submit(Job.SAVE_CACHE, self._jobs.save_cache)
+        return self._submit(Job.SAVE_CACHE, self._chat.save_cache)
 
     def close(self, timeout_s: float = 60) -> None:
         """Stop any answer, save the KV cache, free the model; blocks until done."""
         self.cancel.set()
-        self._submit(Job.CLOSE, self._jobs.close).result(timeout=timeout_s)
+        self._submit(Job.CLOSE, self._chat.close).result(timeout=timeout_s)
 
     def last_answer(self) -> str:
-        return self._jobs.last_answer()
+        return self._chat.last_answer()
+
+    @property
+    def open_conversation(self) -> Conversation | None:
+        """The open chat as the engine thread holds it (None while no model is loaded): to look
+        at, not to change (jobs change it, on the engine thread)."""
+        return self._chat.open_conversation
+
+    @property
+    def tokenizer(self) -> mlx_model.Tokenizer | None:
+        """The loaded model's tokenizer; None while none is loaded (see count_tokens)."""
+        return self._chat.tokenizer
 
     def continue_answer(self) -> Future[TurnFinished | None]:
         """Let the model write on where the newest answer was cut off (at max tokens)."""
@@ -225,7 +238,7 @@ class ChatController:
     def _submit(self, job: Job, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         self._reading.set()  # a read-ahead gives way: this job's prefill goes on from it
         if job in BUSY_JOBS:
-            self._emit(JobStarted(job, self._jobs.session_id))
+            self._emit(JobStarted(job, self._chat.session_id))
         return self._engine.submit(self._run_job, job, fn, args)
 
     def _run_job(self, job: Job, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -267,7 +280,7 @@ class ChatController:
         """Send ``text`` (the preset already applied); the preset's system prompt and
         temperature hold for this one answer."""
         self.cancel.clear()
-        return self._submit(Job.SEND, self._jobs.send, text, preset)
+        return self._submit(Job.SEND, self._chat.send, text, preset)
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` as a message's content; None while no model is loaded.
@@ -275,5 +288,5 @@ class ChatController:
         Any thread may call it: the tokenizer is tiktoken (thread-safe, no MLX), and the engine
         thread only ever replaces it whole.
         """
-        tokenizer = self._jobs.tokenizer
+        tokenizer = self.tokenizer
         return None if tokenizer is None else len(tokenizer.encode(text))

@@ -26,7 +26,7 @@ _shared_lock = threading.Lock()
 
 class EngineThread:
     def __init__(self, name: str = "llama-chat-engine"):
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -41,7 +41,7 @@ class EngineThread:
 
     def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
-        self._jobs.put((lambda: fn(*args, **kwargs), future))
+        self._waiting.put((lambda: fn(*args, **kwargs), future))
         return future
 
     def is_current(self) -> bool:
@@ -49,7 +49,7 @@ class EngineThread:
 
     def _run(self) -> None:
         while True:
-            fn, future = self._jobs.get()
+            fn, future = self._waiting.get()
             if not future.set_running_or_notify_cancel():
                 continue
             try:

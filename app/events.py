@@ -186,6 +186,9 @@ class SessionOpened:
     messages: list[StoredMessage]
     cached_tokens: int = 0
     """Tokens restored from the chat's saved KV cache (0 when there was none)."""
+    documents: dict[int, StoredDocument] = field(default_factory=dict)
+    """The documents ``messages`` carry, by message id (read with them: a front end shows
+    them without reading the store again)."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,8 @@ class BranchSwitched:
     """The sibling now shown; the path from it down is what changed."""
     cached_tokens: int = 0
     """Tokens the KV cache kept: the history up to the fork, which is not prefilled again."""
+    documents: dict[int, StoredDocument] = field(default_factory=dict)
+    """The documents ``messages`` carry, by message id (as SessionOpened.documents)."""
 
 
 Event = (

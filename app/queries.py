@@ -8,8 +8,21 @@ whole chat, a search) can run in a worker.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from llama_chat.store.documents import StoredDocument
 from llama_chat.store.sessions import SessionInfo, SessionStore, StoredMessage
+
+
+@dataclass(frozen=True)
+class ShownChat:
+    """A chat as the screen shows it: its shown branch, root first, and the documents its user
+    messages carry (by message id), read together so that showing any page of it reads
+    nothing more."""
+
+    messages: list[StoredMessage]
+    documents: dict[int, StoredDocument]
 
 
 class ChatQueries:
@@ -45,8 +58,16 @@ class ChatQueries:
         """Every document of a chat (all branches), oldest first."""
         return self._store.documents(session_id)
 
-    def document_of_message(self, message_id: int) -> StoredDocument | None:
-        return self._store.document_of_message(message_id)
+    def documents_of_messages(self, message_ids: Iterable[int]) -> dict[int, StoredDocument]:
+        """Message id → its document, for those of ``message_ids`` that carry one (one query)."""
+        return self._store.documents_of_messages(message_ids)
+
+    def shown_chat(self, session_id: int | None) -> ShownChat:
+        """The chat's shown branch with its documents (empty for the new chat, None)."""
+        messages = self.active_path(session_id)
+        return ShownChat(
+            messages, self.documents_of_messages(m.id for m in messages if m.role == "user")
+        )
 
     def draft(self, session_id: int | None) -> str:
         """The unsent text of a chat (None: the new chat); "" if none."""

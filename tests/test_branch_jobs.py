@@ -42,7 +42,7 @@ def test_switching_back_to_the_first_answer_builds_the_next_turn_on_it(chat) -> 
     switched = [e for e in events if isinstance(e, BranchSwitched)]
     assert [e.selected_id for e in switched] == [answers[1].id, answers[0].id]
     assert [m.content for m in switched[-1].messages] == ["Name a fish", "Fish 1"]
-    conversation = controller._jobs.open_conversation
+    conversation = controller.open_conversation
     assert conversation.cache.length == switched[-1].cached_tokens  # rolled back at the switch
     # Everything up to the answer's header is kept: the question is not prefilled again.
     fork = conversation._encode_window(0, 1, add_generation_prompt=True)

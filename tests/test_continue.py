@@ -85,7 +85,7 @@ def test_the_prompt_leaves_the_partial_answer_open(home, counting_checkpoint):
     events: list = []
     controller = controller_for(counting_checkpoint, events, max_tokens=3)
     finished: TurnFinished = controller.send("Count").result(timeout=120)
-    conversation = controller._jobs.open_conversation
+    conversation = controller.open_conversation
     ids = continuation_ids(conversation)
     controller.close()
     tokenizer = conversation.tokenizer
@@ -104,7 +104,7 @@ def test_the_prompt_leaves_the_partial_answer_open(home, counting_checkpoint):
 def test_the_continued_message_is_counted_again_for_the_context_budget(home, counting_checkpoint):
     controller = controller_for(counting_checkpoint, [], 3)
     controller.send("Count").result(timeout=120)
-    conversation = controller._jobs.open_conversation
+    conversation = controller.open_conversation
     conversation.fit_prompt()  # counts the partial answer's tokens (and remembers the count)
     controller.continue_answer().result(timeout=120)
     controller.close()

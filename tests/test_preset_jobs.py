@@ -33,7 +33,7 @@ class PromptSeen:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
-            conversation = self.controller._jobs.open_conversation
+            conversation = self.controller.open_conversation
             text = conversation.tokenizer.decode(conversation.encode())
             self.prompts.append((text, conversation.settings.sampling.temperature))
 
@@ -67,7 +67,7 @@ def test_count_tokens_is_the_tokenizers_count_once_a_model_is_loaded(home):
     controller = make_controller(PromptSeen())
     assert controller.count_tokens("Hello there") is None
     assert controller.load_model().result(timeout=120)
-    tokenizer = controller._jobs.tokenizer
+    tokenizer = controller.tokenizer
     text = "Hello there, how are you today?"
     assert controller.count_tokens(text) == len(tokenizer.encode(text)) > 0
     controller.close()

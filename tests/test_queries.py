@@ -37,3 +37,37 @@ def test_the_face_offers_no_way_to_write() -> None:
     writes = ("add", "set", "create", "delete", "rename", "update", "select", "insert", "save")
     public = [name for name in vars(ChatQueries) if not name.startswith("_")]
     assert public and not [name for name in public if name.startswith(writes)]
+
+
+def test_the_documents_of_a_page_of_messages_are_read_in_one_query(db_path: Path) -> None:
+    with SessionStore.open(db_path) as store:
+        session = new_session(store)
+        parent, carriers = None, []
+        for n in range(30):
+            if n % 3 == 0:
+                message, _ = store.add_document(
+                    session.id,
+                    f"doc {n}",
+                    parent_id=parent,
+                    name=f"d{n}.txt",
+                    text=f"doc {n}",
+                    size_bytes=5,
+                    tokens=3,
+                )
+                carriers.append(message.id)
+            else:
+                message = store.add_message(session.id, "user", f"Q{n}", parent_id=parent)
+            parent = store.add_message(session.id, "assistant", "A", parent_id=message.id).id
+        queries = ChatQueries(store)
+        users = [m.id for m in queries.active_path(session.id) if m.role == "user"]
+        seen: list[str] = []
+        store._conn.set_trace_callback(seen.append)  # the store's one connection
+        documents = queries.documents_of_messages(users)
+        store._conn.set_trace_callback(None)
+        assert len(seen) == 1
+        assert sorted(documents) == carriers
+        assert [documents[i].name for i in carriers[:2]] == ["d0.txt", "d3.txt"]
+        assert queries.documents_of_messages([]) == {}
+        shown = queries.shown_chat(session.id)
+        assert shown.documents == documents and len(shown.messages) == 60
+        assert queries.shown_chat(None).messages == []

@@ -189,7 +189,7 @@ def test_a_note_survives_reopening_the_chat(demo_home):
         if any(isinstance(e, Notice) and "summarising" in e.message for e in events):
             break
     session_id = [e for e in events if isinstance(e, TurnStarted)][-1].session_id
-    note = controller._jobs._conversation.memory.note
+    note = controller.open_conversation.memory.note
     assert note
     controller.close()
     with SessionStore.open(AppPaths.from_env().sessions_db) as store:
@@ -200,7 +200,7 @@ def test_a_note_survives_reopening_the_chat(demo_home):
     assert again.load_model().result(timeout=120)
     again.open_session(session_id).result(timeout=60)
     again.send("And now?").result(timeout=120)
-    conversation = again._jobs._conversation
+    conversation = again.open_conversation
     if not any(isinstance(e, Notice) for e in events2):  # no new drop: the very same note
         assert conversation.memory.note == note
     assert conversation.window_start > 0

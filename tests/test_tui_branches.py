@@ -80,7 +80,7 @@ async def test_regenerate_twice_switch_to_the_first_and_the_next_turn_builds_on_
         await pilot.press("ctrl+left")
         await wait_for(pilot, lambda: shown(app)[-1] == "Fish 1", "branch 1 again")
 
-        conversation = app.controller._jobs.open_conversation
+        conversation = app.controller.open_conversation
         kept = conversation.cache.length  # rolled back to the fork by the switch
         assert kept > 0
         await send(pilot, "Bigger?")

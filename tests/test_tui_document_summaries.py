@@ -57,7 +57,7 @@ async def test_summarise_this_chat_writes_the_summary_as_an_answer(paths):
         await wait_for(pilot, lambda: app.turns_finished() > before and not app.busy, "summary")
         assert ("Summary of this chat written.", "information") in app.notices
         (turn,) = app.turns
-        tokenizer = app.controller._jobs.open_conversation.tokenizer
+        tokenizer = app.controller.open_conversation.tokenizer
         transcript = "User: Plan the walrus survey\n\nAssistant: Count them on Friday"
         assert turn.stats.prompt_tokens > count_tokens(tokenizer, transcript)
         stored = app.controller.sessions.active_path(session_id)
@@ -81,7 +81,7 @@ async def test_summarise_a_document_again_follows_the_instruction(paths, tmp_pat
             await pilot.press("enter")
             await wait_for(pilot, lambda b=before: app.turns_finished() > b, "the summary")
         plain, focused = app.turns
-        tokenizer = app.controller._jobs.open_conversation.tokenizer
+        tokenizer = app.controller.open_conversation.tokenizer
         extra = count_tokens(tokenizer, " focus on the deadlines")
         assert focused.stats.prompt_tokens - plain.stats.prompt_tokens == extra
         notes = [text for text, _ in app.notices if text.startswith("Summary of")]

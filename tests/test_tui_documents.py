@@ -54,7 +54,7 @@ def make_doc_app(paths, **settings) -> DocApp:
 
 def prompt_text(app: DocApp) -> str:
     """What the model reads next: the open chat's prompt, decoded."""
-    conversation = app.controller._jobs.open_conversation
+    conversation = app.controller.open_conversation
     return conversation.tokenizer.decode(conversation.encode())
 
 

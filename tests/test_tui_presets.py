@@ -34,7 +34,7 @@ def record_turn_settings(app) -> list[tuple[str, float]]:
 
     def on_event(event: Event) -> None:
         if isinstance(event, TurnStarted):
-            conversation = controller._jobs.open_conversation
+            conversation = controller.open_conversation
             seen.append((conversation.system_prompt, conversation.settings.sampling.temperature))
         forward(event)
 

@@ -35,7 +35,8 @@ class BranchJobs:
             return False
         path = chat.sessions.select_branch(siblings[target])
         kept = self._follow(path)
-        chat.emit(BranchSwitched(session_id, path, siblings[target], kept))
+        documents = chat.sessions.documents_of_messages(m.id for m in path if m.role == "user")
+        chat.emit(BranchSwitched(session_id, path, siblings[target], kept, documents))
         return True
 
     def _follow(self, path: list[StoredMessage]) -> int:

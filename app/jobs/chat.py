@@ -246,7 +246,8 @@ class ChatJobs:
             cached = self._caches.restore(
                 self._conversation, session_id, self._model_id, self._quant
             )
-        self.emit(SessionOpened(info, stored, cached))
+        documents = self.sessions.documents_of_messages(m.id for m in stored if m.role == "user")
+        self.emit(SessionOpened(info, stored, cached, documents))
         self.meter.count_context()
 
     def _stored_conversation(self, info: SessionInfo, stored: list[StoredMessage]) -> Conversation:

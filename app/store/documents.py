@@ -8,6 +8,7 @@ what the chat shows of it (name, size, tokens). Deleting the message or the chat
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,8 @@ class StoredDocument:
     created_at: datetime
 
 
+_IDS_PER_QUERY = 500
+"""Ids bound in one ``IN (...)``: well under SQLite's limit on a statement's variables."""
 _SELECT = "SELECT d.*, m.session_id FROM documents AS d JOIN messages AS m ON m.id = d.message_id"
 
 
@@ -98,6 +101,18 @@ class DocumentStore:
     def document_of_message(self, message_id: int) -> StoredDocument | None:
         rows = self._query(f"{_SELECT} WHERE d.message_id = ?", (message_id,))
         return _document(rows[0]) if rows else None
+
+    def documents_of_messages(self, message_ids: Iterable[int]) -> dict[int, StoredDocument]:
+        """Message id → the document it carries, for those of ``message_ids`` that carry one:
+        one query for a page of messages (one per _IDS_PER_QUERY ids), not one per message."""
+        ids = list(dict.fromkeys(message_ids))
+        found: dict[int, StoredDocument] = {}
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._query(f"{_SELECT} WHERE d.message_id IN ({marks})", chunk):
+                found[row["message_id"]] = _document(row)
+        return found
 
 
 def insert_document(conn: sqlite3.Connection, row: tuple[Any, ...]) -> int:

@@ -154,11 +154,13 @@ class ChatScreen(Screen[None]):
         messages, session_id = self.messages, self.state.session_id
         if where == "end":  # and stay there: messages still laying out make the chat taller
             if messages.newer and session_id is not None:  # the view shows the chat's start
-                await messages.show_stored(await read_chat(self, session_id))
+                chat = await read_chat(self, session_id)
+                await messages.show_stored(chat.messages, chat.documents)
             messages.scroll_end(animate=False)
             messages.follow()
         elif where == "home":  # the start of the chat, not of the messages mounted so far
-            await messages.show_start(await read_chat(self, session_id))
+            chat = await read_chat(self, session_id)
+            await messages.show_start(chat.messages, chat.documents)
         else:
             {"page_up": messages.scroll_page_up, "page_down": messages.scroll_page_down}[where]()
 
@@ -323,7 +325,7 @@ class ChatScreen(Screen[None]):
     @on(Core.SessionOpened)
     async def _session_opened(self, message: Core.SessionOpened) -> None:
         event = message.event
-        await self.messages.show_stored(event.messages)
+        await self.messages.show_stored(event.messages, event.documents)
         self.prompt.prompt_history = [m.content for m in event.messages if m.role == "user"]
         self.status.set_context(event.cached_tokens, self.state.settings.context_limit)
         session_id = event.session.id if event.session is not None else None
@@ -371,7 +373,7 @@ class ChatScreen(Screen[None]):
     @on(Core.BranchSwitched)
     async def _branch_switched(self, message: Core.BranchSwitched) -> None:
         event = message.event
-        await self.messages.show_from_fork(event.messages, event.selected_id)
+        await self.messages.show_from_fork(event.messages, event.selected_id, event.documents)
         self.status.set_context(event.cached_tokens, self.state.settings.context_limit)
         self.prompt.prompt_history = [m.content for m in event.messages if m.role == "user"]
         await self._show_branch_switchers(event.session_id)

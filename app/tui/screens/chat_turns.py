@@ -21,7 +21,7 @@ from llama_chat.events import (
     TurnFinished,
     TurnStarted,
 )
-from llama_chat.store.sessions import StoredMessage
+from llama_chat.queries import ShownChat
 from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
 from llama_chat.tui.widgets.branch_switcher import learn_saved_ids
 from llama_chat.tui.widgets.message import UserMessage
@@ -33,10 +33,10 @@ from llama_chat.tui.widgets.session_sidebar import SessionSidebar
 from llama_chat.tui.widgets.status_bar import StatusBar
 
 
-async def read_chat(screen: Screen, session_id: int | None) -> list[StoredMessage]:
-    """The chat's shown branch, read in a thread: a long chat takes a while, and the store waits
-    while the engine writes to it; the screen goes on drawing meanwhile."""
-    return await asyncio.to_thread(chat_app(screen).controller.queries.active_path, session_id)
+async def read_chat(screen: Screen, session_id: int | None) -> ShownChat:
+    """The chat's shown branch and its documents, read in a thread: a long chat takes a while,
+    and the store waits while the engine writes to it; the screen goes on drawing meanwhile."""
+    return await asyncio.to_thread(chat_app(screen).controller.queries.shown_chat, session_id)
 
 
 async def read_branches(screen: Screen, session_id: int | None) -> dict[int, tuple[int, int]]:
@@ -232,7 +232,8 @@ class TurnFlow(ChatPart):
     async def _turn_started(self, event: TurnStarted) -> None:
         user = self.messages.last_user()
         if self.messages.newer:  # the view showed the chat's start: the answer goes at its end
-            await self.messages.show_stored(await read_chat(self.screen, event.session_id))
+            chat = await read_chat(self.screen, event.session_id)
+            await self.messages.show_stored(chat.messages, chat.documents)
             self.messages.follow()
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
@@ -243,7 +244,8 @@ class TurnFlow(ChatPart):
     async def _message_refused(self, event: MessageRefused) -> None:
         """Nothing was saved: show the chat as stored and give the text back to edit."""
         self.messages.turn_ended = True
-        await self.messages.show_stored(await read_chat(self.screen, self.state.session_id))
+        chat = await read_chat(self.screen, self.state.session_id)
+        await self.messages.show_stored(chat.messages, chat.documents)
         self.prompt.set_text(event.text)
         self.screen.notify(
             f"Your message was not sent: {event.reason}.", severity="warning", timeout=15
@@ -265,6 +267,7 @@ class TurnFlow(ChatPart):
         if not self.messages.turn_ended and session_id is not None:
             # The controller declined the job (no model, nothing to regenerate): show what is
             # saved rather than what this screen had already removed for the new answer.
-            await self.messages.show_stored(await read_chat(self.screen, session_id))
+            chat = await read_chat(self.screen, session_id)
+            await self.messages.show_stored(chat.messages, chat.documents)
         if self.status.activity_text in ("thinking…", "stopping…", "writing…"):
             self.status.set_activity("")

@@ -15,7 +15,6 @@ from llama_chat.events import ToolCallRequested, ToolResultReady, TurnFinished
 from llama_chat.status import MessageStatus
 from llama_chat.store.sessions import StoredMessage
 from llama_chat.tui.keys import MESSAGE_LIST_BINDINGS
-from llama_chat.tui.state import chat_app
 from llama_chat.tui.widgets.branch_switcher import (
     BranchSwitcher,
     fork_parent,
@@ -39,10 +38,11 @@ from llama_chat.tui.widgets.message_cursor import (
 from llama_chat.tui.widgets.message_pages import (
     FIRST_SCREEN_MESSAGES,
     OLDER_PAGE_MESSAGES,
+    Documents,
     NewerNote,
     OlderNote,
     damage_notice,
-    widgets_for,
+    page_widgets,
 )
 from llama_chat.tui.widgets.message_text import message_source
 
@@ -86,6 +86,9 @@ class MessageList(VerticalScroll):
         """A page of older messages is being mounted (scrolling to the top waits for it)."""
         self.newer: list[StoredMessage] = []
         """Saved messages below the mounted ones, not mounted yet (after a jump to the start)."""
+        self.documents: Documents = {}
+        """The documents of the saved messages, read with them: mounting a page reads nothing
+        (on this thread, a read would wait for the answer being written to the store)."""
         self._shown_at = 0
         """Counts the times everything was replaced; a page mounted for an earlier view stops."""
         self.selected: Widget | None = None
@@ -98,8 +101,9 @@ class MessageList(VerticalScroll):
     def on_mount(self) -> None:
         self.watch(self, "scroll_y", self._near_top, init=False)
 
-    async def show_stored(self, messages: Iterable[StoredMessage]) -> None:
-        """Replace everything with a saved chat's messages (the newest ones mounted now)."""
+    async def show_stored(self, messages: Iterable[StoredMessage], documents: Documents) -> None:
+        """Replace everything with a saved chat's messages (the newest ones mounted now) and
+        the documents they carry, by message id."""
         self.answer = None
         self.select(None)
         # A page of the chat shown before must not land in this one (or find its note gone).
@@ -111,9 +115,10 @@ class MessageList(VerticalScroll):
         shown = [m for m in messages if m.role != "system"]
         self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
         self.newer = []
+        self.documents = documents
         self._shown_at += 1
         await self.remove_children()
-        widgets = [w for m in newest for w in self._widgets_for(m)]
+        widgets = page_widgets(newest, documents)
         if self.older:
             widgets.insert(0, OlderNote(len(self.older)))
         if widgets:
@@ -148,7 +153,7 @@ class MessageList(VerticalScroll):
             page = self.older[-OLDER_PAGE_MESSAGES:]
             self.older = self.older[:-OLDER_PAGE_MESSAGES]
             height_before = self.virtual_size.height
-            widgets = [w for m in page for w in self._widgets_for(m)]
+            widgets = page_widgets(page, self.documents)
             await self.mount_all(widgets, after=note)
             if self.older:
                 note.count = len(self.older)
@@ -173,7 +178,7 @@ class MessageList(VerticalScroll):
                 return
             note = notes.first()
             page, self.newer = self.newer[:OLDER_PAGE_MESSAGES], self.newer[OLDER_PAGE_MESSAGES:]
-            await self.mount_all([w for m in page for w in self._widgets_for(m)], before=note)
+            await self.mount_all(page_widgets(page, self.documents), before=note)
             if self.newer:
                 note.count = len(self.newer)
             else:
@@ -182,7 +187,7 @@ class MessageList(VerticalScroll):
         finally:
             self.loading_older = False
 
-    async def show_start(self, messages: Iterable[StoredMessage]) -> None:
+    async def show_start(self, messages: Iterable[StoredMessage], documents: Documents) -> None:
         """Jump to the start of a saved chat: its first page mounted, the rest below on demand.
 
         Mounting a long chat whole takes seconds (each answer is Markdown to lay out), so the
@@ -198,9 +203,10 @@ class MessageList(VerticalScroll):
         shown = [m for m in messages if m.role != "system"]
         first, self.newer = shown[:OLDER_PAGE_MESSAGES], shown[OLDER_PAGE_MESSAGES:]
         self.older = []
+        self.documents = documents
         self._shown_at += 1
         await self.remove_children()
-        widgets = [w for m in first for w in self._widgets_for(m)]
+        widgets = page_widgets(first, documents)
         if self.newer:
             widgets.append(NewerNote(len(self.newer)))
         await self.mount_all(widgets)
@@ -295,14 +301,6 @@ class MessageList(VerticalScroll):
         await self.show_older()
         return True
 
-    def _widgets_for(self, message: StoredMessage) -> list[Widget]:
-        # A user message that carries a document shows as the document's block.
-        if message.role == "user":
-            document = chat_app(self).controller.queries.document_of_message(message.id)
-            if document is not None:
-                return [DocumentBlock(document)]
-        return widgets_for(message)
-
     async def add(self, widget: Widget) -> None:
         await self.mount(widget)
 
@@ -396,16 +394,19 @@ class MessageList(VerticalScroll):
     async def show_branch_switchers(self, positions: dict[int, tuple[int, int]]) -> None:
         await place_switchers(self, positions)  # "◀ i/n ▶" under messages that have siblings
 
-    async def show_from_fork(self, messages: list[StoredMessage], selected_id: int) -> None:
+    async def show_from_fork(
+        self, messages: list[StoredMessage], selected_id: int, documents: Documents
+    ) -> None:
         """Show another branch: replace what follows the fork (the first message of the branch,
         ``selected_id``); the whole chat when the fork is not on screen."""
         fork = [m.id for m in messages].index(selected_id)
         parent = fork_parent(list(self.children), messages, fork)
         if parent is None:
-            await self.show_stored(messages)
+            await self.show_stored(messages, documents)
             return
         await self.remove_after(parent)
-        widgets = [w for m in messages[fork:] for w in widgets_for(m)]
+        self.documents = documents
+        widgets = page_widgets(messages[fork:], documents)
         if widgets:
             await self.mount_all(widgets)
         self.anchor()

@@ -3,12 +3,16 @@ stand for the messages not mounted yet (above or below the mounted ones)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
 from llama_chat.status import MessageStatus
+from llama_chat.store.documents import StoredDocument
 from llama_chat.store.sessions import StoredMessage
+from llama_chat.tui.widgets.document_block import DocumentBlock
 from llama_chat.tui.widgets.message import (
     AssistantMessage,
     ToolCallMessage,
@@ -21,6 +25,9 @@ FIRST_SCREEN_MESSAGES = 6
 tree of widgets, and styling them is what makes opening a chat slow)."""
 OLDER_PAGE_MESSAGES = 24
 """Saved messages mounted above the others each time the user scrolls to the top."""
+
+Documents = Mapping[int, StoredDocument]
+"""The documents of a chat's messages, by the id of the message carrying each."""
 
 
 class PageNote(Static):
@@ -54,9 +61,13 @@ class NewerNote(PageNote):
     WORDS = "↓ {count:,} later messages: scroll down, or Ctrl+End for the newest"
 
 
-def widgets_for(message: StoredMessage) -> list[Widget]:
-    """The widgets that show one saved message (system prompts are not shown)."""
+def widgets_for(message: StoredMessage, documents: Documents) -> list[Widget]:
+    """The widgets that show one saved message (system prompts are not shown); ``documents``
+    holds the documents of the chat's messages by message id, read with them."""
     if message.role == "user":
+        document = documents.get(message.id)
+        if document is not None:  # a user message that carries a document shows as its block
+            return [DocumentBlock(document)]
         return [UserMessage(message.content, message_id=message.id)]
     if message.role in ("ipython", "tool"):
         return [ToolResultMessage(message.content)]
@@ -75,6 +86,11 @@ def widgets_for(message: StoredMessage) -> list[Widget]:
     elif shown:
         shown[0].message_id = message.id  # the call stands for the message
     return shown
+
+
+def page_widgets(messages: Iterable[StoredMessage], documents: Documents) -> list[Widget]:
+    """The widgets that show a page of saved messages, oldest first (see widgets_for)."""
+    return [widget for message in messages for widget in widgets_for(message, documents)]
 
 
 def damage_notice(messages: list[StoredMessage]) -> str | None:

@@ -8,12 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ListItem, ListView
+from textual.worker import (
+    Worker,
+    WorkerCancelled,
+    WorkerFailed,
+    WorkerState,
+    get_current_worker,
+)
 
 from llama_chat.queries import ChatQueries
 from llama_chat.store.sessions import NotFoundError, SessionInfo
@@ -132,44 +139,61 @@ class SessionSidebar(Vertical):
         yield SearchBox(placeholder="Search chats", id="session-search")
         yield ListView(id="session-list")
 
-    async def on_mount(self) -> None:
-        await self.reload()
+    def on_mount(self) -> None:
+        self._read_list()
         self.watch(self.query_one(ListView), "scroll_y", self._scrolled, init=False)
 
     @property
     def items(self) -> list[SessionItem]:
         return list(self.query_one(ListView).query_children(SessionItem))
 
+    # Every read of the store runs in a thread worker: the store has one connection, which the
+    # engine holds while it writes an answer, so a read here could freeze the screen until then.
+    # The worker hands what it read to this thread (call_from_thread) to be shown, unless a newer
+    # read of the same kind replaced it meanwhile (exclusive: the older one is cancelled).
+
     async def reload(self, current_id: int | None = None) -> None:
-        """Rebuild the list from the store: search hits if a query is typed, else recent chats."""
+        """Rebuild the list from the store: search hits if a query is typed, else recent chats.
+        Returns once it is shown, or replaced by a newer reload."""
         if current_id is not None:
             self.current_id = current_id
-        async with self._rebuilding:
-            await self._rebuild()
+        await _finished(self._read_list())
 
-    async def _rebuild(self) -> None:
+    def _read_list(self) -> Worker[None]:
         query = self.query_one("#session-search", Input).value
-        remaining = 0
+        return self._list_worker(query, self._listed)
+
+    @work(thread=True, group="chat-list", exclusive=True, exit_on_error=False)
+    def _list_worker(self, query: str, listed: int) -> None:
+        rows: list[tuple[SessionInfo, str | None]]
         if query.strip():
-            found = self.store.search(query, highlight=(_HIT_START, _HIT_END))
+            rows, remaining = list(self.store.search(query, highlight=(_HIT_START, _HIT_END))), 0
         else:
-            found = [(s, None) for s in self.store.list_sessions(limit=self._listed)]
-            remaining = max(0, self.store.count_sessions() - len(found))
-        list_view = self.query_one(ListView)
-        # Someone browsing the list keeps their row (reaching "older chats" lists them still);
-        # otherwise the open chat is highlighted.
-        browsing = list_view.highlighted_child if list_view.has_focus else None
-        await list_view.clear()
-        await list_view.extend(SessionItem(s, snippet) for s, snippet in found)
-        if remaining:
-            await list_view.append(MoreItem(remaining))
-        ids = [session.id for session, _ in found]
-        if isinstance(browsing, MoreItem) and remaining:
-            list_view.index = len(ids)
-        elif isinstance(browsing, SessionItem) and browsing.session.id in ids:
-            list_view.index = ids.index(browsing.session.id)
-        elif ids:
-            list_view.index = ids.index(self.current_id) if self.current_id in ids else 0
+            rows = [(s, None) for s in self.store.list_sessions(limit=listed)]
+            remaining = max(0, self.store.count_sessions() - len(rows))
+        self.app.call_from_thread(self._show_list, get_current_worker(), rows, remaining)
+
+    async def _show_list(
+        self, read: Worker[None], found: list[tuple[SessionInfo, str | None]], remaining: int
+    ) -> None:
+        async with self._rebuilding:
+            if read.is_cancelled:
+                return  # a newer read replaced it: a search typed on, a chat saved meanwhile
+            list_view = self.query_one(ListView)
+            # Someone browsing the list keeps their row (reaching "older chats" lists them
+            # still); otherwise the open chat is highlighted.
+            browsing = list_view.highlighted_child if list_view.has_focus else None
+            await list_view.clear()
+            await list_view.extend(SessionItem(s, snippet) for s, snippet in found)
+            if remaining:
+                await list_view.append(MoreItem(remaining))
+            ids = [session.id for session, _ in found]
+            if isinstance(browsing, MoreItem) and remaining:
+                list_view.index = len(ids)
+            elif isinstance(browsing, SessionItem) and browsing.session.id in ids:
+                list_view.index = ids.index(browsing.session.id)
+            elif ids:
+                list_view.index = ids.index(self.current_id) if self.current_id in ids else 0
 
     async def show_current(self, session_id: int | None) -> None:
         """Highlight the open chat; the list is rebuilt only when that chat is not in it (opening
@@ -191,19 +215,32 @@ class SessionSidebar(Vertical):
         self.current_id = session_id
         if self.query_one("#session-search", Input).value.strip():
             await self.reload()
+        else:
+            await _finished(self._row_worker(session_id))
+
+    @work(thread=True, group="chat-row", exclusive=True, exit_on_error=False)
+    def _row_worker(self, session_id: int) -> None:
+        try:
+            session = self.store.get_session(session_id)
+        except NotFoundError:  # deleted meanwhile: show the list as it is
+            session = None
+        self.app.call_from_thread(self._show_row, get_current_worker(), session_id, session)
+
+    async def _show_row(
+        self, read: Worker[None], session_id: int, session: SessionInfo | None
+    ) -> None:
+        if session is None:
+            self._read_list()
             return
         async with self._rebuilding:
+            if read.is_cancelled:
+                return
             list_view = self.query_one(ListView)
             rows = list(list_view.children)
             old = next(
                 (r for r in rows if isinstance(r, SessionItem) and r.session.id == session_id),
                 None,
             )
-            try:
-                session = self.store.get_session(session_id)
-            except NotFoundError:  # deleted meanwhile: show the list as it is
-                await self._rebuild()
-                return
             if old is not None and rows.index(old) == 0 and _same_row(old.session, session):
                 old.session = session
                 if not list_view.has_focus:  # someone browsing the list keeps their row
@@ -223,22 +260,36 @@ class SessionSidebar(Vertical):
     async def list_more(self) -> None:
         """Append the next page of older chats (keeps the highlight where it is). Reaching the
         last row once lists one page, however many events (scroll, highlight) report it."""
-        list_view = self.query_one(ListView)
-        reached = list(list_view.query_children(MoreItem))
-        if not reached:
-            return
+        reached = list(self.query_one(ListView).query_children(MoreItem))
+        if reached:
+            await _finished(self._page_worker(reached[0], self._listed))
+
+    @work(thread=True, group="chat-page", exclusive=True, exit_on_error=False)
+    def _page_worker(self, reached: MoreItem, offset: int) -> None:
+        page = self.store.list_sessions(limit=PAGE_SIZE, offset=offset)
+        total = self.store.count_sessions()
+        self.app.call_from_thread(self._show_page, get_current_worker(), reached, page, total)
+
+    async def _show_page(
+        self, read: Worker[None], reached: MoreItem, page: list[SessionInfo], total: int
+    ) -> None:
         async with self._rebuilding:
-            if reached[0] not in list_view.children:  # another event already listed this page
-                return
+            list_view = self.query_one(ListView)
+            if read.is_cancelled or reached not in list_view.children:
+                return  # another event listed this page, or the list was rebuilt meanwhile
             index = list_view.index
-            page = self.store.list_sessions(limit=PAGE_SIZE, offset=self._listed)
             self._listed += PAGE_SIZE
-            await reached[0].remove()
+            await reached.remove()
             await list_view.extend(SessionItem(s) for s in page)
-            remaining = max(0, self.store.count_sessions() - self._listed)
-            if remaining:
+            if remaining := max(0, total - self._listed):
                 await list_view.append(MoreItem(remaining))
             list_view.index = index
+
+    @on(Worker.StateChanged)
+    def _read_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:  # one line; the list stays as it was
+            detail = " ".join(str(event.worker.error).split())
+            self.notify(f"Could not read the saved chats: {detail}", severity="error")
 
     async def _scrolled(self) -> None:
         list_view = self.query_one(ListView)
@@ -250,8 +301,8 @@ class SessionSidebar(Vertical):
         return item.session.id if isinstance(item, SessionItem) else None
 
     @on(Input.Changed, "#session-search")
-    async def _search(self) -> None:
-        await self.reload()
+    def _search(self) -> None:
+        self._read_list()  # not waited for: the next key may replace it
 
     @on(Input.Submitted, "#session-search")
     @on(SearchBox.ToResults)
@@ -292,6 +343,15 @@ class SessionSidebar(Vertical):
 
     def action_export(self) -> None:
         self._act(self.Export)
+
+
+async def _finished(read: Worker[None]) -> None:
+    """Wait for a read and the showing of what it read. A read replaced by a newer one, or
+    failed (the sidebar says so, see _read_failed), just ends."""
+    try:
+        await read.wait()
+    except (WorkerCancelled, WorkerFailed):
+        pass
 
 
 def _same_row(shown: SessionInfo, now: SessionInfo) -> bool:
