@@ -9,14 +9,13 @@ whole chat, a search) can run in a worker.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llama_chat.store.documents import StoredDocument
 from llama_chat.store.sessions import SessionInfo, SessionStore, StoredMessage
 
 
-@dataclass(frozen=True)
-class ShownChat:
+class ShownChat(NamedTuple):
     """A chat as the screen shows it: its shown branch, root first, and the documents its user
     messages carry (by message id), read together so that showing any page of it reads
     nothing more."""

@@ -79,7 +79,7 @@ def test_summary_progress(snap_compare, paths):  # noqa: F811
     async def run_before(pilot: Pilot) -> None:
         await model_ready(pilot)
         block = SummaryProgressBlock("report.txt")
-        await pilot.app.chat.messages.add(block)
+        await pilot.app.chat.messages.mount(block)
         block.show(DocumentProgress("report.txt", "map", 3, 8, 412.0))
         await settle(pilot)
 

@@ -154,13 +154,11 @@ class ChatScreen(Screen[None]):
         messages, session_id = self.messages, self.state.session_id
         if where == "end":  # and stay there: messages still laying out make the chat taller
             if messages.newer and session_id is not None:  # the view shows the chat's start
-                chat = await read_chat(self, session_id)
-                await messages.show_stored(chat.messages, chat.documents)
+                await messages.show_stored(*await read_chat(self, session_id))
             messages.scroll_end(animate=False)
             messages.follow()
         elif where == "home":  # the start of the chat, not of the messages mounted so far
-            chat = await read_chat(self, session_id)
-            await messages.show_start(chat.messages, chat.documents)
+            await messages.show_start(*await read_chat(self, session_id))
         else:
             {"page_up": messages.scroll_page_up, "page_down": messages.scroll_page_down}[where]()
 

@@ -110,13 +110,13 @@ class DocumentFlow(ChatPart):
             block = blocks.first()
         else:
             block = SummaryProgressBlock(event.name)
-            await self.messages.add(block)
+            await self.messages.mount(block)
             self.messages.follow()
         block.show(event)
 
     async def _added(self, document: StoredDocument) -> None:
         await self._remove_progress()
-        await self.messages.add(DocumentBlock(document))
+        await self.messages.mount(DocumentBlock(document))
         self.messages.follow()
         if document.session_id != self.state.session_id:  # the chat's first message: now saved
             await self.sidebar.reload(document.session_id)  # the app keeps the new id after

@@ -232,8 +232,7 @@ class TurnFlow(ChatPart):
     async def _turn_started(self, event: TurnStarted) -> None:
         user = self.messages.last_user()
         if self.messages.newer:  # the view showed the chat's start: the answer goes at its end
-            chat = await read_chat(self.screen, event.session_id)
-            await self.messages.show_stored(chat.messages, chat.documents)
+            await self.messages.show_stored(*await read_chat(self.screen, event.session_id))
             self.messages.follow()
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
@@ -244,8 +243,7 @@ class TurnFlow(ChatPart):
     async def _message_refused(self, event: MessageRefused) -> None:
         """Nothing was saved: show the chat as stored and give the text back to edit."""
         self.messages.turn_ended = True
-        chat = await read_chat(self.screen, self.state.session_id)
-        await self.messages.show_stored(chat.messages, chat.documents)
+        await self.messages.show_stored(*await read_chat(self.screen, self.state.session_id))
         self.prompt.set_text(event.text)
         self.screen.notify(
             f"Your message was not sent: {event.reason}.", severity="warning", timeout=15
@@ -267,7 +265,6 @@ class TurnFlow(ChatPart):
         if not self.messages.turn_ended and session_id is not None:
             # The controller declined the job (no model, nothing to regenerate): show what is
             # saved rather than what this screen had already removed for the new answer.
-            chat = await read_chat(self.screen, session_id)
-            await self.messages.show_stored(chat.messages, chat.documents)
+            await self.messages.show_stored(*await read_chat(self.screen, session_id))
         if self.status.activity_text in ("thinking…", "stopping…", "writing…"):
             self.status.set_activity("")

@@ -108,3 +108,12 @@ def fork_parent(children: list[Widget], path: list[StoredMessage], fork: int) ->
         return None
     found = [w for w in children if getattr(w, "message_id", 0) == path[fork - 1].id]
     return found[0] if found else None
+
+
+def branch_target(switchers: list[BranchSwitcher], selected: Widget | None) -> int | None:
+    """Whose branch the keys switch: the message under the cursor if it has siblings, else
+    the newest that has (None: no message has)."""
+    selected_id = getattr(selected, "message_id", None)
+    chosen = [s for s in switchers if s.message_id == selected_id]
+    target = (chosen or switchers[-1:] or [None])[0]
+    return target.message_id if target is not None else None

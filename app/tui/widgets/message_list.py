@@ -17,6 +17,7 @@ from llama_chat.store.sessions import StoredMessage
 from llama_chat.tui.keys import MESSAGE_LIST_BINDINGS
 from llama_chat.tui.widgets.branch_switcher import (
     BranchSwitcher,
+    branch_target,
     fork_parent,
     place_switchers,
 )
@@ -104,20 +105,12 @@ class MessageList(VerticalScroll):
     async def show_stored(self, messages: Iterable[StoredMessage], documents: Documents) -> None:
         """Replace everything with a saved chat's messages (the newest ones mounted now) and
         the documents they carry, by message id."""
-        self.answer = None
-        self.select(None)
-        # A page of the chat shown before must not land in this one (or find its note gone).
-        self.workers.cancel_group(self, "older")
-        self.loading_older = False
         messages = list(messages)
         if (notice := damage_notice(messages)) is not None:
             self.notify(notice, severity="warning", timeout=15)
+        await self._clear(documents)
         shown = [m for m in messages if m.role != "system"]
         self.older, newest = shown[:-FIRST_SCREEN_MESSAGES], shown[-FIRST_SCREEN_MESSAGES:]
-        self.newer = []
-        self.documents = documents
-        self._shown_at += 1
-        await self.remove_children()
         widgets = page_widgets(newest, documents)
         if self.older:
             widgets.insert(0, OlderNote(len(self.older)))
@@ -125,6 +118,17 @@ class MessageList(VerticalScroll):
             await self.mount_all(widgets)
         self.anchor()  # show the latest messages, also once the layout has settled
         self.call_after_refresh(self._fill_screen)
+
+    async def _clear(self, documents: Documents) -> None:
+        """Remove every message, for another chat or another part of it to be shown."""
+        self.answer = None
+        self.select(None)
+        # A page of the chat shown before must not land in the next (or find its note gone).
+        self.workers.cancel_group(self, "older")
+        self.loading_older = False
+        self.older, self.newer, self.documents = [], [], documents
+        self._shown_at += 1
+        await self.remove_children()
 
     def _fill_screen(self) -> None:
         """Short messages may not fill the screen, and what cannot scroll cannot be scrolled
@@ -196,16 +200,9 @@ class MessageList(VerticalScroll):
         if not self.older:  # the whole chat is mounted already
             self.scroll_home(animate=False)
             return
-        self.answer = None
-        self.select(None)
-        self.workers.cancel_group(self, "older")
-        self.loading_older = False
+        await self._clear(documents)
         shown = [m for m in messages if m.role != "system"]
         first, self.newer = shown[:OLDER_PAGE_MESSAGES], shown[OLDER_PAGE_MESSAGES:]
-        self.older = []
-        self.documents = documents
-        self._shown_at += 1
-        await self.remove_children()
         widgets = page_widgets(first, documents)
         if self.newer:
             widgets.append(NewerNote(len(self.newer)))
@@ -289,8 +286,7 @@ class MessageList(VerticalScroll):
         self.refresh_bindings()  # the footer shows the cursor's keys exactly while it is on
 
     async def mount_older_page(self) -> bool:
-        """Mount the next page of older messages now (the cursor went above the top);
-        False when there is none."""
+        """Mount the next older page now (the cursor went above the top); False: none."""
         if not self.older:
             return False
         if self.loading_older:  # a page is on its way already (scrolling started it)
@@ -300,9 +296,6 @@ class MessageList(VerticalScroll):
         self.loading_older = True
         await self.show_older()
         return True
-
-    async def add(self, widget: Widget) -> None:
-        await self.mount(widget)
 
     def follow(self) -> None:
         """Stick to the bottom as content grows (until the user scrolls away)."""
@@ -383,13 +376,7 @@ class MessageList(VerticalScroll):
     # -- branches ---------------------------------------------------------------------------------
 
     def branch_target(self) -> int | None:
-        """Whose branch the keys switch: the message under the cursor if it has siblings, else
-        the newest that has (None: no message has)."""
-        switchers = list(self.query_children(BranchSwitcher))
-        selected_id = getattr(self.selected, "message_id", None)
-        chosen = [s for s in switchers if s.message_id == selected_id]
-        target = (chosen or switchers[-1:] or [None])[0]
-        return target.message_id if target is not None else None
+        return branch_target(list(self.query_children(BranchSwitcher)), self.selected)
 
     async def show_branch_switchers(self, positions: dict[int, tuple[int, int]]) -> None:
         await place_switchers(self, positions)  # "◀ i/n ▶" under messages that have siblings
