@@ -15,6 +15,7 @@ from textual.widgets.markdown import MarkdownBlock
 
 from llama_chat.status import MessageStatus
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from llama_chat.tui.widgets.priority_footer import PriorityFooter
 from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, send, wait_for, widgets
 
 pytestmark = pytest.mark.anyio
@@ -88,3 +89,25 @@ async def test_only_the_last_block_of_an_answer_drops_its_margin_below(paths):
         await pilot.pause()
         blocks = list(markdown.query_children(MarkdownBlock))
         assert [b.styles.margin.bottom for b in blocks] == [1, 1, 1, 0]
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(paths):
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await pilot.pause()
+        footer = app.chat.query_one(PriorityFooter)
+
+        def actions() -> list[str]:
+            return [getattr(key, "action", None) for key in footer.children]
+
+        keys = list(footer.children)
+        assert "stop" not in actions()
+        app.chat.refresh_bindings()  # as focus moves and the status changes, several a turn
+        await pilot.pause()
+        await pilot.pause()
+        assert list(footer.children) == keys  # the same key widgets: nothing rebuilt
+        app.busy = True  # a key that changes does change the footer
+        await wait_for(pilot, lambda: "stop" in actions(), "Esc stop in the footer")
+        app.busy = False
+        await wait_for(pilot, lambda: "stop" not in actions(), "Esc stop to go")
