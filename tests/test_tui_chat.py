@@ -239,7 +239,12 @@ async def test_new_chat_and_the_sidebar_toggle(paths):
         await wait_for(pilot, lambda: not app.chat.messages.children, "an empty list")
         await send(pilot, "Second chat")
         assert app.session_id not in (None, first)
-        assert [i.session.title for i in app.chat.sidebar.items] == ["Second chat", "First chat"]
+        titles = ["Second chat", "First chat"]  # the sidebar adds the row on its own queue
+        await wait_for(
+            pilot,
+            lambda: [i.session.title for i in app.chat.sidebar.items] == titles,
+            "the new chat's row",
+        )
 
         await pilot.press("ctrl+b", "ctrl+b")  # to the chats' search, then hidden
         assert not app.chat.sidebar.display and app.chat.prompt.has_focus
