@@ -217,6 +217,7 @@ async def test_a_reopened_chat_shows_its_document_block_which_expands(paths, tmp
         await wait_for(pilot, lambda: not widgets(app, DocumentBlock), "the new chat")
         app.controller.open_session(session_id)
         await wait_attached(pilot)
+
         def title_focused() -> bool:
             # The block of the chat shown now (it may be shown again); focus() lands later.
             title = widgets(app, DocumentBlock)[0].query_one("CollapsibleTitle")

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from textual.pilot import Pilot
 
-from llama_chat.events import DocumentProgress
+from llama_chat.events import DocumentProgress, Job
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.screens.attach import AttachScreen
 from llama_chat.tui.widgets.document_block import DocumentBlock, SummaryProgressBlock
@@ -50,7 +50,9 @@ async def open_chat(pilot: Pilot, session_id: int) -> None:
     app = pilot.app
     await model_ready(pilot)
     app.controller.open_session(session_id)
-    await wait_for(pilot, lambda: app.session_id == session_id, "the chat to open")
+    # The opening job's end is handled after the chat is shown: nothing replaces it later.
+    opened = lambda: any(job.job == Job.OPEN_SESSION for job in app.finished_jobs)  # noqa: E731
+    await wait_for(pilot, opened, "the chat to open")
     await wait_for(pilot, lambda: widgets(app, DocumentBlock), "the document block")
     await pilot.pause()
 

@@ -101,9 +101,20 @@ CRAFTED_EXPORTS = {
     "date-before-year-1": json.dumps(export_with(created_at="0001-01-01T00:00:00+01:00")),
     "date-after-9999": json.dumps(export_with(updated_at="9999-12-31T23:59:59-01:00")),
     "huge-id": json.dumps(
-        {**export_with(), "messages": [{"id": 2**64, "parent": None, "role": "user",
-         "content": "x", "tool_calls": None, "status": "complete",
-         "created_at": "2025-01-01T00:00:00"}]}  # fmt: skip
+        {
+            **export_with(),
+            "messages": [
+                {
+                    "id": 2**64,
+                    "parent": None,
+                    "role": "user",
+                    "content": "x",
+                    "tool_calls": None,
+                    "status": "complete",
+                    "created_at": "2025-01-01T00:00:00",
+                }
+            ],
+        }  # fmt: skip
     ),
 }
 

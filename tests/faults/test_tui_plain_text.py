@@ -62,7 +62,7 @@ async def test_a_chat_with_markup_in_its_names_reopens_at_start_and_shows_them(p
         (call,) = widgets(app, ToolCallMessage)
         assert '[/]read_file(path="[b]secret[@click=app.quit]")' in shown(call)
         (item,) = app.chat.sidebar.items
-        assert shown(item.query_one(".session-title", Label)) == TITLE
+        assert item.title.plain == TITLE and not item.title.spans  # literal, no markup styles
         assert item.tooltip.plain == TITLE
         # A click on the name toggles the block; it is not the action written in it.
         await pilot.click(widgets(app, DocumentBlock)[2].query_one(CollapsibleTitle))

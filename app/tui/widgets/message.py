@@ -27,8 +27,12 @@ STATUS_NOTES: dict[MessageStatus, str] = {
 
 RESULT_PREVIEW_CHARS = 240
 STREAM_INTERVAL_S = 1 / 20
-"""How often a streaming answer's Markdown takes the text that came meanwhile: smooth to read,
-and several tokens per update at the speeds the engine reaches on a Mac."""
+"""How often at most a streaming answer's Markdown takes the text that came meanwhile: smooth
+to read, and several tokens per update at the speeds the engine reaches on a Mac."""
+STREAM_SCREEN_SHARE = 0.25
+"""The most of the time a streaming answer keeps the screen busy redrawing it. The engine needs
+the CPU too: where one update (the parse, the layout, the redraw) takes longer, updates come
+less often (an update that took 30 ms waits 120 ms before the next)."""
 
 
 class UserMessage(Static):
@@ -114,7 +118,7 @@ class AssistantMessage(Vertical):
         return self.status == MessageStatus.STREAMING
 
     def append(self, delta: str) -> None:
-        """Add a fragment of the answer as it is generated (shown within STREAM_INTERVAL_S)."""
+        """Add a fragment of the answer as it is generated (shown with the next update)."""
         if not self.streaming:
             self.set_status(MessageStatus.STREAMING)
         self.text += delta
@@ -129,9 +133,19 @@ class AssistantMessage(Vertical):
     async def _show_pending(self) -> None:
         if not self._show_due:
             return  # finish showed it already
+        started = time.monotonic()
+        if self._next_show - started > 0.001:  # set before the last update's cost was known
+            self._show_timer = self.set_timer(self._next_show - started, self._show_pending)
+            return
         self._show_due, self._show_timer = False, None
-        self._next_show = time.monotonic() + STREAM_INTERVAL_S
+        self._next_show = started + STREAM_INTERVAL_S
         await self._show_rest()
+        self.call_after_refresh(self._space_updates, started)
+
+    def _space_updates(self, started: float) -> None:
+        """The update is on screen: the next waits in proportion to what this one took."""
+        took = time.monotonic() - started
+        self._next_show = max(self._next_show, started + took / STREAM_SCREEN_SHARE)
 
     async def _show_rest(self) -> None:
         """Hand the Markdown what it does not hold yet: only the answer's tail is parsed again."""

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
-from datetime import datetime
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Button, Input, Label, ListItem, ListView
+from textual.widgets import Button, Input, ListView
 from textual.worker import (
     Worker,
     WorkerCancelled,
@@ -24,35 +21,12 @@ from textual.worker import (
 
 from llama_chat.queries import ChatQueries
 from llama_chat.store.sessions import NotFoundError, SessionInfo
-from llama_chat.tui.plain import plain
-
-# Control characters cannot appear in chat text, so they mark search hits unambiguously.
-_HIT_START, _HIT_END = "\x02", "\x03"
+from llama_chat.tui.widgets.session_rows import HIT_END, HIT_START, MoreItem, SessionItem, when
 
 PAGE_SIZE = 50
 """Chats listed at a time; reaching the end of the list brings the next page."""
 MIN_SCREEN_WIDTH = 90
 """Below this many columns the saved chats start hidden (Ctrl+B shows them)."""
-
-
-class SessionItem(ListItem):
-    def __init__(self, session: SessionInfo, snippet: str | None = None) -> None:
-        self.session = session
-        title = Text(session.title, no_wrap=True, overflow="ellipsis")
-        if snippet and snippet.replace(_HIT_START, "").replace(_HIT_END, "") == session.title:
-            # The title itself matched: mark the hit in it, not in a second row repeating it.
-            title, snippet = _highlighted(snippet), None
-        self.snippet = snippet
-        row = Horizontal(
-            Label(title, classes="session-title"),
-            Label(when(session.updated_at), classes="session-date"),
-            classes="session-row",
-        )
-        children = [row]
-        if snippet:
-            children.append(Label(_highlighted(snippet), classes="session-snippet"))
-        super().__init__(*children)
-        self.tooltip = plain(session.title)  # the whole title, however narrow the sidebar
 
 
 class SearchBox(Input):
@@ -67,14 +41,6 @@ class SearchBox(Input):
 
     def action_results(self) -> None:
         self.post_message(self.ToResults())
-
-
-class MoreItem(ListItem):
-    """The last row while older chats are not listed yet; reaching it lists the next page."""
-
-    def __init__(self, remaining: int) -> None:
-        self.remaining = remaining
-        super().__init__(Label(f"↓ {remaining:,} older chats", classes="session-more"))
 
 
 class SessionSidebar(Vertical):
@@ -167,7 +133,7 @@ class SessionSidebar(Vertical):
     def _list_worker(self, query: str, listed: int) -> None:
         rows: list[tuple[SessionInfo, str | None]]
         if query.strip():
-            rows, remaining = list(self.store.search(query, highlight=(_HIT_START, _HIT_END))), 0
+            rows, remaining = list(self.store.search(query, highlight=(HIT_START, HIT_END))), 0
         else:
             rows = [(s, None) for s in self.store.list_sessions(limit=listed)]
             remaining = max(0, self.store.count_sessions() - len(rows))
@@ -357,27 +323,3 @@ async def _finished(read: Worker[None]) -> None:
 def _same_row(shown: SessionInfo, now: SessionInfo) -> bool:
     """Whether a row showing ``shown`` would look the same for ``now`` (the time shows minutes)."""
     return shown.title == now.title and when(shown.updated_at) == when(now.updated_at)
-
-
-def when(moment: datetime, now: datetime | None = None) -> str:
-    """A chat's last use as people say it: "14:05", "Yesterday", "Mon", "3 Nov", "3 Nov 2025"."""
-    now = now or datetime.now(moment.tzinfo)
-    days = (now.date() - moment.date()).days
-    if days <= 0:
-        return moment.strftime("%H:%M")
-    if days == 1:
-        return "Yesterday"
-    if days < 7:
-        return moment.strftime("%a")
-    if moment.year == now.year:
-        return f"{moment.day} {moment.strftime('%b')}"
-    return f"{moment.day} {moment.strftime('%b %Y')}"
-
-
-def _highlighted(snippet: str) -> Text:
-    text = Text(no_wrap=True, overflow="ellipsis")
-    bold = False
-    for part in snippet.replace(_HIT_END, _HIT_START).split(_HIT_START):
-        text.append(re.sub(r"\s+", " ", part), style="bold reverse" if bold else "")
-        bold = not bold
-    return text
