@@ -111,3 +111,31 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(paths):
         await wait_for(pilot, lambda: "stop" in actions(), "Esc stop in the footer")
         app.busy = False
         await wait_for(pilot, lambda: "stop" not in actions(), "Esc stop to go")
+
+
+async def test_a_status_or_the_cursor_restyles_the_answer_box_not_its_blocks(paths):
+    seed_chat(paths, "Blocks", [("user", "Q"), ("assistant", LONG_ANSWER)])
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the saved answer")
+        [answer] = widgets(app, AssistantMessage)
+        await wait_for(pilot, lambda: len(answer.query(MarkdownBlock)) >= 3, "its blocks")
+        await pilot.pause()
+        restyled = []
+        update_nodes = app.stylesheet.update_nodes
+
+        def recording(nodes, animate=False):
+            nodes = list(nodes)
+            restyled.extend(nodes)
+            return update_nodes(nodes, animate)
+
+        app.stylesheet.update_nodes = recording
+        app.chat.messages.select(answer)  # the cursor on the answer: its border turns heavy
+        await pilot.pause()
+        answer.set_status(MessageStatus.STOPPED)
+        await pilot.pause()
+        app.stylesheet.update_nodes = update_nodes
+        assert answer.styles.border.top[0] == "heavy"
+        assert answer in restyled
+        assert not [node for node in restyled if isinstance(node, MarkdownBlock)]

@@ -113,6 +113,12 @@ class AssistantMessage(Vertical):
         yield self._markdown
         yield self._detail
 
+    def update_node_styles(self, animate: bool = True) -> None:
+        """Restyle the box alone when its classes change (its status, the cursor on it): no
+        rule of the app's CSS styles an answer's inside by them, and Textual restyles every
+        descendant, which for a long answer took a third of a second at its end."""
+        self.app.stylesheet.update_nodes([self], animate=animate)
+
     @property
     def streaming(self) -> bool:
         return self.status == MessageStatus.STREAMING
