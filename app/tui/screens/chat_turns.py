@@ -77,9 +77,11 @@ def start_turn(screen: Screen) -> None:
 
 
 async def begin_answer(screen: Screen, *sent: Widget) -> None:
-    """Like start_turn, for a turn that answers: ``sent`` and the answer's box are mounted."""
-    screen.query_one(StatusBar).set_activity("thinking…")
-    await screen.query_one(MessageList).begin_answer(*sent)
+    """Like start_turn, for a turn that answers: ``sent`` and the answer's box are mounted
+    (laid out once, with the status, while the engine reads the prompt)."""
+    with screen.app.batch_update():
+        screen.query_one(StatusBar).set_activity("thinking…")
+        await screen.query_one(MessageList).begin_answer(*sent)
 
 
 class ChatPart:

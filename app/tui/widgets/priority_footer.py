@@ -47,4 +47,8 @@ class PriorityFooter(Footer):
             action = getattr(widget, "action", None)
             return FIRST_ACTIONS.index(action) if action in FIRST_ACTIONS else len(FIRST_ACTIONS)
 
+        for key in keys:
+            # Each key sets this class as it mounts, which restyles it a second time; set
+            # before, it is already there then.
+            key.set_class(self.compact, "-compact", update=False)
         yield from sorted(keys, key=rank)  # stable: the rest keep their order

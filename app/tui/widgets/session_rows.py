@@ -37,6 +37,8 @@ class SessionItem(ListItem):
             # The title itself matched: mark the hit in it, not in a second row repeating it.
             self.title, snippet = highlighted(snippet), None
         self.snippet = snippet
+        # A fixed height (one line, two with a hit), so that laying the list out measures none.
+        self.set_class(bool(snippet), "-with-snippet")
         self.date = when(session.updated_at)
         self.tooltip = plain(session.title)  # the whole title, however narrow the sidebar
 
