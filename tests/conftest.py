@@ -15,7 +15,31 @@ import pytest
 
 from mlx_model import testing
 from mlx_model.testing import make_tiny_checkpoint, write_tokenizer_config, write_tokenizer_json
+from mlx_model.testing.gguf import DEFAULT_CACHE_DIR
 from mlx_model.tokenizer import Tokenizer
+
+SLOW_FIRST = (
+    "test_smollm2_parity.py",
+    "test_batch.py",
+    "test_parity.py",
+    "test_smollm2_lookup.py",
+    "test_tui_tools.py",
+    "test_tui_long_chats.py",
+    "test_read_ahead.py",
+    "test_summarize_batch.py",
+)
+"""Modules whose tests take longest (up to half a minute each): run first, so that the two
+workers (-n 2) share them out and end together on short tests, rather than one worker still
+running a long one alone at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Stable: each module's tests stay together and in order (module fixtures are built once).
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)
 
 
 def meta_tokenizer_model() -> Path:
@@ -95,7 +119,13 @@ def smollm2_checkpoint() -> Path:
     """SmolLM2-135M-Instruct (trained) as a bf16 checkpoint, converted once per GGUF file (about
     40 s) and kept in ~/.cache/llama-chat-tests, or $LLAMA_CHAT_TEST_CACHE, across runs."""
     cache = os.environ.get("LLAMA_CHAT_TEST_CACHE")
-    return testing.smollm2_checkpoint(Path(cache) if cache else None)
+    root = Path(cache) if cache else DEFAULT_CACHE_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    # The smollm2 tests start first on both workers (SLOW_FIRST): on a fresh machine one
+    # worker converts while the other waits, rather than both converting at once.
+    with open(root / ".convert.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return testing.smollm2_checkpoint(root)
 
 
 @pytest.fixture(scope="session")

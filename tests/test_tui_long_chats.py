@@ -220,5 +220,7 @@ async def test_pgup_held_walks_back_steadily_through_pages_as_they_load(paths):
         for _ in range(60):
             await pilot.press("pageup")
             seen.append(first_visible_question(app))
+            if seen[-1] == 0:  # at the first question: further presses would only sit there
+                break
         assert seen == sorted(seen, reverse=True)  # never thrown back towards the end
         assert seen[-1] < seen[0] - 40
