@@ -52,7 +52,7 @@ def main() -> None:
         controller.switch_branch(controller.sessions.active_path(info.id)[-1].id, -1).result()
         kept = [e for e in events if isinstance(e, BranchSwitched)][-1].cached_tokens
         after_switch = controller.send("And then?").result().stats
-        conversation = controller._jobs.open_conversation
+        conversation = controller.open_conversation
         conversation.messages.pop()  # the same prompt again, from an empty cache
         conversation.cache = conversation.model.make_cache()
         cold = conversation.respond(lambda event: None).stats
