@@ -3,6 +3,7 @@
     python scripts/bench_tui.py                       # demo model, 5 interleaved rounds
     python scripts/bench_tui.py --tokens 400 --rounds 7
     python scripts/bench_tui.py --synthetic 200       # a token source at 200 tokens/s
+    python scripts/bench_tui.py --synthetic 60 --first-token 0.2   # ... that prefills 0.2 s
 
 Both sides run in this process, on one demo checkpoint, greedy, so every round writes the same
 tokens. The CLI side is the CLI's own answer function (what ``llama-chat -p`` runs after the
@@ -110,12 +111,15 @@ class Round:
 # -- the token source for --synthetic --------------------------------------------------------
 
 
-def synthetic_source(rate: float):
-    """A stand-in for mlx_model.stream_generate that writes SYNTHETIC_ANSWER at ``rate``/s."""
+def synthetic_source(rate: float, first_token_s: float = 0.0):
+    """A stand-in for mlx_model.stream_generate that writes SYNTHETIC_ANSWER at ``rate``/s,
+    the first token ``first_token_s`` after it is called (a prefill on a GPU: the engine waits
+    and the CPU is free)."""
     pieces = re.findall(r"\s*\S+|\s+", SYNTHETIC_ANSWER)
 
     def stream_generate(model, tokenizer, prompt_ids, *, max_tokens=512, cancel=None, **_):
-        start = time.perf_counter()
+        called = time.perf_counter()
+        start = called + first_token_s
         stats = mlx_model.GenerationStats(prompt_tokens=len(prompt_ids))
         for n in range(max_tokens):
             time.sleep(max(0.0, start + n / rate - time.perf_counter()))
@@ -123,7 +127,7 @@ def synthetic_source(rate: float):
                 yield mlx_model.GenerationEvent(None, "", "cancelled", stats)
                 return
             if n == 0:
-                stats.ttft_s = time.perf_counter() - start
+                stats.ttft_s = time.perf_counter() - called
             yield mlx_model.GenerationEvent(0, pieces[n % len(pieces)], None, stats)
         stats.generation_tokens = max_tokens
         stats.generation_tps = rate
@@ -317,7 +321,7 @@ async def run(args: argparse.Namespace, home: Path) -> None:
     seed_chats(paths, args.chats)
     settings = Settings(max_tokens=args.tokens, temperature=0.0)
     if args.synthetic:
-        mlx_model.stream_generate = synthetic_source(args.synthetic)
+        mlx_model.stream_generate = synthetic_source(args.synthetic, args.first_token)
     loaded = load_checked(settings, settings.quant, cache_dir=paths.cache_dir, demo=True)
     app = BenchApp(settings, paths, demo=True)
     watch_markdown(app)
@@ -348,6 +352,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=200, help="answer length (max_tokens)")
     parser.add_argument("--synthetic", type=float, default=None, metavar="TOKENS_PER_S")
+    parser.add_argument(
+        "--first-token",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --synthetic: the source's own time to its first token (a GPU prefill)",
+    )
     parser.add_argument("--chats", type=int, default=60, help="saved chats in the sidebar")
     parser.add_argument("--app-only", action="store_true", help="skip the CLI rounds")
     parser.add_argument("--width", type=int, default=110)
