@@ -11,14 +11,28 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
+from llama_chat.events import Job
 from llama_chat.status import MessageStatus
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
-from llama_chat.tui.widgets.priority_footer import PriorityFooter
 from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, send, wait_for, widgets
 
 pytestmark = pytest.mark.anyio
+
+
+def blocks(app) -> list[MarkdownBlock]:
+    answers = widgets(app, AssistantMessage)
+    return list(answers[-1].query_one(Markdown).query_children(MarkdownBlock)) if answers else []
+
+
+async def shown_as_loaded(pilot) -> None:
+    """The last chat reopened and shown again as the model loaded: nothing replaces it later."""
+    app = pilot.app
+    ended = lambda: {Job.LOAD, Job.OPEN_SESSION} <= {j.job for j in app.finished_jobs}  # noqa: E731
+    await wait_for(pilot, ended, "the chat shown as the model loaded")
+
 
 LONG_ANSWER = "First paragraph of the answer.\n\nA second one.\n\n- a list\n- of two\n"
 
@@ -51,7 +65,7 @@ async def test_a_new_turn_restyles_none_of_the_answers_already_shown(paths):
     seed_chat(paths, "Earlier", [("user", "Q1"), ("assistant", LONG_ANSWER)] * 3)
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
+        await shown_as_loaded(pilot)
         await wait_for(pilot, lambda: len(widgets(app, AssistantMessage)) == 3, "the saved chat")
         await pilot.pause()
         earlier = set()
@@ -76,51 +90,23 @@ async def test_only_the_last_block_of_an_answer_drops_its_margin_below(paths):
     seed_chat(paths, "Blocks", [("user", "Q"), ("assistant", LONG_ANSWER)])
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the saved answer")
-        [answer] = widgets(app, AssistantMessage)
-        markdown = answer.query_one("Markdown")
-        await wait_for(pilot, lambda: len(markdown.children) == 3, "the answer's blocks")
+        await shown_as_loaded(pilot)
+        await wait_for(pilot, lambda: len(blocks(app)) == 3, "the answer's blocks")
         await pilot.pause()
-        blocks = list(markdown.query_children(MarkdownBlock))
-        assert [b.styles.margin.bottom for b in blocks] == [1, 1, 0]
+        assert [b.styles.margin.bottom for b in blocks(app)] == [1, 1, 0]
         # A block streamed in after it takes the place of the last one.
-        await markdown.append("\n\nA closing line.")
+        await widgets(app, AssistantMessage)[0].query_one(Markdown).append("\n\nA closing line.")
         await pilot.pause()
-        blocks = list(markdown.query_children(MarkdownBlock))
-        assert [b.styles.margin.bottom for b in blocks] == [1, 1, 1, 0]
-
-
-async def test_the_footer_is_rebuilt_only_when_its_keys_change(paths):
-    app = make_app(paths)
-    async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        await pilot.pause()
-        footer = app.chat.query_one(PriorityFooter)
-
-        def actions() -> list[str]:
-            return [getattr(key, "action", None) for key in footer.children]
-
-        keys = list(footer.children)
-        assert "stop" not in actions()
-        app.chat.refresh_bindings()  # as focus moves and the status changes, several a turn
-        await pilot.pause()
-        await pilot.pause()
-        assert list(footer.children) == keys  # the same key widgets: nothing rebuilt
-        app.busy = True  # a key that changes does change the footer
-        await wait_for(pilot, lambda: "stop" in actions(), "Esc stop in the footer")
-        app.busy = False
-        await wait_for(pilot, lambda: "stop" not in actions(), "Esc stop to go")
+        assert [b.styles.margin.bottom for b in blocks(app)] == [1, 1, 1, 0]
 
 
 async def test_a_status_or_the_cursor_restyles_the_answer_box_not_its_blocks(paths):
     seed_chat(paths, "Blocks", [("user", "Q"), ("assistant", LONG_ANSWER)])
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the saved answer")
+        await shown_as_loaded(pilot)
+        await wait_for(pilot, lambda: len(blocks(app)) == 3, "the answer's blocks")
         [answer] = widgets(app, AssistantMessage)
-        await wait_for(pilot, lambda: len(answer.query(MarkdownBlock)) >= 3, "its blocks")
         await pilot.pause()
         restyled = []
         update_nodes = app.stylesheet.update_nodes

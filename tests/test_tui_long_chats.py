@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from llama_chat.events import Job
 from llama_chat.settings import load_settings
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.screens.dialogs import ConfirmDialog
@@ -190,6 +191,9 @@ async def settled_on(pilot, chat: int) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
     await model_ready(pilot)
+    # Each of these jobs shows the chat (the second again); its end is handled after that.
+    ended = lambda: {Job.LOAD, Job.OPEN_SESSION} <= {job.job for job in app.finished_jobs}  # noqa: E731
+    await wait_for(pilot, ended, "the chat shown as the model loaded")
     await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
     await wait_for(pilot, lambda: not app.chat.messages.loading_older, "the screen to fill")
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.await_complete import AwaitComplete
 from textual.containers import Vertical
 from textual.timer import Timer
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownBlock
 
 from llama_chat.status import MessageStatus
 from llama_chat.tools import ToolCall
@@ -51,27 +51,23 @@ class AnswerMarkdown(Markdown):
     The CSS way, ``Markdown > *:last-child``, gives every widget of the app an order style, and
     Textual then restyles all of a parent's children, subtrees included, at each mount: every
     message when one is added, every block of an answer when a block streams in, every sidebar
-    row for a new chat. Moving a class between two blocks restyles those two.
+    row for a new chat. Here the class is set on the block before it mounts (styled once, laid
+    out once), and leaves the block before it (one restyle).
     """
 
-    def update(self, markdown: str) -> AwaitComplete:
-        return self._mark_last_block_after(super().update(markdown))
-
-    def append(self, markdown: str) -> AwaitComplete:
-        return self._mark_last_block_after(super().append(markdown))
-
-    def _mark_last_block_after(self, change: AwaitComplete) -> AwaitComplete:
-        async def changed() -> None:
-            await change
-            blocks = [child for child in self.children if isinstance(child, MarkdownBlock)]
-            last = blocks[-1] if blocks else None
+    def mount_all(
+        self,
+        widgets: Iterable[Widget],
+        *,
+        before: int | str | Widget | None = None,
+        after: int | str | Widget | None = None,
+    ) -> AwaitMount:
+        widgets = list(widgets)
+        if widgets and before is None and after is None:  # new blocks at the end
             for block in self.query_children(".-last-block"):
-                if block is not last:
-                    block.remove_class("-last-block")
-            if last is not None:
-                last.add_class("-last-block")
-
-        return AwaitComplete(changed())
+                block.remove_class("-last-block")
+            widgets[-1].set_class(True, "-last-block", update=False)
+        return super().mount_all(widgets, before=before, after=after)
 
 
 class AssistantMessage(Vertical):

@@ -4,7 +4,6 @@ focused widget adds and however narrow the terminal is."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import Footer
 
 FIRST_ACTIONS: tuple[str, ...] = (
@@ -20,23 +19,6 @@ FIRST_ACTIONS: tuple[str, ...] = (
 
 
 class PriorityFooter(Footer):
-    _shown: tuple[tuple[object, ...], ...] | None = None
-    """The keys the footer shows now, as compose reads them."""
-
-    def bindings_changed(self, screen: Screen) -> None:
-        # Textual rebuilds every key of the footer at each bindings refresh, and the chat
-        # refreshes them several times a turn (busy, focus, the status) mostly to the same keys:
-        # rebuilding those cost more of the screen's time than the answer's first words.
-        if screen.app.app_focus and self.is_attached and screen is self.screen:
-            shown = tuple(
-                (b.key, b.action, b.description, b.show, b.group, enabled, tooltip)
-                for _, b, enabled, tooltip in screen.active_bindings.values()
-            )
-            if shown == self._shown:
-                return
-            self._shown = shown
-        super().bindings_changed(screen)
-
     def compose(self) -> ComposeResult:
         # The stock footer lists the focused widget's keys first and the app's (Quit) last, so
         # a narrow terminal cuts Quit off. Our bindings use no groups, so the keys are flat.
