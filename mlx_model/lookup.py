@@ -12,6 +12,14 @@ At temperature 0 a guess is accepted when it is the argmax, so the output is pla
 near-tie). Above 0 it is speculative sampling (Leviathan et al., 2023; Chen et al., 2023) with a
 deterministic draft: accept guess t with probability p(t), else sample from max(p - onehot(t), 0)
 renormalised, which leaves the output distribution exactly the target's.
+
+Whether a draft pays depends on the device: on a CPU a 5-token forward costs ~3 one-token ones,
+a rejected draft is pure loss, and a loop that waits for every forward loses plain decoding's
+overlap of the next step with the host's work (~8% there). So ``LookupPolicy`` verifies a draft
+only where its expected tokens per unit of time beat plain decoding, from the acceptance so far
+and the cost of that draft's width (``ForwardCosts``, learned from the loop's own steps, once per
+process); otherwise the loop is plain decoding, pipelined, and still scores the draft it did not
+verify against the tokens that came, so it drafts again when the text turns to copying.
 """
 
 from __future__ import annotations
