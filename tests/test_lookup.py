@@ -14,7 +14,7 @@ import pytest
 import mlx_model
 from mlx_model.__main__ import main as generate_main
 from mlx_model.config import ModelConfig
-from mlx_model.lookup import LookupPolicy, LookupSteps, NgramIndex
+from mlx_model.lookup import ForwardCosts, LookupPolicy, LookupSteps, NgramIndex
 from mlx_model.sampling import Sampler
 from mlx_model.testing import tiny_config_dict
 from tests.scripted import make_scripted_checkpoint
@@ -169,7 +169,7 @@ def sampled_pairs(model, sampling) -> tuple[np.ndarray, int]:
         sampler = Sampler(sampling(seed))
         cache = model.make_cache()
         logits = mlx_model.prefill(model, cache, TINY_VOCAB_PROMPT)
-        policy = LookupPolicy(cost_ratio=0.0)  # always draft
+        policy = LookupPolicy(ForwardCosts(fixed=0.0))  # always draft
         steps = LookupSteps(
             model, cache, sampler, logits, list(TINY_VOCAB_PROMPT), max_tokens=3, policy=policy
         )

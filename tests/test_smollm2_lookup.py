@@ -7,7 +7,7 @@ import mlx.core as mx
 import pytest
 
 import mlx_model
-from mlx_model.lookup import LookupPolicy, LookupSteps
+from mlx_model.lookup import ForwardCosts, LookupPolicy, LookupSteps
 from mlx_model.sampling import Sampler, SamplingParams
 from tests.test_smollm2_parity import licence_text
 
@@ -58,7 +58,7 @@ def test_greedy_lookup_gives_plain_tokens_in_fewer_forwards(model, prompt):
     cache.commit(prompt[-1:])
     steps = LookupSteps(
         model, cache, Sampler(SamplingParams()), logits, prompt, max_tokens=NEW_TOKENS,
-        policy=LookupPolicy(cost_ratio=0.0),
+        policy=LookupPolicy(ForwardCosts(fixed=0.0)),  # always draft
     )  # fmt: skip
     fast = list(steps)
     if fast != plain:
