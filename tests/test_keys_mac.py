@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from llama_chat.events import Job
 from llama_chat.tui.mac_keys import app_bindings, binding_keys, captured_on_mac, mac_safe_keys
 from llama_chat.tui.screens.help import HelpScreen
 from tests.test_tui_branches import fish_chat, fish_chat_open, shown, switcher_texts
@@ -133,9 +134,13 @@ async def test_ctrl_u_d_scroll_while_typing_and_ctrl_a_f_in_an_empty_box(paths):
     async with app.run_test(size=(80, 24)) as pilot:
         await model_ready(pilot)
         app.controller.open_session(session_id)
+        # Shown once the opening job's end is handled: nothing replaces the view after that.
+        opened = lambda: any(job.job == Job.OPEN_SESSION for job in app.finished_jobs)  # noqa: E731
+        await wait_for(pilot, opened, "the chat to open")
         await wait_for(pilot, lambda: len(app.chat.messages.children) >= 16, "the messages")
         messages, prompt = app.chat.messages, app.chat.prompt
         prompt.focus()
+        await pilot.pause()
         await pilot.press("ctrl+f")
         await wait_for(pilot, lambda: messages.scroll_y == messages.max_scroll_y > 0, "the end")
         await pilot.press("ctrl+a")

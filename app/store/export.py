@@ -263,9 +263,7 @@ def _validate_export(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dict[str, Any]]:
     """The exported documents (none in an export written before there were any), each checked
     before anything is written: one bad document refuses the whole chat."""
-    raw = data.get("documents", [])
-    if not isinstance(raw, list):
-        raise SessionImportError("Cannot import chat: documents is not a list.")
+    raw = _listed(data, "documents")
     kinds = {
         "message": int,
         "name": str,
@@ -279,11 +277,7 @@ def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dic
     carried: set[int] = set()
     for index, item in enumerate(raw):
         where = f"documents[{index}]"
-        if not isinstance(item, Mapping):
-            raise SessionImportError(f"Cannot import chat: {where} is not an object.")
-        for key, kind in kinds.items():
-            if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
-                raise SessionImportError(f"Cannot import chat: {where}.{key} is missing or wrong.")
+        item = _checked(item, where, kinds)
         if not 1 <= item["message"] <= message_count:
             raise SessionImportError(
                 f"Cannot import chat: {where}.message refers to {item['message']}, no message."
@@ -308,18 +302,12 @@ def _validate_documents(data: Mapping[str, Any], message_count: int) -> list[dic
 def _validate_notes(data: Mapping[str, Any], message_count: int) -> list[dict[str, Any]]:
     """The exported rolling-memory notes (none in an export written before they were kept),
     each checked before anything is written, like the documents."""
-    raw = data.get("memory_notes", [])
-    if not isinstance(raw, list):
-        raise SessionImportError("Cannot import chat: memory_notes is not a list.")
+    raw = _listed(data, "memory_notes")
     notes: list[dict[str, Any]] = []
     seen: set[int] = set()
     for index, item in enumerate(raw):
         where = f"memory_notes[{index}]"
-        if not isinstance(item, Mapping):
-            raise SessionImportError(f"Cannot import chat: {where} is not an object.")
-        for key, kind in (("message", int), ("note", str), ("updated_at", str)):
-            if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
-                raise SessionImportError(f"Cannot import chat: {where}.{key} is missing or wrong.")
+        item = _checked(item, where, {"message": int, "note": str, "updated_at": str})
         if not 1 <= item["message"] <= message_count or item["message"] in seen:
             raise SessionImportError(
                 f"Cannot import chat: {where}.message refers to {_short(item['message'])}: no "
@@ -329,6 +317,27 @@ def _validate_notes(data: Mapping[str, Any], message_count: int) -> list[dict[st
         updated_at = parse_time(item["updated_at"], f"{where}.updated_at")
         notes.append({"message": item["message"], "note": item["note"], "updated_at": updated_at})
     return notes
+
+
+def _listed(data: Mapping[str, Any], name: str) -> list[Any]:
+    """The list ``data`` holds under ``name`` (empty when absent: an older export)."""
+    raw = data.get(name, [])
+    if not isinstance(raw, list):
+        raise SessionImportError(f"Cannot import chat: {name} is not a list.")
+    return raw
+
+
+def _checked(
+    item: object, where: str, kinds: Mapping[str, type | tuple[type, ...]]
+) -> Mapping[str, Any]:
+    """``item``, if it is an object whose fields have these kinds (a bool is not a number)."""
+    if not isinstance(item, Mapping):
+        raise SessionImportError(f"Cannot import chat: {where} is not an object.")
+    for key, kind in kinds.items():
+        value = item.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise SessionImportError(f"Cannot import chat: {where}.{key} is missing or wrong.")
+    return item
 
 
 def _check_unicode(*parts: object) -> None:
