@@ -169,6 +169,7 @@ async def test_pages_of_a_long_chat_mount_without_reading_its_documents_one_by_o
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.session_id == chat, "the chat to reopen")
+        await model_ready(pilot)  # the model's job shows the chat again: not during the pages
         messages = app.chat.messages
         await wait_for(pilot, lambda: widgets(app, DocumentBlock), "the newest documents")
         await wait_for(pilot, lambda: not messages.loading_older, "the screen to fill")
