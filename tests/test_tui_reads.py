@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import pytest
 from textual.widgets import Input
 
+from llama_chat.events import Job
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.widgets.document_block import DocumentBlock
 from llama_chat.tui.widgets.message_list import OlderNote
@@ -169,7 +170,9 @@ async def test_pages_of_a_long_chat_mount_without_reading_its_documents_one_by_o
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.session_id == chat, "the chat to reopen")
-        await model_ready(pilot)  # the model's job shows the chat again: not during the pages
+        # The model's job shows the chat again once it has loaded: not during the pages.
+        loaded = lambda: any(job.job == Job.LOAD for job in app.finished_jobs)  # noqa: E731
+        await wait_for(pilot, loaded, "the model's job to end")
         messages = app.chat.messages
         await wait_for(pilot, lambda: widgets(app, DocumentBlock), "the newest documents")
         await wait_for(pilot, lambda: not messages.loading_older, "the screen to fill")

@@ -16,7 +16,7 @@ from typing import Any
 from textual import on
 from textual.pilot import Pilot
 
-from llama_chat.events import Job, JobFinished
+from llama_chat.events import JobFinished
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
@@ -75,13 +75,8 @@ async def on_screen(pilot: Pilot, kind: type, what: str) -> None:
 
 
 async def model_ready(pilot: Pilot) -> None:
-    """Until the model is loaded and its job has ended: a chat opened before the model is shown
-    again by that job, after the model is ready."""
     app: LlamaChatApp = pilot.app
     await wait_for(pilot, lambda: app.model_state == "ready", "the model to load")
-    if isinstance(app, DrivenApp):
-        loaded = lambda: any(job.job == Job.LOAD for job in app.finished_jobs)  # noqa: E731
-        await wait_for(pilot, loaded, "the model's job to end")
 
 
 async def send(pilot: Pilot, text: str) -> None:
