@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from llama_chat.events import Job
 from llama_chat.tui.mac_keys import app_bindings, binding_keys, captured_on_mac, mac_safe_keys
 from llama_chat.tui.screens.help import HelpScreen
 from tests.test_tui_branches import fish_chat, fish_chat_open, shown, switcher_texts
@@ -20,6 +19,7 @@ from tests.tui_pilot import (
     make_app,
     model_ready,
     on_screen,
+    open_and_settle,
     seed_chat,
     wait_for,
 )
@@ -132,12 +132,7 @@ async def test_ctrl_u_d_scroll_while_typing_and_ctrl_a_f_in_an_empty_box(paths):
     session_id = seed_chat(paths, "Long", exchange)
     app = make_app(paths)
     async with app.run_test(size=(80, 24)) as pilot:
-        await model_ready(pilot)
-        app.controller.open_session(session_id)
-        # Shown once the opening job's end is handled: nothing replaces the view after that.
-        opened = lambda: any(job.job == Job.OPEN_SESSION for job in app.finished_jobs)  # noqa: E731
-        await wait_for(pilot, opened, "the chat to open")
-        await wait_for(pilot, lambda: len(app.chat.messages.children) >= 16, "the messages")
+        await open_and_settle(pilot, session_id)
         messages, prompt = app.chat.messages, app.chat.prompt
         prompt.focus()
         await pilot.pause()

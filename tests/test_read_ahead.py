@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from llama_chat.controller import ChatController
-from llama_chat.events import Job, JobFinished, PrefillProgress, TurnFinished
+from llama_chat.events import Job, JobFinished, PrefillProgress, SessionOpened, TurnFinished
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
@@ -72,3 +72,27 @@ def test_a_message_sent_while_the_chat_is_read_stops_the_read_and_is_answered(de
     # The read-ahead stopped for the message: it ended before the message's turn started.
     kinds = [type(e).__name__ if not isinstance(e, JobFinished) else e.job for e in events]
     assert kinds.index(Job.READ_CHAT) < kinds.index("TurnStarted")
+
+
+def test_a_chat_opened_before_the_model_is_shown_once_and_read_ahead_when_it_loads(demo_home):
+    # The app reopens the last chat before the model loads. Showing it again once the model is
+    # there would throw away where the user scrolled to (or the edit they began) meanwhile.
+    chat = seed(40)
+    events: list = []
+    controller = ChatController(
+        Settings(max_tokens=4, temperature=0.0), AppPaths.from_env(), events.append, demo=True
+    )
+    controller.open_session(chat).result(timeout=60)  # its read-ahead has no model to read with
+    assert controller.load_model().result(timeout=120)
+    deadline = time.monotonic() + 120
+    while finished(events, Job.READ_CHAT) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    controller.send("And the next step?").result(timeout=120)
+    controller.close()
+    opened = [e for e in events if isinstance(e, SessionOpened)]
+    assert len(opened) == 1 and opened[0].session.id == chat
+    # The conversation the model got is the chat's: the read-ahead read it, the answer reused it.
+    history = [e for e in events if isinstance(e, PrefillProgress)][0].total
+    answer = [e for e in events if isinstance(e, TurnFinished)][-1]
+    assert history > 300
+    assert answer.stats.cached_tokens >= history - 1

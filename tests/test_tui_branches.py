@@ -43,8 +43,7 @@ def fish_chat(paths) -> int:
 
 
 async def chat_open(pilot, session_id: int) -> None:
-    """Wait until the chat the app reopens on start is shown for good: a chat opened before the
-    model loaded is opened again by the load job, and that would end an edit begun before."""
+    """Wait until the model is loaded and the chat the app reopens on start is open."""
     app = pilot.app
     await model_ready(pilot)
 
@@ -178,7 +177,8 @@ async def test_older_messages_scrolled_into_view_get_their_switchers(paths):
         await wait_for(pilot, lambda: len(shown(app)) >= 6, "the newest page")
         # Opening mounts only the newest messages; "Fish 1" comes with an older page (which a
         # slow layout may already have asked for), and that page must bring its switcher.
-        await app.chat.messages.show_all()
+        while await app.chat.messages.mount_older_page():
+            pass
         await wait_for(pilot, lambda: switcher_texts(app) == ["◀ 1/2 ▶"], "the older page's")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from llama_chat.events import Job
 from llama_chat.settings import Settings
 from llama_chat.status import MessageStatus
 from llama_chat.tui.screens.save_message import SaveMessageDialog
@@ -19,6 +18,7 @@ from tests.tui_pilot import (
     make_app,
     model_ready,
     on_screen,
+    open_and_settle,
     seed_chat,
     send,
     wait_for,
@@ -48,20 +48,6 @@ console.log("three")
 
 async def open_chat(pilot, exchange: list[tuple[str, str]]) -> None:
     await open_and_settle(pilot, seed_chat(pilot.app.paths, "Cursor", exchange))
-
-
-async def open_and_settle(pilot, session_id: int) -> None:
-    """Open a saved chat and wait until every opening of it has been shown (the app may have
-    reopened it on start too: a late second opening would replace the widgets under a test)."""
-    app = pilot.app
-    await model_ready(pilot)
-    app.controller.open_session(session_id)
-    # Jobs and their events arrive in order: once this later job has ended, the openings have.
-    app.controller.save_cache()
-    await wait_for(
-        pilot, lambda: any(j.job == Job.SAVE_CACHE for j in app.finished_jobs), "the chat"
-    )
-    assert app.session_id == session_id
 
 
 async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves_it(paths):

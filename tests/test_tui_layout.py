@@ -8,7 +8,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from llama_chat.tui.screens.settings import SettingsScreen
-from tests.tui_pilot import make_app, model_ready, on_screen, seed_chat, wait_for
+from tests.tui_pilot import make_app, model_ready, on_screen, open_and_settle, seed_chat, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -58,9 +58,7 @@ async def test_page_keys_scroll_the_chat_while_typing(paths):
     session_id = seed_chat(paths, "Long", exchange)
     app = make_app(paths)
     async with app.run_test(size=SMALL) as pilot:
-        await model_ready(pilot)
-        app.controller.open_session(session_id)
-        await wait_for(pilot, lambda: len(app.chat.messages.children) >= 16, "the messages")
+        await open_and_settle(pilot, session_id)
         messages, prompt = app.chat.messages, app.chat.prompt
         await pilot.press("ctrl+end")
         await wait_for(pilot, lambda: messages.scroll_y == messages.max_scroll_y, "the end")

@@ -187,13 +187,12 @@ def first_visible_question(app) -> int:
 
 
 async def settled_on(pilot, chat: int) -> None:
-    """Until ``chat`` reopened, the model loaded (it shows the chat again) and the screen filled."""
+    """Until ``chat`` reopened, the model loaded and the screen filled."""
     app = pilot.app
     await wait_for(pilot, lambda: app.session_id == chat, "the last chat to reopen")
     await model_ready(pilot)
-    # Each of these jobs shows the chat (the second again); its end is handled after that.
     ended = lambda: {Job.LOAD, Job.OPEN_SESSION} <= {job.job for job in app.finished_jobs}  # noqa: E731
-    await wait_for(pilot, ended, "the chat shown as the model loaded")
+    await wait_for(pilot, ended, "the chat open as the model loaded")
     await wait_for(pilot, lambda: widgets(app, AssistantMessage), "the newest messages")
     await wait_for(pilot, lambda: not app.chat.messages.loading_older, "the screen to fill")
 
@@ -228,3 +227,21 @@ async def test_pgup_held_walks_back_steadily_through_pages_as_they_load(paths):
                 break
         assert seen == sorted(seen, reverse=True)  # never thrown back towards the end
         assert seen[-1] < seen[0] - 40
+
+
+async def test_an_older_page_landing_after_ctrl_end_leaves_the_view_at_the_end(paths):
+    # An older page keeps the view on what the user was reading by scrolling down by its
+    # height. The user who went to the end meanwhile stays there, following new text: the
+    # page must not let go of the end (the chat would then grow away below the view).
+    chat = seed_chat(paths, "Long", exchange(150))
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled_on(pilot, chat)
+        messages = app.chat.messages
+        messages.scroll_home(animate=False, immediate=True)
+        await wait_for(pilot, lambda: messages.loading_older, "an older page to start")
+        await pilot.press("ctrl+end")
+        await wait_for(pilot, lambda: not messages.loading_older, "the page to land")
+        await pilot.pause()
+        assert messages.following
+        assert messages.scroll_y == messages.max_scroll_y > 0

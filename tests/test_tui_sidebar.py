@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from textual.widgets import ListView
 
+from llama_chat.events import Job
 from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.widgets.session_rows import MoreItem, when
 from llama_chat.tui.widgets.session_sidebar import PAGE_SIZE
@@ -82,7 +83,8 @@ async def test_the_list_rebuilt_while_browsing_keeps_the_highlighted_row(paths):
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
         sidebar = app.chat.sidebar
-        await wait_for(pilot, lambda: app.session_id is not None, "the last chat to reopen")
+        ended = lambda: {Job.LOAD, Job.OPEN_SESSION} <= {job.job for job in app.finished_jobs}  # noqa: E731
+        await wait_for(pilot, ended, "the last chat to reopen")
         await wait_for(pilot, lambda: len(sidebar.items) == PAGE_SIZE, "the first page")
         list_view = sidebar.query_one(ListView)
         list_view.focus()

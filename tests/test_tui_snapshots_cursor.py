@@ -9,7 +9,6 @@ import pytest
 from textual.pilot import Pilot
 
 from llama_chat.tui.screens.save_message import SaveMessageDialog
-from tests.test_tui_cursor import open_and_settle
 from tests.test_tui_snapshots import (  # noqa: F401  (fixtures)
     SMALL,
     chats,
@@ -17,7 +16,7 @@ from tests.test_tui_snapshots import (  # noqa: F401  (fixtures)
     paths,
     settle,
 )
-from tests.tui_pilot import make_app, on_screen
+from tests.tui_pilot import make_app, on_screen, open_and_settle
 
 pytestmark = pytest.mark.xdist_group("snapshots")  # see test_tui_snapshots.py
 

@@ -16,7 +16,7 @@ from typing import Any
 from textual import on
 from textual.pilot import Pilot
 
-from llama_chat.events import JobFinished
+from llama_chat.events import Job, JobFinished
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
@@ -77,6 +77,21 @@ async def on_screen(pilot: Pilot, kind: type, what: str) -> None:
 async def model_ready(pilot: Pilot) -> None:
     app: LlamaChatApp = pilot.app
     await wait_for(pilot, lambda: app.model_state == "ready", "the model to load")
+
+
+async def open_and_settle(pilot: Pilot, session_id: int) -> None:
+    """Load the model, open a saved chat and wait until it is shown and has filled the screen
+    (the app may have reopened it on start as well: that opening is over too)."""
+    app: DrivenApp = pilot.app
+    await model_ready(pilot)
+    app.controller.open_session(session_id)
+    # Jobs and their events arrive in order: once this later job has ended, the openings have.
+    app.controller.save_cache()
+    await wait_for(
+        pilot, lambda: any(j.job == Job.SAVE_CACHE for j in app.finished_jobs), "the chat"
+    )
+    assert app.session_id == session_id
+    await wait_for(pilot, lambda: not app.chat.messages.loading_older, "the screen to fill")
 
 
 async def send(pilot: Pilot, text: str) -> None:

@@ -154,8 +154,11 @@ class ChatJobs:
                 self._conversation.system_prompt,
                 self._conversation.date_string,
             )
-        elif self._session_id is not None:  # a chat opened before there was a model
-            self.open_session(self._session_id)  # again, now with its saved KV cache
+        elif self._session_id is not None:
+            # A chat opened before there was a model is on the screen already: it gets its
+            # conversation and saved KV cache, and is not shown again (that would throw away
+            # where the user scrolled to meanwhile).
+            self._read_stored(self._session_id)
         self.meter.count_context()
         return True
 
@@ -233,26 +236,25 @@ class ChatJobs:
 
     def open_session(self, session_id: int) -> None:
         self.save_cache()
-        info = self.sessions.get_session(session_id)
-        stored = self.sessions.active_path(session_id)
+        info, stored, cached = self._read_stored(session_id)
         self._session_id = session_id
         self._approvals.forget()
-        self._chat_tools = offers_tools(self.tools_enabled, self.settings, info.settings)
-        self._conversation = None
-        if self._model is not None:
-            self._conversation = self._stored_conversation(info, stored)
-        cached = 0
-        if self._conversation is not None:
-            cached = self._caches.restore(
-                self._conversation, session_id, self._model_id, self._quant
-            )
         documents = self.sessions.documents_of_messages(m.id for m in stored if m.role == "user")
         self.emit(SessionOpened(info, stored, cached, documents))
         self.meter.count_context()
 
-    def _stored_conversation(self, info: SessionInfo, stored: list[StoredMessage]) -> Conversation:
-        messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]
-        return self._make_conversation(messages, info.system_prompt, info.template_date)
+    def _read_stored(self, session_id: int) -> tuple[SessionInfo, list[StoredMessage], int]:
+        """Read a saved chat; with a model, it is the open conversation, its KV cache restored."""
+        info = self.sessions.get_session(session_id)
+        stored = self.sessions.active_path(session_id)
+        self._chat_tools = offers_tools(self.tools_enabled, self.settings, info.settings)
+        self._conversation, cached = None, 0
+        if self._model is not None:
+            messages = [ChatMessage.from_stored(m) for m in stored if m.role != "system"]
+            conversation = self._make_conversation(messages, info.system_prompt, info.template_date)
+            cached = self._caches.restore(conversation, session_id, self._model_id, self._quant)
+            self._conversation = conversation
+        return info, stored, cached
 
     def delete_session(self, session_id: int) -> None:
         if session_id == self._session_id:

@@ -165,8 +165,8 @@ class MessageList(VerticalScroll):
                 await note.remove()
             self.post_message(self.PageShown())
             await self._settled()
-            if shown_at != self._shown_at:
-                return  # everything was replaced meanwhile: this page's view is gone
+            if shown_at != self._shown_at or self.following:
+                return  # all was replaced meanwhile, or the user went to the end (anchored)
             # From where the view is now: it may have scrolled on while the page was laid out.
             grown = self.virtual_size.height - height_before
             self.scroll_to(y=self.scroll_y + grown, animate=False, immediate=True)
@@ -210,11 +210,6 @@ class MessageList(VerticalScroll):
         self.release_anchor()
         await self._settled()
         self.scroll_home(animate=False, immediate=True)
-
-    async def show_all(self) -> None:
-        """Mount every older message (for jumping to the start of the chat)."""
-        while self.older:
-            await self.show_older()
 
     async def _settled(self) -> None:
         """Wait until the newly mounted widgets have been laid out (their heights are known)."""
@@ -300,6 +295,12 @@ class MessageList(VerticalScroll):
     def follow(self) -> None:
         """Stick to the bottom as content grows (until the user scrolls away)."""
         self.anchor()
+
+    @property
+    def following(self) -> bool:
+        """Whether the view sticks to the bottom (``follow``, and the user has not scrolled
+        away since). Textual keeps this in the anchor's two flags and has no public face for it."""
+        return self._anchored and not self._anchor_released
 
     # -- one answer as it is written --------------------------------------------------------------
 
