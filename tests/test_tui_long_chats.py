@@ -17,6 +17,7 @@ from tests.tui_pilot import (
     make_app,
     model_ready,
     on_screen,
+    open_and_settle,
     seed_chat,
     send,
     wait_for,
@@ -245,3 +246,19 @@ async def test_an_older_page_landing_after_ctrl_end_leaves_the_view_at_the_end(p
         await pilot.pause()
         assert messages.following
         assert messages.scroll_y == messages.max_scroll_y > 0
+
+
+async def test_a_chat_of_short_messages_fills_the_screen_each_time_it_is_opened(paths):
+    # Its newest messages do not fill the screen, and what cannot scroll cannot be scrolled up
+    # to: older pages are mounted until it scrolls. That is decided on the new messages' own
+    # layout, not on the sizes of what was shown before (here the same chat, filled: it
+    # looked full, and the chat stayed stuck on six messages).
+    chat = seed_chat(paths, "Short", [("user", "A question"), ("assistant", "An answer.")] * 8)
+    app = make_app(paths)
+    async with app.run_test(size=(80, 24)) as pilot:
+        messages = app.chat.messages
+        for _ in range(4):
+            await open_and_settle(pilot, chat)
+            await wait_for(
+                pilot, lambda: messages.max_scroll_y > 0 or not messages.older, "pages", 10
+            )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,6 +42,7 @@ from llama_chat.tui.widgets.message_pages import (
     NewerNote,
     OlderNote,
     damage_notice,
+    laid_out,
     page_widgets,
 )
 from llama_chat.tui.widgets.message_text import message_source
@@ -130,9 +130,13 @@ class MessageList(VerticalScroll):
         self._shown_at += 1
         await self.remove_children()
 
-    def _fill_screen(self) -> None:
+    def _fill_screen(self, tries: int = 20) -> None:
         """Short messages may not fill the screen, and what cannot scroll cannot be scrolled
-        up to: mount older pages until it can."""
+        up to: mount older pages until it can. Decided on the new messages' layout: until it is
+        done the sizes are those of what was shown before (a longer chat, that scrolled)."""
+        if tries and self.children and not self.children[-1].size.height:
+            self.call_after_refresh(self._fill_screen, tries - 1)
+            return
         self._near_top(self.scroll_y)
 
     def _near_top(self, scroll_y: float) -> None:
@@ -164,7 +168,7 @@ class MessageList(VerticalScroll):
             else:
                 await note.remove()
             self.post_message(self.PageShown())
-            await self._settled()
+            await laid_out(self)
             if shown_at != self._shown_at or self.following:
                 return  # all was replaced meanwhile, or the user went to the end (anchored)
             # From where the view is now: it may have scrolled on while the page was laid out.
@@ -208,14 +212,8 @@ class MessageList(VerticalScroll):
             widgets.append(NewerNote(len(self.newer)))
         await self.mount_all(widgets)
         self.release_anchor()
-        await self._settled()
+        await laid_out(self)
         self.scroll_home(animate=False, immediate=True)
-
-    async def _settled(self) -> None:
-        """Wait until the newly mounted widgets have been laid out (their heights are known)."""
-        refreshed = asyncio.Event()
-        self.call_after_refresh(refreshed.set)
-        await refreshed.wait()
 
     # -- the keyboard cursor ------------------------------------------------------------------
 

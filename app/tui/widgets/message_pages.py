@@ -3,6 +3,7 @@ stand for the messages not mounted yet (above or below the mounted ones)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 
 from textual.reactive import reactive
@@ -105,3 +106,10 @@ def damage_notice(messages: list[StoredMessage]) -> str | None:
         f"chats database, shown as far as they could be read (message {first.id}: "
         f"{first.damage[0]})."
     )
+
+
+async def laid_out(widget: Widget) -> None:
+    """Wait until what was just mounted in ``widget`` has been laid out (heights are known)."""
+    refreshed = asyncio.Event()
+    widget.call_after_refresh(refreshed.set)
+    await refreshed.wait()
