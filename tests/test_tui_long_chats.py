@@ -234,7 +234,7 @@ async def test_an_older_page_landing_after_ctrl_end_leaves_the_view_at_the_end(p
     # An older page keeps the view on what the user was reading by scrolling down by its
     # height. The user who went to the end meanwhile stays there, following new text: the
     # page must not let go of the end (the chat would then grow away below the view).
-    chat = seed_chat(paths, "Long", exchange(150))
+    chat = seed_chat(paths, "Long", exchange(60))
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await settled_on(pilot, chat)
@@ -257,7 +257,7 @@ async def test_a_chat_of_short_messages_fills_the_screen_each_time_it_is_opened(
     app = make_app(paths)
     async with app.run_test(size=(80, 24)) as pilot:
         messages = app.chat.messages
-        for _ in range(4):
+        for _ in range(3):
             await open_and_settle(pilot, chat)
             await wait_for(
                 pilot, lambda: messages.max_scroll_y > 0 or not messages.older, "pages", 10
