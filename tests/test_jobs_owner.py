@@ -3,10 +3,13 @@ and a job that makes the front end busy says so (JobStarted) before anything els
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import pytest
 
 from llama_chat.controller import ChatController
-from llama_chat.events import JobStarted, TurnFinished, TurnStarted
+from llama_chat.events import JobStarted, TextDelta, TurnFinished, TurnStarted
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from mlx_model import FinishReason
@@ -71,3 +74,38 @@ def test_job_started_comes_first_and_names_the_job_and_the_chat(controller):
     del events[:]
     controller.rename_session(session_id, "Renamed").result(timeout=30)
     assert not any(isinstance(e, JobStarted) for e in events)  # not a job that makes it busy
+
+
+def test_the_first_text_reaches_the_screen_while_the_store_is_busy(demo_home):
+    # The first text of an answer adds the answer's row to the store, and the store may be busy
+    # (another program, a read of the chat list): the text is shown first and saved after, so
+    # the user does not wait for the store; nothing is lost (saved once the store is free).
+    paths = AppPaths.from_env()
+    first_text = threading.Event()
+    other = sqlite3.connect(
+        paths.ensure().sessions_db, isolation_level=None, timeout=30, check_same_thread=False
+    )
+
+    def on_event(event) -> None:  # the engine thread
+        if isinstance(event, TurnStarted):
+            other.execute("BEGIN IMMEDIATE")  # the chat and the question are saved by now
+        elif isinstance(event, TextDelta) and not first_text.is_set():
+            first_text.set()
+
+    settings = Settings(max_tokens=8, temperature=0.0)
+    controller = ChatController(settings, paths, on_event, demo=True)
+    try:
+        assert controller.load_model().result(timeout=120)
+        answered = controller.send("Hello there")
+        try:
+            assert first_text.wait(timeout=60), "the first text waited for the store"
+        finally:
+            other.execute("ROLLBACK")
+        finished = answered.result(timeout=120)
+        assert finished.finish_reason in (FinishReason.STOP, FinishReason.LENGTH)
+        [chat] = controller.queries.list_sessions()
+        saved = controller.queries.shown_chat(chat.id).messages
+        assert saved[-1].id == finished.answer_id and saved[-1].content == finished.text
+    finally:
+        controller.close()
+        other.close()

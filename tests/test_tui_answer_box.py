@@ -17,6 +17,7 @@ from textual.widgets.markdown import MarkdownBlock
 from llama_chat.events import Job
 from llama_chat.status import MessageStatus
 from llama_chat.tui.widgets.message import AssistantMessage, UserMessage
+from llama_chat.tui.widgets.priority_footer import HOLD_AT_MOST_S, PriorityFooter
 from tests.tui_pilot import SIZE, make_app, model_ready, seed_chat, send, wait_for, widgets
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +29,7 @@ def blocks(app) -> list[MarkdownBlock]:
 
 
 async def shown_as_loaded(pilot) -> None:
-    """The last chat reopened and shown again as the model loaded: nothing replaces it later."""
+    """The last chat reopened and the model loaded: nothing replaces the chat later."""
     app = pilot.app
     ended = lambda: {Job.LOAD, Job.OPEN_SESSION} <= {j.job for j in app.finished_jobs}  # noqa: E731
     await wait_for(pilot, ended, "the chat shown as the model loaded")
@@ -59,6 +60,38 @@ async def test_the_answer_box_is_on_screen_while_the_engine_has_not_answered_yet
         [answer] = widgets(app, AssistantMessage)
         assert answer is box  # the same box took the text
         assert answer.text and answer.status != MessageStatus.STREAMING
+
+
+def footer_actions(app) -> list[str]:
+    return [key.action for key in app.chat.query_one(PriorityFooter).query("FooterKey")]
+
+
+async def test_the_footer_keeps_its_keys_while_the_engine_reads_the_prompt(paths):
+    # An answer starting changes the keys (Esc stops it), and rebuilding the footer is a mount
+    # and a layout of the screen: done while the engine reads the prompt, it took the CPU from
+    # it and delayed the first text. It waits for the first text, a second at most.
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        app.chat.prompt.focus()
+        await pilot.pause()
+        before = footer_actions(app)
+        assert "stop" not in before
+        other = sqlite3.connect(paths.sessions_db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the engine waits to save the message: no text yet
+        try:
+            await pilot.press(*"Hello there", "enter")
+            await wait_for(pilot, lambda: app.busy, "the answer's job")
+            await pilot.pause(HOLD_AT_MOST_S / 2)
+            assert footer_actions(app) == before  # Esc works already; the key shows later
+            await wait_for(pilot, lambda: "stop" in footer_actions(app), "Esc, a second on", 5)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await wait_for(pilot, lambda: app.turns_finished() == 1 and not app.busy, "the answer")
+        await wait_for(pilot, lambda: "stop" not in footer_actions(app), "the keys of no answer")
+        # The new chat's row in the list was added once the text came.
+        await wait_for(pilot, lambda: len(app.chat.sidebar.items) == 1, "the new chat's row")
 
 
 async def test_a_new_turn_restyles_none_of_the_answers_already_shown(paths):

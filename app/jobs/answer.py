@@ -50,13 +50,15 @@ def stream_into_store(
         if isinstance(event, TurnFinished):
             ended.append(event)
             return
+        # Shown first, then saved: the first text's save adds the answer's row, and that can
+        # wait for the store (a read of the chat list) while the user waits for the text.
+        emit(event)
         if isinstance(event, TextDelta):
             answer.append(event.text)
         elif isinstance(event, ToolCallRequested):
             answer.finish_tool_call(event.call)
         elif isinstance(event, ToolResultReady):
             answer.add_tool_result(event.result.content)
-        emit(event)
 
     def with_ids(finished: TurnFinished, answer_id: int | None) -> TurnFinished:
         return replace(finished, user_id=user_id, answer_id=answer_id, reply_id=answer.first_id)

@@ -28,6 +28,7 @@ from llama_chat.tui.widgets.message import UserMessage
 from llama_chat.tui.widgets.message_cursor import cut_off_answer
 from llama_chat.tui.widgets.message_list import MessageList
 from llama_chat.tui.widgets.preset_completion import PresetCompletion
+from llama_chat.tui.widgets.priority_footer import PriorityFooter
 from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
 from llama_chat.tui.widgets.status_bar import StatusBar
@@ -74,6 +75,7 @@ def start_turn(screen: Screen) -> None:
     # The app is busy from the job's JobStarted, which the controller emits as it is asked.
     screen.query_one(MessageList).begin_turn()
     screen.query_one(StatusBar).set_activity("thinking…")
+    screen.query_one(PriorityFooter).hold()  # until the first text (TurnFlow.show)
 
 
 async def begin_answer(screen: Screen, *sent: Widget) -> None:
@@ -81,6 +83,7 @@ async def begin_answer(screen: Screen, *sent: Widget) -> None:
     (laid out once, with the status, while the engine reads the prompt)."""
     with screen.app.batch_update():
         screen.query_one(StatusBar).set_activity("thinking…")
+        screen.query_one(PriorityFooter).hold()
         await screen.query_one(MessageList).begin_answer(*sent)
 
 
@@ -115,6 +118,11 @@ class ChatPart:
 class TurnFlow(ChatPart):
     """Answers: sending (typed, through a preset, editing the last message), regenerating,
     continuing, and showing the answer's engine events as they come."""
+
+    def __init__(self, screen: Screen) -> None:
+        super().__init__(screen)
+        self._new_chat: int | None = None
+        """A chat saved by the answer being written, whose sidebar row waits for its text."""
 
     async def submit(self, text: str) -> bool:
         """Send ``text`` from the box; True when it went out (the box's draft changed)."""
@@ -209,6 +217,23 @@ class TurnFlow(ChatPart):
 
     async def show(self, event: Event) -> None:
         """Show one engine event of the answer being written."""
+        await self._show(event)
+        if isinstance(event, JobFinished | JobFailed):
+            if event.job in TURN_JOBS:
+                self._waited()
+        elif not isinstance(event, TurnStarted):
+            self._waited()
+
+    def _waited(self) -> None:
+        """The answer's first text, or its end, is on the screen: what waited for it goes on
+        (until then the screen's work is kept to what the user waits for, as the engine needs
+        the CPU to read the prompt)."""
+        self.screen.query_one(PriorityFooter).release()
+        if self._new_chat is not None:  # on the sidebar's own queue: the text does not wait
+            self.sidebar.call_later(self.sidebar.chat_changed, self._new_chat)
+            self._new_chat = None
+
+    async def _show(self, event: Event) -> None:
         match event:
             case TurnStarted():
                 await self._turn_started(event)
@@ -239,8 +264,7 @@ class TurnFlow(ChatPart):
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
         if event.session_id != self.state.session_id:  # the chat's first message: now saved
-            # On the sidebar's own queue: the answer's first text does not wait for the row.
-            self.sidebar.call_later(self.sidebar.chat_changed, event.session_id)
+            self._new_chat = event.session_id  # its row is added once the first text is shown
 
     async def _message_refused(self, event: MessageRefused) -> None:
         """Nothing was saved: show the chat as stored and give the text back to edit."""
