@@ -159,14 +159,20 @@ async def test_escape_stops_the_answer_within_a_token_and_keeps_it_marked_stoppe
         live = app.chat.messages.answer
         assert live.status == MessageStatus.STREAMING and live.has_class("-streaming")
         assert app.busy
-        deltas_at_stop = len(engine_deltas)
+        stop, asked = app.controller.stop, []
+
+        def stopping() -> None:  # counted as the stop reaches the engine, not before the key
+            asked.append(len(engine_deltas))
+            stop()
+
+        app.controller.stop = stopping
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.turns_finished() > before, "the stop")
 
         assert not app.busy
         (answer,) = widgets(app, AssistantMessage)
         assert answer.status == MessageStatus.STOPPED and "stopped" in answer.border_subtitle
-        after_stop = len(engine_deltas) - deltas_at_stop
+        after_stop = len(engine_deltas) - asked[0]
         assert after_stop <= 2, f"{after_stop} tokens arrived after Esc"
         saved = app.controller.sessions.active_path(app.session_id)[-1]
         assert saved.status == MessageStatus.STOPPED

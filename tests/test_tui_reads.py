@@ -16,7 +16,16 @@ from llama_chat.store.sessions import SessionStore
 from llama_chat.tui.widgets.document_block import DocumentBlock
 from llama_chat.tui.widgets.message_list import OlderNote
 from llama_chat.tui.widgets.session_sidebar import PAGE_SIZE
-from tests.tui_pilot import SIZE, make_app, model_ready, send, wait_for, widgets
+from tests.tui_pilot import (
+    SIZE,
+    make_app,
+    model_ready,
+    open_and_settle,
+    seed_chat,
+    send,
+    wait_for,
+    widgets,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -136,6 +145,25 @@ async def test_a_failed_read_of_the_chat_list_is_one_line_and_the_app_goes_on(pa
         assert "\n" not in error and "sessions_fts" in error
         await pilot.press("ctrl+b")  # the app still answers
         assert not app.chat.sidebar.display
+
+
+async def test_a_failed_read_of_the_chat_is_one_line_and_the_chat_stays_shown(paths):
+    turns = [m for n in range(40) for m in (("user", f"Q{n}"), ("assistant", f"A{n}"))]
+    chat = seed_chat(paths, "Long", turns)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_and_settle(pilot, chat)
+        shown = list(app.chat.messages.children)
+        with sqlite3.connect(paths.sessions_db) as other:  # another program breaks the store
+            other.execute("DROP TABLE documents")
+        await pilot.press("ctrl+home")  # the chat's start: read from the store
+        await wait_for(pilot, lambda: app.errors(), "the error")
+        [error] = app.errors()
+        assert error.startswith("Could not read the chat: ")
+        assert "\n" not in error and "documents" in error
+        assert list(app.chat.messages.children) == shown
+        await pilot.press(*"still here")  # the app goes on
+        assert app.chat.prompt.text == "still here"
 
 
 def seed_documents_chat(paths, turns: int) -> int:

@@ -24,7 +24,7 @@ from llama_chat.tui.drafts import Drafts
 from llama_chat.tui.keys import CHAT_BINDINGS, CHAT_KEYS
 from llama_chat.tui.screens.chat_documents import DocumentFlow
 from llama_chat.tui.screens.chat_sessions import SessionFlow
-from llama_chat.tui.screens.chat_turns import TurnFlow, read_branches, read_chat, refuse_while_busy
+from llama_chat.tui.screens.chat_turns import TurnFlow, read_branches, refuse_while_busy, show_saved
 from llama_chat.tui.screens.help import HelpScreen
 from llama_chat.tui.screens.settings import open_settings
 from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
@@ -154,11 +154,11 @@ class ChatScreen(Screen[None]):
         messages, session_id = self.messages, self.state.session_id
         if where == "end":  # and stay there: messages still laying out make the chat taller
             if messages.newer and session_id is not None:  # the view shows the chat's start
-                await messages.show_stored(*await read_chat(self, session_id))
+                await show_saved(self, session_id)
             messages.scroll_end(animate=False)
             messages.follow()
         elif where == "home":  # the start of the chat, not of the messages mounted so far
-            await messages.show_start(*await read_chat(self, session_id))
+            await show_saved(self, session_id, start=True)
         else:
             {"page_up": messages.scroll_page_up, "page_down": messages.scroll_page_down}[where]()
 

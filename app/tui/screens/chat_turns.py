@@ -6,6 +6,8 @@ yet), which the screen and its document flow share.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 from textual.screen import Screen
 from textual.widget import Widget
@@ -21,7 +23,6 @@ from llama_chat.events import (
     TurnFinished,
     TurnStarted,
 )
-from llama_chat.queries import ShownChat
 from llama_chat.tui.state import TURN_JOBS, ChatApp, chat_app
 from llama_chat.tui.widgets.branch_switcher import learn_saved_ids
 from llama_chat.tui.widgets.message import UserMessage
@@ -33,17 +34,37 @@ from llama_chat.tui.widgets.prompt_input import PromptInput
 from llama_chat.tui.widgets.session_sidebar import SessionSidebar
 from llama_chat.tui.widgets.status_bar import StatusBar
 
+T = TypeVar("T")
 
-async def read_chat(screen: Screen, session_id: int | None) -> ShownChat:
-    """The chat's shown branch and its documents, read in a thread: a long chat takes a while,
-    and the store waits while the engine writes to it; the screen goes on drawing meanwhile."""
-    return await asyncio.to_thread(chat_app(screen).controller.queries.shown_chat, session_id)
+
+async def show_saved(screen: Screen, session_id: int | None, *, start: bool = False) -> None:
+    """Show the saved chat, its newest messages (or its ``start``). Read in a thread: a long
+    chat takes a while, and the store waits while the engine writes to it; the screen goes on
+    drawing meanwhile. A failed read is one line, and the screen stays as it was."""
+    queries = chat_app(screen).controller.queries
+    chat = await _read(screen, "the chat", queries.shown_chat, session_id)
+    if chat is not None:
+        messages = screen.query_one(MessageList)
+        await (messages.show_start(*chat) if start else messages.show_stored(*chat))
 
 
 async def read_branches(screen: Screen, session_id: int | None) -> dict[int, tuple[int, int]]:
-    """Where the chat has other branches, read in a thread as ``read_chat`` is."""
+    """Where the chat has other branches, read in a thread as ``show_saved`` reads; none is
+    shown when the read failed (one line says why)."""
     queries = chat_app(screen).controller.queries
-    return await asyncio.to_thread(queries.branch_positions, session_id)
+    positions = await _read(screen, "the chat's branches", queries.branch_positions, session_id)
+    return positions if positions is not None else {}
+
+
+async def _read(
+    screen: Screen, what: str, read: Callable[[int | None], T], session_id: int | None
+) -> T | None:
+    try:
+        return await asyncio.to_thread(read, session_id)
+    except Exception as exc:  # noqa: BLE001 (whatever failed, the user gets one line)
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        screen.notify(f"Could not read {what}: {detail}", severity="error", timeout=15)
+        return None
 
 
 def refuse_while_busy(screen: Screen) -> bool:
@@ -259,7 +280,7 @@ class TurnFlow(ChatPart):
     async def _turn_started(self, event: TurnStarted) -> None:
         user = self.messages.last_user()
         if self.messages.newer:  # the view showed the chat's start: the answer goes at its end
-            await self.messages.show_stored(*await read_chat(self.screen, event.session_id))
+            await show_saved(self.screen, event.session_id)
             self.messages.follow()
         elif user is not None and user.message_id is None:
             user.message_id = event.user_message_id
@@ -269,7 +290,7 @@ class TurnFlow(ChatPart):
     async def _message_refused(self, event: MessageRefused) -> None:
         """Nothing was saved: show the chat as stored and give the text back to edit."""
         self.messages.turn_ended = True
-        await self.messages.show_stored(*await read_chat(self.screen, self.state.session_id))
+        await show_saved(self.screen, self.state.session_id)
         self.prompt.set_text(event.text)
         self.screen.notify(
             f"Your message was not sent: {event.reason}.", severity="warning", timeout=15
@@ -291,6 +312,6 @@ class TurnFlow(ChatPart):
         if not self.messages.turn_ended and session_id is not None:
             # The controller declined the job (no model, nothing to regenerate): show what is
             # saved rather than what this screen had already removed for the new answer.
-            await self.messages.show_stored(*await read_chat(self.screen, session_id))
+            await show_saved(self.screen, session_id)
         if self.status.activity_text in ("thinking…", "stopping…", "writing…"):
             self.status.set_activity("")
