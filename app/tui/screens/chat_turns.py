@@ -206,9 +206,11 @@ class TurnFlow(ChatPart):
         if last_turn is None:
             self.screen.notify("There is no message to answer again yet.", severity="warning")
             return
-        self.state.controller.regenerate()
+        # The screen first: this runs from a key binding, outside the screen's queue, so the
+        # engine's events could otherwise come before the old answer is gone and the box is in.
         await self.messages.remove_after(last_turn)
         await begin_answer(self.screen)
+        self.state.controller.regenerate()
 
     def edit_last(self) -> None:
         if refuse_while_busy(self.screen):
