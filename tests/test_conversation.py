@@ -13,6 +13,10 @@ from llama_chat.events import ContextTrimmed, TextDelta, ToolCallRequested, Tool
 from llama_chat.tools import default_registry
 from tests.scripted import chain_for, make_scripted_checkpoint
 
+# Its module fixtures take seconds to build: with -n 2 the module's tests go to one worker
+# (--dist loadgroup), which builds them once, rather than each worker building them.
+pytestmark = pytest.mark.xdist_group("conversation")
+
 GREEDY = mlx_model.SamplingParams(temperature=0.0)
 DATE = "23 Nov 2026"
 

@@ -14,6 +14,10 @@ from mlx_model.sampling import Sampler
 from tests.scripted import make_scripted_checkpoint
 from tests.test_lookup import TINY_VOCAB_PROMPT, tiny_vocab_model  # noqa: F401 (a fixture)
 
+# Its module fixtures take seconds to build: with -n 2 the module's tests go to one worker
+# (--dist loadgroup), which builds them once, rather than each worker building them.
+pytestmark = pytest.mark.xdist_group("lookup-policy")
+
 
 def measured(seconds: dict[int, float]) -> ForwardCosts:
     """Costs learned from steps of the given seconds per width (each width's first step is

@@ -24,6 +24,10 @@ from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
 
+# Its module fixtures take seconds to build: with -n 2 the module's tests go to one worker
+# (--dist loadgroup), which builds them once, rather than each worker building them.
+pytestmark = pytest.mark.xdist_group("rolling-memory")
+
 GREEDY = mlx_model.SamplingParams(temperature=0.0)
 LIMIT = 512
 SETTINGS = GenerationSettings(sampling=GREEDY, max_tokens=8, context_limit=LIMIT)

@@ -216,7 +216,7 @@ async def test_ctrl_home_shows_the_first_message_of_a_long_chat_and_ctrl_end_the
 
 
 async def test_pgup_held_walks_back_steadily_through_pages_as_they_load(paths):
-    chat = seed_chat(paths, "Long", exchange(150))
+    chat = seed_chat(paths, "Long", exchange(80))
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await settled_on(pilot, chat)
