@@ -159,6 +159,7 @@ async def test_escape_stops_the_answer_within_a_token_and_keeps_it_marked_stoppe
         live = app.chat.messages.answer
         assert live.status == MessageStatus.STREAMING and live.has_class("-streaming")
         assert app.busy
+        assert app.chat.status.activity_text == "writing…"  # not the prompt's reading any more
         stop, asked = app.controller.stop, []
 
         def stopping() -> None:  # counted as the stop reaches the engine, not before the key

@@ -263,7 +263,7 @@ class TurnFlow(ChatPart):
             case MessageRefused():
                 await self._message_refused(event)
             case TextDelta():
-                if self.messages.answer is None:
+                if self.status.activity_text != "writing…":  # after reading the prompt, a tool
                     self.status.set_activity("writing…")
                 await self.messages.append_answer(event.text)
             case ToolCallRequested():
