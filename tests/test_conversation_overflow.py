@@ -93,3 +93,43 @@ def test_the_window_start_is_kept_with_the_chat(engine, long_chat):
     reopened = new_conversation(engine, messages=list(asked))
     assert reopened.fit_prompt()[0] == last_prompt
     assert reopened.window_start == last_start > 0
+
+
+def test_the_window_never_moves_back_while_the_chat_is_open(engine, long_chat):
+    conversation, turns = long_chat
+    first_move = next(start for start, _, _ in turns if start > 0)
+    # The chat up to the turn before its first drop fits from message 0 ...
+    fits_whole = conversation.messages[: first_move + 1]
+    chat = new_conversation(engine, messages=list(fits_whole))
+    chat.fit_prompt()
+    assert chat.window_start == 0
+    # ... but once the window moved (a message that no longer fits, then edited shorter),
+    # it stays: the cache holds the window from there, and moving back reads it all again.
+    chat.window_start = first_move
+    ids, dropped = chat.fit_prompt()
+    assert chat.window_start == first_move and dropped == 0
+    assert ids == chat.encode(first_move)
+
+
+def test_room_kept_for_the_next_message_starts_the_window_where_it_needs_it(engine, long_chat):
+    messages = long_chat[0].messages
+    for end in range(2, len(messages), 2):  # a history that ends with an answer ...
+        history = new_conversation(engine, messages=messages[:end])
+        history.fit_prompt()
+        asked = new_conversation(engine, messages=messages[: end + 1])  # ... and its next message
+        ids = asked.fit_prompt()[0]
+        if asked.window_start > history.window_start:
+            break  # the next message moves the window
+    else:
+        pytest.fail("no message moved the window")
+    # Read with room for that message, the window starts where the message needs it ...
+    chat = new_conversation(engine, messages=messages[:end])
+    chat.fit_prompt(reserve=len(encode_message(engine[1], messages[end].to_template())))
+    assert chat.window_start == asked.window_start
+    # ... so the message, once sent, moves nothing: its prompt starts with what was read.
+    chat.messages.append(messages[end])
+    assert chat.fit_prompt() == (ids, 0)
+    # Room that no start can give is not kept: the window stays where the history fits.
+    again = new_conversation(engine, messages=messages[:end])
+    again.fit_prompt(reserve=LIMIT)
+    assert again.window_start == history.window_start

@@ -5,17 +5,26 @@ from __future__ import annotations
 import time
 
 from llama_chat.controller import ChatController
-from llama_chat.events import Job, JobFinished, PrefillProgress, SessionOpened, TurnFinished
+from llama_chat.events import (
+    ContextCounted,
+    Job,
+    JobFinished,
+    Notice,
+    PrefillProgress,
+    SessionOpened,
+    TurnFinished,
+)
+from llama_chat.jobs.context import NEXT_MESSAGE_SHARE
 from llama_chat.paths import AppPaths
 from llama_chat.settings import Settings
 from llama_chat.store.sessions import SessionStore
 
 
-def seed(turns: int) -> int:
+def seed(turns: int, title: str = "Imported") -> int:
     """A chat as an import leaves it: messages in the store, no KV cache."""
     store = SessionStore.open(AppPaths.from_env().ensure().sessions_db)
     info = store.create_session(
-        title="Imported", system_prompt="Be brief.", settings={}, model="demo", quant="4bit"
+        title=title, system_prompt="Be brief.", settings={}, model="demo", quant="4bit"
     )
     parent = None
     for n in range(turns):
@@ -28,8 +37,8 @@ def seed(turns: int) -> int:
     return info.id
 
 
-def controller_for(events: list) -> ChatController:
-    settings = Settings(max_tokens=4, temperature=0.0)
+def controller_for(events: list, **settings_given) -> ChatController:
+    settings = Settings(max_tokens=4, temperature=0.0, **settings_given)
     controller = ChatController(settings, AppPaths.from_env(), events.append, demo=True)
     assert controller.load_model().result(timeout=120)
     return controller
@@ -58,6 +67,69 @@ def test_an_opened_chat_is_read_ahead_and_the_next_answer_reads_only_the_new_tur
     # The answer found the chat in the cache: it read its own turn, not the whole chat again.
     assert answer.stats.cached_tokens >= history - 1
     assert answer.stats.prompt_tokens - answer.stats.cached_tokens < 40
+
+
+def wait_for_read_ahead(events: list, before: int) -> None:
+    deadline = time.monotonic() + 120
+    while finished(events, Job.READ_CHAT) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_chat_that_overflows_is_read_with_room_for_its_next_message(demo_home):
+    # An imported chat longer than the window, whose turns nearly fill the window they fit:
+    # read as it stands, the next message would not fit, the window would move a block, and
+    # the answer would read the whole window again, the background read wasted.
+    limit, max_tokens = 1024, 4
+    events: list = []
+    controller = controller_for(events, context_limit=limit)
+    room: dict[int, int] = {}  # turns -> tokens the chat's window leaves free
+    for turns in range(60, 78):  # a turn is ~25 tokens: one of these nearly fills its window
+        controller.open_session(seed(turns, f"Survey {turns}")).result(timeout=60)
+        counted = [e for e in events if isinstance(e, ContextCounted)][-1]
+        room[turns] = limit - max_tokens - counted.tokens
+    controller.close()
+    turns = min(room, key=room.get)
+    gap = int(limit * NEXT_MESSAGE_SHARE)
+    assert 0 <= room[turns] < gap - 20, room  # a message of room + 10 tokens moves the window
+    # The chat imported afresh (the survey's chats have saved caches now), in a fresh app.
+    chat = seed(turns)
+    events = []
+    controller = controller_for(events, context_limit=limit)
+    read_before = finished(events, Job.READ_CHAT)
+    controller.open_session(chat).result(timeout=60)
+    wait_for_read_ahead(events, read_before)
+    read = sum(e.total for e in events if isinstance(e, PrefillProgress) and e.done == e.total - 1)
+    message = "Next" + " step" * (room[turns] + 10)  # " step": one token each
+    controller.send(message).result(timeout=120)
+    controller.close()
+    answer = [e for e in events if isinstance(e, TurnFinished)][-1]
+    assert answer.finish_reason in ("stop", "length")
+    # The read-ahead read the window the message needed: the answer read only the message.
+    assert read > limit // 2
+    assert answer.stats.cached_tokens >= read
+    assert answer.stats.prompt_tokens - answer.stats.cached_tokens < room[turns] + 30
+
+
+def test_with_rolling_memory_the_read_ahead_writes_the_note_and_reads_the_window_with_it(
+    demo_home,
+):
+    # With the note's room kept, this chat no longer fits from its first message: the window
+    # moves, and the turns it drops are summarised into a note the window starts with. Both
+    # happen in the background read, not when the user sends.
+    chat = seed(64)
+    events: list = []
+    controller = controller_for(events, context_limit=1024, rolling_memory=True)
+    read_before = finished(events, Job.READ_CHAT)
+    controller.open_session(chat).result(timeout=60)
+    wait_for_read_ahead(events, read_before)
+    summarised = [e for e in events if isinstance(e, Notice) and "summarising" in e.message]
+    read = sum(e.total for e in events if isinstance(e, PrefillProgress) and e.done == e.total - 1)
+    controller.send("And the next step?").result(timeout=120)
+    controller.close()
+    answer = [e for e in events if isinstance(e, TurnFinished)][-1]
+    assert summarised and read > 500
+    assert answer.stats.cached_tokens >= read
+    assert answer.stats.prompt_tokens - answer.stats.cached_tokens < 30
 
 
 def test_a_message_sent_while_the_chat_is_read_stops_the_read_and_is_answered(demo_home):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from llama_chat.chat.template import (
     encode_prompt,
     format_date,
 )
+from llama_chat.chat.window import window_starts
 from llama_chat.events import (
     ContextTrimmed,
     Event,
@@ -210,8 +211,11 @@ class Conversation:
             date_string=self.date_string,
         )
 
-    def fit_prompt(self, cancel: threading.Event | None = None) -> tuple[list[int], int] | None:
-        """Prompt ids that leave room for ``max_tokens``; drops the oldest turns if needed.
+    def fit_prompt(
+        self, cancel: threading.Event | None = None, *, reserve: int = 0
+    ) -> tuple[list[int], int] | None:
+        """Prompt ids that leave room for ``max_tokens`` (and ``reserve`` more); drops the
+        oldest turns if needed.
 
         Returns (ids, number of messages dropped now), or None when ``cancel`` was set. The
         system prompt and the newest user turn are never dropped. Each message is counted once
@@ -220,7 +224,11 @@ class Conversation:
 
         The window start moves in blocks (see ``window_starts``): moving it changes every
         position after it, so the whole window is read again; moving it by a third of the
-        context at once leaves room for the following turns, which then reuse the cache.
+        context at once leaves room for the following turns, which then reuse the cache. For
+        the same reason it never moves back to an earlier start while the chat is open, even
+        where a shorter turn would let it (a regenerate, an edit): the cache holds the window
+        as it starts now. ``reserve`` keeps room for a message not yet written (a chat read
+        ahead of its next message), so that message does not move the window again.
         """
         limit = self.settings.context_limit
         budget = limit - self.settings.max_tokens - (self.memory.reserve if self.memory else 0)
@@ -231,19 +239,24 @@ class Conversation:
         for i in range(len(self.messages) - 1, 0, -1):
             after[i] = after[i + 1] + counts[i]
         answer_header = len(encode_generation_prompt(self.tokenizer))
-        needed = 0
+
+        def needed(first: int) -> int:
+            head = len(self._encode_window(first, first + 1, add_generation_prompt=False))
+            return head + after[first + 1] + answer_header
+
         block = max(1, int(limit * self.settings.overflow_block))
-        starts = window_starts(self.messages, counts, block)
-        for first in (*starts, last_user):  # the newest user turn alone is the last resort
+        roles = [m.role for m in self.messages]
+        starts = window_starts(roles, counts, block, since=self.window_start)
+        # With room kept, if any; else without it; the newest user turn alone is the last resort.
+        tries = [(s, reserve) for s in starts] if reserve else []
+        for first, kept in (*tries, *((s, 0) for s in starts), (last_user, 0)):
             if cancel is not None and cancel.is_set():
                 return None
-            head = len(self._encode_window(first, first + 1, add_generation_prompt=False))
-            needed = head + after[first + 1] + answer_header
-            if needed <= budget:
+            if needed(first) + kept <= budget:
                 break
         else:
             raise ContextOverflowError(
-                f"the newest message needs {needed} prompt tokens plus "
+                f"the newest message needs {needed(last_user)} prompt tokens plus "
                 f"{self.settings.max_tokens} for the answer, more than the context limit of "
                 f"{limit} tokens; shorten it, lower max tokens, or raise the context limit"
             )
@@ -370,24 +383,6 @@ class Conversation:
         finished = TurnFinished(reason, text, stats, error)
         emit(finished)
         return finished
-
-
-def window_starts(messages: list[ChatMessage], counts: list[int], block: int) -> Iterator[int]:
-    """Where the model's window may start, earliest first: 0, then the first user message at
-    least ``block`` tokens after the previous start, and so on.
-
-    Every start depends only on the messages before it, so the chain never changes as the chat
-    grows or when it is reopened: the window start is kept with the chat itself, and it moves
-    forward only in steps of at least ``block`` tokens.
-    """
-    yield 0
-    position = 0  # tokens of the messages before index i
-    threshold = block
-    for i, message in enumerate(messages):
-        if i > 0 and message.role == "user" and position >= threshold:
-            yield i
-            threshold = position + block
-        position += counts[i]
 
 
 def _maybe_json(text: str) -> Any:

@@ -14,14 +14,21 @@ import mlx.core as mx
 
 import mlx_model
 from llama_chat.chat.conversation import Conversation
+from llama_chat.chat.memory import sync_memory
 from llama_chat.events import ContextCounted, Event, PrefillProgress
 from llama_chat.settings import Settings
+from llama_chat.store.sessions import SessionStore
+
+NEXT_MESSAGE_SHARE = 1 / 16
+"""Share of the context a chat read ahead keeps free for its next message (512 tokens of 8k):
+a message that fits there is answered from the cache as read, without moving the window."""
 
 
 class OpenChat(Protocol):
     """What the meter reads of the open chat's owner (jobs/chat.py)."""
 
     settings: Settings
+    sessions: SessionStore
 
     @property
     def has_model(self) -> bool: ...
@@ -72,11 +79,24 @@ class ContextMeter:
             return
         if not any(m.role == "user" for m in conversation.messages):
             return
+        chat = self.chat
+        sync_memory(conversation, chat.settings.rolling_memory, chat.sessions, chat.session_id)
         if conversation.fit_prompt(cancel) is None:
             return
-        ids = conversation.encode(conversation.window_start, add_generation_prompt=False)
+        ids = conversation.encode(add_generation_prompt=False)
         if conversation.cache.common_prefix(ids) >= len(ids) - 1:
             return  # a saved cache held it already
+        # The chat is read whole anyway: read the window its next message will need, which
+        # may start later than the one its history alone needs (it never moves back).
+        room = int(conversation.settings.context_limit * NEXT_MESSAGE_SHARE)
+        fitted = conversation.fit_prompt(cancel, reserve=room)
+        if fitted is None:
+            return
+        if fitted[1]:
+            self.count_context()  # the meter shows the window as read
+        if conversation.memory is not None:
+            conversation.memory.catch_up(conversation, chat.emit, cancel)
+        ids = conversation.encode(add_generation_prompt=False)
 
         def progress(done: int, total: int) -> None:
             self.chat.emit(PrefillProgress(done, total))
