@@ -205,7 +205,8 @@ def main() -> int:
     print("|---:|" + "---:|" * (len(header) + 1))
     for i in range(args.turns):
         cells = [str(results[n][i]["prefilled"]) for n in names]
-        cells += [str(results["memory 0.333"][i]["note_read"])] * notes
+        if notes:
+            cells.append(str(results["memory 0.333"][i]["note_read"]))
         print(f"| {i} | {' | '.join(cells)} | {results[names[-1]][i]['added']} |")
     print()
     print(
