@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import mlx_model
@@ -9,7 +11,9 @@ from llama_chat.chat.conversation import (
     Conversation,
     GenerationSettings,
 )
+from llama_chat.chat.presets import Preset
 from llama_chat.chat.template import encode_message
+from llama_chat.jobs.presets import preset_applied
 
 # Its module fixtures take seconds to build: with -n 2 the module's tests go to one worker
 # (--dist loadgroup), which builds them once, rather than each worker building them.
@@ -133,3 +137,35 @@ def test_room_kept_for_the_next_message_starts_the_window_where_it_needs_it(engi
     again = new_conversation(engine, messages=messages[:end])
     again.fit_prompt(reserve=LIMIT)
     assert again.window_start == history.window_start
+
+
+def test_more_room_in_the_settings_lets_the_window_start_as_early_as_it_now_fits(engine, long_chat):
+    conversation, _ = long_chat
+    asked = list(conversation.messages[: conversation.last_user_index() + 1])
+    fresh = new_conversation(engine, messages=asked)
+    fresh.fit_prompt()  # where the window starts with this chat's settings
+    chat = new_conversation(engine, messages=asked)
+    chat.use_settings(replace(SETTINGS, max_tokens=LIMIT // 3), None)  # long answers
+    chat.fit_prompt()
+    assert chat.window_start > fresh.window_start
+    warmer = mlx_model.SamplingParams(temperature=0.5)
+    chat.use_settings(replace(chat.settings, sampling=warmer), None)
+    chat.fit_prompt()
+    assert chat.window_start > fresh.window_start  # same room: it stays where the cache holds it
+    chat.use_settings(SETTINGS, None)  # short answers again: room for more of the chat
+    chat.fit_prompt()
+    assert chat.window_start == fresh.window_start
+
+
+def test_a_preset_turn_that_moved_the_window_leaves_the_chat_its_own(engine, long_chat):
+    conversation, _ = long_chat
+    asked = conversation.messages[: conversation.last_user_index() + 1]
+    chat = new_conversation(engine, messages=list(asked))
+    free = LIMIT - SETTINGS.max_tokens - len(chat.fit_prompt()[0])
+    own_start = chat.window_start
+    # A system prompt longer than the room left: the preset's turn must drop a block.
+    longer = chat.system_prompt + " exact" * (free + 10)
+    with preset_applied(chat, Preset("long", "Longer.", "{text}", system_prompt=longer)):
+        chat.fit_prompt()
+        assert chat.window_start > own_start  # its prompt took the room of a block
+    assert chat.fit_prompt()[0] == chat.encode(own_start)

@@ -132,6 +132,15 @@ class Conversation:
         self.last_stats = TurnStats()
         self._token_counts: dict[int, tuple[ChatMessage, int]] = {}
 
+    def use_settings(self, settings: GenerationSettings, tools: ToolRegistry | None) -> None:
+        """New settings for the next turns. Where they change the room the window has (the
+        context limit, the answer's length), its start is fitted afresh: it may move back."""
+        room = (settings.context_limit, settings.max_tokens, settings.overflow_block)
+        old = (self.settings.context_limit, self.settings.max_tokens, self.settings.overflow_block)
+        if room != old:
+            self.window_start = 0
+        self.settings, self.tools = settings, tools
+
     # -- editing the history ---------------------------------------------------------------
 
     def add_user(self, text: str) -> ChatMessage:
@@ -214,21 +223,17 @@ class Conversation:
     def fit_prompt(
         self, cancel: threading.Event | None = None, *, reserve: int = 0
     ) -> tuple[list[int], int] | None:
-        """Prompt ids that leave room for ``max_tokens`` (and ``reserve`` more); drops the
-        oldest turns if needed.
+        """Prompt ids that leave room for ``max_tokens`` (and ``reserve`` more, where some
+        start can); drops the oldest turns if needed. ``reserve`` keeps room for a message not
+        yet written (a chat read ahead of it), so that it does not move the window again.
 
         Returns (ids, number of messages dropped now), or None when ``cancel`` was set. The
         system prompt and the newest user turn are never dropped. Each message is counted once
-        (and remembered), so reopening a chat of thousands of turns costs one pass, not one
-        encoding of the whole history per dropped turn.
+        (and remembered), so reopening a chat of thousands of turns costs one pass.
 
-        The window start moves in blocks (see ``window_starts``): moving it changes every
-        position after it, so the whole window is read again; moving it by a third of the
-        context at once leaves room for the following turns, which then reuse the cache. For
-        the same reason it never moves back to an earlier start while the chat is open, even
-        where a shorter turn would let it (a regenerate, an edit): the cache holds the window
-        as it starts now. ``reserve`` keeps room for a message not yet written (a chat read
-        ahead of its next message), so that message does not move the window again.
+        The window start moves in blocks (chat/window.py), as moving it makes the whole window
+        be read again. For that reason it never moves back while the chat is open, even where
+        a shorter turn would let it (a regenerate, an edit): the cache holds it as it starts.
         """
         limit = self.settings.context_limit
         budget = limit - self.settings.max_tokens - (self.memory.reserve if self.memory else 0)

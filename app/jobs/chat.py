@@ -204,8 +204,7 @@ class ChatJobs:
             self._chat_tools = offers_tools(self.tools_enabled, settings)
         conversation = self._conversation
         if conversation is not None and self._model is not None:
-            conversation.settings = GenerationSettings.from_settings(settings)
-            conversation.tools = self._tools()
+            conversation.use_settings(GenerationSettings.from_settings(settings), self._tools())
             if conversation.cache is None or conversation.cache.kv_bits != settings.kv_bits:
                 conversation.cache = self._model.make_cache(kv_bits=settings.kv_bits)
         if self._session_id is not None:

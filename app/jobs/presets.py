@@ -19,6 +19,7 @@ from llama_chat.chat.presets import Preset
 def preset_applied(conversation: Conversation, preset: Preset) -> Iterator[None]:
     """``conversation`` with the preset's system prompt and temperature, for the block only."""
     own_prompt, own_settings = conversation.system_prompt, conversation.settings
+    own_start = conversation.window_start
     if preset.system_prompt is not None:
         conversation.system_prompt = preset.system_prompt
     if preset.temperature is not None:
@@ -28,3 +29,5 @@ def preset_applied(conversation: Conversation, preset: Preset) -> Iterator[None]
         yield
     finally:
         conversation.system_prompt, conversation.settings = own_prompt, own_settings
+        # A longer preset prompt may have moved the window on; the chat's own prompt need not.
+        conversation.window_start = min(conversation.window_start, own_start)
