@@ -72,7 +72,9 @@ class ContextMeter:
 
         For a chat opened without a saved cache (imported, or its cache evicted), which would
         otherwise be read whole when the user sends. Any other job stops it (``cancel``): what
-        was read stays in the cache, and that job's own prefill goes on from there.
+        was read stays in the cache, and that job's own prefill goes on from there. A chat that
+        nearly fills its window is read with room for its next message (the window moved on
+        now, and with rolling memory its note written now), not read again when it is sent.
         """
         conversation = self.chat.open_conversation
         if conversation is None or not self.chat.has_model:
@@ -92,10 +94,10 @@ class ContextMeter:
         fitted = conversation.fit_prompt(cancel, reserve=room)
         if fitted is None:
             return
+        if conversation.memory is not None:  # the turns it drops go into the note now
+            conversation.memory.catch_up(conversation, chat.emit, cancel)
         if fitted[1]:
             self.count_context()  # the meter shows the window as read
-        if conversation.memory is not None:
-            conversation.memory.catch_up(conversation, chat.emit, cancel)
         ids = conversation.encode(add_generation_prompt=False)
 
         def progress(done: int, total: int) -> None:
