@@ -262,3 +262,40 @@ async def test_a_chat_of_short_messages_fills_the_screen_each_time_it_is_opened(
             await wait_for(
                 pilot, lambda: messages.max_scroll_y > 0 or not messages.older, "pages", 10
             )
+
+
+async def test_an_older_page_lands_above_the_view_without_a_frame_of_it_shifted(paths):
+    # Each frame painted while a page of older messages is mounted above the view shows the
+    # message at the top of the view where it was: not one frame pushed down by the page.
+    chat = seed_chat(paths, "Long", exchange(150))
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_and_settle(pilot, chat)
+        messages = app.chat.messages
+        screen = app.screen
+        painted: list[int | None] = []  # the marked message's row on screen, frame by frame
+        marker: list = []
+        # Each frame is painted here (Textual has no public hook for "a frame was painted").
+        paint = screen._compositor_refresh
+
+        def paint_and_note() -> None:
+            paint()
+            if marker:
+                region = screen.find_widget(marker[0]).region if marker[0].is_mounted else None
+                painted.append(region.y if region else None)
+
+        screen._compositor_refresh = paint_and_note
+        for _ in range(3):  # three pages land, one after the other
+            await wait_for(pilot, lambda: not messages.loading_older, "a page to settle")
+            note = messages.query_children(OlderNote).first()
+            marker[:] = [messages.children[messages.children.index(note) + 1]]
+            painted.clear()
+            shown = len(messages.children)
+            messages.scroll_to(y=1, animate=False, immediate=True)  # near the top: a page comes
+            await wait_for(
+                pilot,
+                lambda shown=shown: len(messages.children) > shown and not messages.loading_older,
+                "the page to land",
+            )
+            await pilot.pause()
+            assert painted and len(set(painted)) == 1, painted

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.layout import DockArrangeResult
 from textual.message import Message
 from textual.widget import Widget
 
@@ -44,8 +46,10 @@ from llama_chat.tui.widgets.message_pages import (
     damage_notice,
     laid_out,
     page_widgets,
+    settled,
 )
 from llama_chat.tui.widgets.message_text import message_source
+from llama_chat.tui.widgets.place_keeper import PlaceKeeper
 
 
 class MessageList(VerticalScroll):
@@ -90,8 +94,8 @@ class MessageList(VerticalScroll):
         self.documents: Documents = {}
         """The documents of the saved messages, read with them: mounting a page reads nothing
         (on this thread, a read would wait for the answer being written to the store)."""
-        self._shown_at = 0
-        """Counts the times everything was replaced; a page mounted for an earlier view stops."""
+        self._places = PlaceKeeper()
+        """Keeps the message at the top of the view in place while a page lands above it."""
         self.selected: Widget | None = None
         """The message under the keyboard cursor, which copy, save and branch keys act on; None
         while the cursor is off (they act on the newest answer)."""
@@ -127,7 +131,6 @@ class MessageList(VerticalScroll):
         self.workers.cancel_group(self, "older")
         self.loading_older = False
         self.older, self.newer, self.documents = [], [], documents
-        self._shown_at += 1
         await self.remove_children()
 
     def _fill_screen(self, tries: int = 20) -> None:
@@ -152,30 +155,23 @@ class MessageList(VerticalScroll):
 
     async def show_older(self) -> None:
         """Mount the next page of older messages above the others, keeping the view in place."""
-        shown_at = self._shown_at
         try:
             notes = self.query_children(OlderNote)
             if not notes:
                 return  # another chat was shown meanwhile
             note = notes.first()
-            page = self.older[-OLDER_PAGE_MESSAGES:]
-            self.older = self.older[:-OLDER_PAGE_MESSAGES]
-            height_before = self.virtual_size.height
-            widgets = page_widgets(page, self.documents)
-            await self.mount_all(widgets, after=note)
+            self.older, page = self.older[:-OLDER_PAGE_MESSAGES], self.older[-OLDER_PAGE_MESSAGES:]
+            self._places.hold(self.children[self.children.index(note) + 1])  # see arrange()
+            await self.mount_all(page_widgets(page, self.documents), after=note)
             if self.older:
                 note.count = len(self.older)
             else:
                 await note.remove()
             self.post_message(self.PageShown())
-            await laid_out(self)
-            if shown_at != self._shown_at or self.following:
-                return  # all was replaced meanwhile, or the user went to the end (anchored)
-            # From where the view is now: it may have scrolled on while the page was laid out.
-            grown = self.virtual_size.height - height_before
-            self.scroll_to(y=self.scroll_y + grown, animate=False, immediate=True)
+            await settled(self)
         finally:
             self.loading_older = False
+            self._places.release()
         self.call_after_refresh(self._fill_screen)
 
     async def show_newer(self) -> None:
@@ -293,6 +289,12 @@ class MessageList(VerticalScroll):
     def follow(self) -> None:
         """Stick to the bottom as content grows (until the user scrolls away)."""
         self.anchor()
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        """Textual's arrangement of the messages, shown to the place keeper (place_keeper.py)."""
+        arrangement = super().arrange(size, optimal)
+        self._places.arranged(self, size, arrangement, scroll=not self.following)
+        return arrangement
 
     @property
     def following(self) -> bool:

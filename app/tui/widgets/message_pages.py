@@ -113,3 +113,14 @@ async def laid_out(widget: Widget) -> None:
     refreshed = asyncio.Event()
     widget.call_after_refresh(refreshed.set)
     await refreshed.wait()
+
+
+async def settled(widget: Widget, most: int = 10) -> None:
+    """Wait until what was just mounted in ``widget`` is laid out and has stopped growing: an
+    answer's Markdown takes a few layouts to reach its height."""
+    height = None
+    for _ in range(most):
+        await laid_out(widget)
+        if widget.virtual_size.height == height:
+            return
+        height = widget.virtual_size.height
