@@ -48,15 +48,24 @@ def finished(events: list, job: Job) -> int:
     return sum(isinstance(e, JobFinished) and e.job == job for e in events)
 
 
+def wait_for_read_ahead(events: list, before: int) -> None:
+    deadline = time.monotonic() + 120
+    while finished(events, Job.READ_CHAT) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def read_in_background(events: list) -> int:
+    """Tokens the read-ahead read: the total of each prefill it finished."""
+    return sum(e.total for e in events if isinstance(e, PrefillProgress) and e.done == e.total - 1)
+
+
 def test_an_opened_chat_is_read_ahead_and_the_next_answer_reads_only_the_new_turn(demo_home):
     chat = seed(40)
     events: list = []
     controller = controller_for(events)
     read_before = finished(events, Job.READ_CHAT)  # the one after the model loaded
     controller.open_session(chat).result(timeout=60)
-    deadline = time.monotonic() + 120
-    while finished(events, Job.READ_CHAT) == read_before and time.monotonic() < deadline:
-        time.sleep(0.05)  # the user reads the chat a moment before typing
+    wait_for_read_ahead(events, read_before)  # the user reads the chat a moment before typing
     controller.send("And the next step?").result(timeout=120)
     controller.close()
     assert finished(events, Job.READ_CHAT)
@@ -67,12 +76,6 @@ def test_an_opened_chat_is_read_ahead_and_the_next_answer_reads_only_the_new_tur
     # The answer found the chat in the cache: it read its own turn, not the whole chat again.
     assert answer.stats.cached_tokens >= history - 1
     assert answer.stats.prompt_tokens - answer.stats.cached_tokens < 40
-
-
-def wait_for_read_ahead(events: list, before: int) -> None:
-    deadline = time.monotonic() + 120
-    while finished(events, Job.READ_CHAT) == before and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def test_a_chat_that_overflows_is_read_with_room_for_its_next_message(demo_home):
@@ -98,7 +101,7 @@ def test_a_chat_that_overflows_is_read_with_room_for_its_next_message(demo_home)
     read_before = finished(events, Job.READ_CHAT)
     controller.open_session(chat).result(timeout=60)
     wait_for_read_ahead(events, read_before)
-    read = sum(e.total for e in events if isinstance(e, PrefillProgress) and e.done == e.total - 1)
+    read = read_in_background(events)
     message = "Next" + " step" * (room[turns] + 10)  # " step": one token each
     controller.send(message).result(timeout=120)
     controller.close()
@@ -123,7 +126,7 @@ def test_with_rolling_memory_the_read_ahead_writes_the_note_and_reads_the_window
     controller.open_session(chat).result(timeout=60)
     wait_for_read_ahead(events, read_before)
     summarised = [e for e in events if isinstance(e, Notice) and "summarising" in e.message]
-    read = sum(e.total for e in events if isinstance(e, PrefillProgress) and e.done == e.total - 1)
+    read = read_in_background(events)
     controller.send("And the next step?").result(timeout=120)
     controller.close()
     answer = [e for e in events if isinstance(e, TurnFinished)][-1]

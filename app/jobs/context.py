@@ -76,12 +76,12 @@ class ContextMeter:
         nearly fills its window is read with room for its next message (the window moved on
         now, and with rolling memory its note written now), not read again when it is sent.
         """
-        conversation = self.chat.open_conversation
-        if conversation is None or not self.chat.has_model:
+        chat = self.chat
+        conversation = chat.open_conversation
+        if conversation is None or not chat.has_model:
             return
         if not any(m.role == "user" for m in conversation.messages):
             return
-        chat = self.chat
         sync_memory(conversation, chat.settings.rolling_memory, chat.sessions, chat.session_id)
         if conversation.fit_prompt(cancel) is None:
             return
@@ -101,7 +101,7 @@ class ContextMeter:
         ids = conversation.encode(add_generation_prompt=False)
 
         def progress(done: int, total: int) -> None:
-            self.chat.emit(PrefillProgress(done, total))
+            chat.emit(PrefillProgress(done, total))
 
         read = mlx_model.prefill(
             conversation.model, conversation.cache, ids, cancel=cancel, on_progress=progress

@@ -94,8 +94,7 @@ class MessageList(VerticalScroll):
         self.documents: Documents = {}
         """The documents of the saved messages, read with them: mounting a page reads nothing
         (on this thread, a read would wait for the answer being written to the store)."""
-        self._places = PlaceKeeper()
-        """Keeps the message at the top of the view in place while a page lands above it."""
+        self._places = PlaceKeeper()  # the view's top message, kept in place as a page lands
         self.selected: Widget | None = None
         """The message under the keyboard cursor, which copy, save and branch keys act on; None
         while the cursor is off (they act on the newest answer)."""
@@ -161,7 +160,8 @@ class MessageList(VerticalScroll):
                 return  # another chat was shown meanwhile
             note = notes.first()
             self.older, page = self.older[:-OLDER_PAGE_MESSAGES], self.older[-OLDER_PAGE_MESSAGES:]
-            self._places.hold(self.children[self.children.index(note) + 1])  # see arrange()
+            below = self.children[self.children.index(note) + 1 :]
+            self._places.hold(below[0] if below else None)  # see arrange()
             await self.mount_all(page_widgets(page, self.documents), after=note)
             if self.older:
                 note.count = len(self.older)

@@ -25,7 +25,7 @@ class PlaceKeeper:
         self._held: Widget | None = None
         self._y: int | None = None
 
-    def hold(self, widget: Widget) -> None:
+    def hold(self, widget: Widget | None) -> None:
         self._held = widget
         self._y = self._top(self._arrangement)
 
@@ -39,8 +39,9 @@ class PlaceKeeper:
         moved since the last arrangement, where ``scroll`` allows (not while Textual keeps it
         at its end). A new size moves everything: the place is taken afresh then."""
         y = self._top(arrangement)
-        same = size == self._size and None not in (y, self._y)
-        moved = y - self._y if same else 0  # type: ignore[operator]
+        moved = 0
+        if size == self._size and y is not None and self._y is not None:
+            moved = y - self._y
         self._size, self._arrangement, self._y = size, arrangement, y
         if moved and scroll:
             top = scrolling.scroll_y + moved
