@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -107,9 +110,8 @@ def _apply_preset(
 
 
 def _answer(args, settings: Settings, model, tokenizer, document: str | None) -> int:
-    from llama_chat.chat.conversation import Conversation, GenerationSettings
-    from llama_chat.chat.summarize import DOCUMENT_PROMPT, SummaryError, count_tokens, summarize
-    from llama_chat.documents import document_fits
+    from llama_chat.chat.conversation import GenerationSettings
+    from llama_chat.chat.summarize import SummaryError
     from llama_chat.events import (
         ContextTrimmed,
         SummaryProgress,
@@ -117,7 +119,6 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
         ToolCallRequested,
         TurnFinished,
     )
-    from llama_chat.tools import default_registry
 
     generation = GenerationSettings.from_settings(settings)
     cancel = threading.Event()
@@ -139,52 +140,13 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
             out.flush()
 
     try:
-        if document is not None and (
-            args.summarize is not None
-            or not document_fits(
-                count_tokens(
-                    tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
-                ),
-                settings.context_limit,
-                settings.max_tokens,
-            )
-        ):
-            if args.summarize is None:
-                print(
-                    "[document longer than the context: summarising it in parts]", file=sys.stderr
-                )
-            finished = summarize(
-                model,
-                tokenizer,
-                document,
-                instruction=args.prompt or "Write a concise summary of the whole document.",
-                system_prompt=settings.system_prompt,
-                settings=generation,
-                emit=emit,
-                cancel=cancel,
-            )
-        else:
-            text = args.prompt
-            if document is not None:
-                text = DOCUMENT_PROMPT.format(text=document.strip(), instruction=args.prompt)
-            tools = None
-            if args.tools or args.allow_tools:
-                tools = default_registry([Path(p).expanduser() for p in settings.allowed_folders])
-            conversation = Conversation(
-                model,
-                tokenizer,
-                system_prompt=settings.system_prompt,
-                settings=generation,
-                tools=tools,
-            )
-            conversation.add_user(text)
-            finished = conversation.respond(
-                emit, cancel=cancel, approve=_approver(args.allow_tools)
-            )
+        with _ctrl_c_cancels(cancel):
+            finished = _run(args, settings, model, tokenizer, document, generation, emit, cancel)
     except SummaryError as exc:
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        cancel.set()
+    except KeyboardInterrupt:  # a second Ctrl-C, where the first did not end it
+        finished = None
+    if finished is None or finished.finish_reason == FinishReason.CANCELLED:
         out.flush()
         write_out("\n")
         print("llama-chat: stopped", file=sys.stderr)
@@ -202,6 +164,73 @@ def _answer(args, settings: Settings, model, tokenizer, document: str | None) ->
     if finished.finish_reason == FinishReason.ERROR:
         return _fail(finished.error or "generation failed")
     return 0
+
+
+@contextmanager
+def _ctrl_c_cancels(cancel: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``cancel`` for the block: the answer ends at its next step, and what was
+    written stays. A second Ctrl-C raises KeyboardInterrupt, for a step that does not look.
+
+    The answer is ended through ``cancel`` rather than by an exception raised wherever the
+    main thread happens to be: that could land inside the engine's own cleanup (a cache being
+    trimmed, a queued step being awaited), and such a stop is not always taken.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(args, settings: Settings, model, tokenizer, document, generation, emit, cancel):
+    """The answer itself: a long document summarised in parts, or one message."""
+    from llama_chat.chat.conversation import Conversation
+    from llama_chat.chat.summarize import DOCUMENT_PROMPT, count_tokens, summarize
+    from llama_chat.documents import document_fits
+    from llama_chat.tools import default_registry
+
+    if document is not None and (
+        args.summarize is not None
+        or not document_fits(
+            count_tokens(
+                tokenizer, DOCUMENT_PROMPT.format(text=document, instruction=args.prompt or "")
+            ),
+            settings.context_limit,
+            settings.max_tokens,
+        )
+    ):
+        if args.summarize is None:
+            print("[document longer than the context: summarising it in parts]", file=sys.stderr)
+        return summarize(
+            model,
+            tokenizer,
+            document,
+            instruction=args.prompt or "Write a concise summary of the whole document.",
+            system_prompt=settings.system_prompt,
+            settings=generation,
+            emit=emit,
+            cancel=cancel,
+        )
+    text = args.prompt
+    if document is not None:
+        text = DOCUMENT_PROMPT.format(text=document.strip(), instruction=args.prompt)
+    tools = None
+    if args.tools or args.allow_tools:
+        tools = default_registry([Path(p).expanduser() for p in settings.allowed_folders])
+    conversation = Conversation(
+        model, tokenizer, system_prompt=settings.system_prompt, settings=generation, tools=tools
+    )
+    conversation.add_user(text)
+    return conversation.respond(emit, cancel=cancel, approve=_approver(args.allow_tools))
 
 
 def _approver(allow_all: bool):

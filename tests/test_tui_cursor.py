@@ -14,6 +14,7 @@ from tests.scripted import WORDS
 from tests.tui_pilot import (
     SIZE,
     DrivenApp,
+    footer_shows,
     keys_then_turn,
     make_app,
     model_ready,
@@ -61,8 +62,7 @@ async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves
         await pilot.press("ctrl+k")  # the Mac's key; Alt+Up and Ctrl+Up too (below)
         assert messages.selected is messages.selectable()[-1]
         assert messages.selected.has_class("-selected") and messages.has_focus
-        descriptions = [key.description for key in app.chat.query("FooterKey")]
-        assert {"Copy", "Copy code", "Save", "Back"} <= set(descriptions)
+        await footer_shows(pilot, {"Copy", "Copy code", "Save", "Back"})
 
         await pilot.press("up", "k")
         assert messages.selected.text.startswith("assistant 38")
@@ -168,9 +168,7 @@ async def test_a_cut_off_answer_continues_in_the_same_message(paths, counting_ch
         assert (
             answer.status == MessageStatus.CUT_OFF and answer.text == " one two three four five six"
         )
-        await pilot.pause()
-        footer = [key.description for key in app.chat.query("FooterKey")]
-        assert "Continue the answer" in footer
+        await footer_shows(pilot, {"Continue the answer"})
         await keys_then_turn(pilot, "ctrl+g")
         assert widgets(app, AssistantMessage) == [answer]
         assert answer.status == MessageStatus.COMPLETE and answer.text == WORDS

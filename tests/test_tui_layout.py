@@ -8,7 +8,15 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from llama_chat.tui.screens.settings import SettingsScreen
-from tests.tui_pilot import make_app, model_ready, on_screen, open_and_settle, seed_chat, wait_for
+from tests.tui_pilot import (
+    footer_shows,
+    make_app,
+    model_ready,
+    on_screen,
+    open_and_settle,
+    seed_chat,
+    wait_for,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +52,8 @@ async def test_quit_and_help_stay_visible_with_the_chats_focused(paths, width):
     async with app.run_test(size=(width, 24)) as pilot:
         await model_ready(pilot)
         await pilot.press("ctrl+b", "tab", "tab")  # past the search, into the list
-        await pilot.pause()
+        await footer_shows(pilot, {"Quit", "Help"})
+        await pilot.pause()  # and laid out
         keys = [k for k in app.chat.query(FooterKey) if k.action in ("quit", "help")]
         assert [k.action for k in keys] == ["quit", "help"]
         for key in keys:

@@ -66,6 +66,16 @@ async def wait_for(
         await pilot.pause(0.02)
 
 
+async def footer_shows(pilot: Pilot, keys: set[str]) -> None:
+    """Wait until the footer lists keys with these descriptions: it is rebuilt after the
+    screen's next refresh, not as the key that changed it is handled."""
+
+    def shown() -> bool:
+        return keys <= {key.description for key in pilot.app.chat.query("FooterKey")}
+
+    await wait_for(pilot, shown, f"the footer to show {sorted(keys)}", 10)
+
+
 async def on_screen(pilot: Pilot, kind: type, what: str) -> None:
     """Wait until a screen of ``kind`` is on top and has drawn its widgets."""
     await wait_for(
