@@ -43,18 +43,29 @@ PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 class Terminal:
     """One run of the app on a pty of ``size`` (columns, rows), with LLAMA_CHAT_HOME=home."""
 
-    def __init__(self, home: Path, *args: str, size: tuple[int, int] = (80, 24)) -> None:
+    def __init__(
+        self, home: Path, *args: str, size: tuple[int, int] = (80, 24), hold_load: bool = False
+    ) -> None:
+        """``hold_load``: the model's load waits for ``release_load`` (hold_load.py)."""
         self.home = home
         columns, rows = size
         self.screen = pyte.Screen(columns, rows)
         self.stream = pyte.ByteStream(self.screen)
+        paths = [str(Path.cwd()), os.environ.get("PYTHONPATH", "")]
+        self.load_gate = home / "load-may-go"
+        if hold_load:
+            hooks = home / "hooks"
+            hooks.mkdir(exist_ok=True)
+            shutil.copy(Path(__file__).with_name("hold_load.py"), hooks / "sitecustomize.py")
+            paths.insert(0, str(hooks))
         env = {
             **os.environ,
             "LLAMA_CHAT_HOME": str(home),
             "TERM": "xterm-256color",
             "COLUMNS": str(columns),
             "LINES": str(rows),
-            "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONPATH": os.pathsep.join(paths),
+            "LLAMA_CHAT_LOAD_GATE": str(self.load_gate),
         }
         env.pop("TEXTUAL", None)
         self.child = pexpect.spawn(
@@ -64,6 +75,10 @@ class Terminal:
             dimensions=(rows, columns),
             cwd=str(home),
         )
+
+    def release_load(self) -> None:
+        """Let a held model load go on."""
+        self.load_gate.touch()
 
     # -- reading the screen ---------------------------------------------------------------------
 

@@ -28,14 +28,14 @@ def terminal(tmp_path: Path, demo_checkpoint: Path):
     started: list[Terminal] = []
 
     def start(
-        *args: str, size: tuple[int, int] = (80, 24), first_run: bool = False, **settings: object
+        *args: str, size: tuple[int, int] = (80, 24), hold_load: bool = False, **settings: object
     ) -> Terminal:
         home = prepare_home(
             tmp_path / f"home{len(started)}",
-            None if first_run else demo_checkpoint,
+            demo_checkpoint,
             **{"max_tokens": 3, "temperature": 0.0, **settings},
         )
-        term = Terminal(home, "--demo", *args, size=size)
+        term = Terminal(home, "--demo", *args, size=size, hold_load=hold_load)
         started.append(term)
         return term
 
@@ -79,22 +79,26 @@ def test_a_paste_with_newlines_goes_in_whole(terminal) -> None:
 
 
 def test_a_message_sent_while_the_model_loads_goes_out_when_it_is_ready(terminal) -> None:
-    term = terminal(first_run=True)  # the demo model is built first: it loads for seconds
+    term = terminal(hold_load=True)  # the model loads once the test lets it
     term.wait_for_text("loading", timeout=60)
     term.send("Typed before the model was ready", "enter")
     term.wait_for_text("waits for the model")  # held, visibly, not refused
+    term.pump(0.5)
+    assert term.user_messages() == []
+    term.release_load()
     term.wait_until_ready()
     term.wait_for(lambda: term.user_messages(), "the held message saved")
     assert term.user_messages() == ["Typed before the model was ready"]
 
 
 def test_esc_takes_back_a_message_waiting_for_the_model(terminal) -> None:
-    term = terminal(first_run=True)  # the demo model is built first: it loads for seconds
+    term = terminal(hold_load=True)  # the model loads once the test lets it
     term.wait_for_text("loading", timeout=60)
     term.send("Not this one", "enter")
     term.wait_for_text("waits for the model")
     term.send("escape")
     term.wait_for(lambda: "waits for the model" not in term.text, "the wait to end")
+    term.release_load()
     term.wait_until_ready()
     term.pump(1.0)
     assert term.user_messages() == []
