@@ -83,6 +83,7 @@ class ContextMeter:
         if not any(m.role == "user" for m in conversation.messages):
             return
         sync_memory(conversation, chat.settings.rolling_memory, chat.sessions, chat.session_id)
+        start = conversation.window_start
         if conversation.fit_prompt(cancel) is None:
             return
         ids = conversation.encode(add_generation_prompt=False)
@@ -91,12 +92,11 @@ class ContextMeter:
         # The chat is read whole anyway: read the window its next message will need, which
         # may start later than the one its history alone needs (it never moves back).
         room = int(conversation.settings.context_limit * NEXT_MESSAGE_SHARE)
-        fitted = conversation.fit_prompt(cancel, reserve=room)
-        if fitted is None:
+        if conversation.fit_prompt(cancel, reserve=room) is None:
             return
         if conversation.memory is not None:  # the turns it drops go into the note now
             conversation.memory.catch_up(conversation, chat.emit, cancel)
-        if fitted[1]:
+        if conversation.window_start != start:  # by either fit
             self.count_context()  # the meter shows the window as read
         ids = conversation.encode(add_generation_prompt=False)
 
