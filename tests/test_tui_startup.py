@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, ProgressBar
 
-from llama_chat.events import DownloadProgressEvent, ModelLoading, Notice
+from llama_chat.events import DownloadProgressEvent, Job, ModelLoading, Notice
 from llama_chat.settings import Settings, load_settings
 from llama_chat.tui.app import RESTART_WITH_DEMO
 from llama_chat.tui.screens.welcome import WelcomeScreen
@@ -64,6 +64,11 @@ async def test_download_progress_shows_in_the_status_bar(paths):
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await model_ready(pilot)
+        # The load queued a read of the open chat; its end clears the status bar's activity,
+        # so it must be over before the download's progress is shown there.
+        await wait_for(
+            pilot, lambda: any(j.job == Job.READ_CHAT for j in app.finished_jobs), "the read"
+        )
         bar = app.chat.status.query_one("#status-progress", ProgressBar)
         assert not bar.display
         # Events as the controller emits them while it downloads (from another thread).
