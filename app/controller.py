@@ -166,9 +166,13 @@ class ChatController:
         Loads the model again when the quant changed, or when the last load failed.
         """
         self._default_quant = settings.quant
-        return self._submit(
+        applied = self._submit(
             Job.SETTINGS, self._chat.apply_settings, settings, session_system_prompt
         )
+        # Another model, K/V precision or window leaves the open chat's cache without the
+        # window its next message needs: read it now, not when the user sends.
+        self._read_ahead()
+        return applied
 
     def rename_session(self, session_id: int, title: str) -> Future[None]:
         return self._submit(Job.RENAME, self._rename, session_id, title)

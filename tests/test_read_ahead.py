@@ -78,6 +78,29 @@ def test_an_opened_chat_is_read_ahead_and_the_next_answer_reads_only_the_new_tur
     assert answer.stats.prompt_tokens - answer.stats.cached_tokens < 40
 
 
+def test_new_settings_that_empty_the_cache_have_the_chat_read_again_in_the_background(
+    demo_home,
+):
+    chat = seed(40)
+    events: list = []
+    controller = controller_for(events)
+    read_before = finished(events, Job.READ_CHAT)
+    controller.open_session(chat).result(timeout=60)
+    wait_for_read_ahead(events, read_before)
+    history = read_in_background(events)
+    # 8-bit K/V: the chat's cache is made anew, empty.
+    read_before = finished(events, Job.READ_CHAT)
+    new = Settings(max_tokens=4, temperature=0.0, kv_bits=8)
+    controller.apply_settings(new).result(timeout=60)
+    wait_for_read_ahead(events, read_before)
+    controller.send("And the next step?").result(timeout=120)
+    controller.close()
+    answer = [e for e in events if isinstance(e, TurnFinished)][-1]
+    assert history > 300 and read_in_background(events) >= 2 * history
+    assert answer.stats.cached_tokens >= history - 1
+    assert answer.stats.prompt_tokens - answer.stats.cached_tokens < 40
+
+
 def test_a_chat_that_overflows_is_read_with_room_for_its_next_message(demo_home):
     # An imported chat longer than the window, whose turns nearly fill the window they fit:
     # read as it stands, the next message would not fit, the window would move a block, and
