@@ -97,15 +97,23 @@ keys Down
 keys Enter      # 8bit
 sleep 0.5
 keys C-s        # save
-wait_for "DEMO 8bit" 60
-show "after switching to 8-bit (same chat, model reloaded)"
+waited=0
+until grep -qF '"quant": "8bit"' "$HOME_DIR/config/settings.json" 2>/dev/null; do
+    sleep 0.2
+    waited=$((waited + 1))
+    ((waited < 50)) || { show "FAILED: the settings were not saved with 8bit"; exit 1; }
+done
+# The demo's random weights are 4-bit at every precision setting, and the bar names the
+# precision of the weights loaded.
+wait_for "DEMO 4bit" 60
+show "after switching to 8-bit (same chat, model reloaded; settings.json says 8bit)"
 
 # -- 5. quit, start again, reopen the chat -----------------------------------------------------
 keys C-q
 wait_for "app exited with status 0" 30
 tmux_ kill-session -t "$SESSION"
 start_app
-wait_for "DEMO 8bit" 60
+wait_for "DEMO 4bit" 60
 wait_for "Hello from tmux" 10   # the chat is listed in the sidebar
 show "restarted: the chat is in the list"
 keys C-p
