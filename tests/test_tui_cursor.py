@@ -87,6 +87,21 @@ async def test_the_cursor_moves_over_messages_into_older_pages_and_typing_leaves
         assert messages.selected is None
 
 
+async def test_the_cursor_keys_are_on_as_soon_as_the_screen_focuses_the_list(paths):
+    # The screen rebuilds the footer after its next refresh once the focus moved; the list
+    # learns it has the focus only as it handles its Focus event, which may come later. The
+    # footer then lacked the cursor's keys until some other change rebuilt it.
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, [("user", "Hi"), ("assistant", "Hello.")])
+        messages = app.chat.messages
+        messages.select(messages.selectable()[-1])
+        app.chat.set_focus(messages)  # its Focus event is queued, not handled yet
+        assert not messages.has_focus
+        assert messages.check_action("copy_message", ())
+        assert app.chat.check_action("cursor_leave", ())
+
+
 async def test_moving_up_while_the_older_page_is_still_loading_waits_for_it(paths):
     exchange = [(r, f"{r} {i}" + "\n\nmore" * 4) for i in range(40) for r in ("user", "assistant")]
     app = make_app(paths)

@@ -218,8 +218,8 @@ class MessageList(VerticalScroll):
         return selectable(self.children)
 
     @property
-    def cursor_on(self) -> bool:
-        return self.selected is not None and self.has_focus
+    def cursor_on(self) -> bool:  # the screen's focus: has_focus lags it until Focus is handled
+        return self.selected is not None and self.screen.focused is self
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in CURSOR_ACTIONS:
