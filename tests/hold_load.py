@@ -1,9 +1,9 @@
 """Holds the model's load in the app's own process until a file appears.
 
-Copied as ``sitecustomize.py`` onto the path of an app started by tests/terminal.py with
-``hold_load``: Python imports it at start. A test of what the app does while its model loads
-(a real process on a pty, which the test cannot pause from outside) then decides when the load
-ends, instead of racing a load that takes a second on one machine and ten on another.
+Imported as the app starts, by tests/terminal.py's ``hooks=("hold_load",)``. A test of what
+the app does while its model loads (a real process on a pty, which the test cannot pause from
+outside) then decides when the load ends, instead of racing a load that takes a second on one
+machine and ten on another.
 """
 
 from __future__ import annotations

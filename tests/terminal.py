@@ -44,20 +44,25 @@ class Terminal:
     """One run of the app on a pty of ``size`` (columns, rows), with LLAMA_CHAT_HOME=home."""
 
     def __init__(
-        self, home: Path, *args: str, size: tuple[int, int] = (80, 24), hold_load: bool = False
+        self, home: Path, *args: str, size: tuple[int, int] = (80, 24), hooks: tuple[str, ...] = ()
     ) -> None:
-        """``hold_load``: the model's load waits for ``release_load`` (hold_load.py)."""
+        """``hooks``: modules of tests/ the app's process imports as it starts, to hold it at a
+        point the test must control: "hold_load" (the model's load waits for ``release_load``),
+        "slow_input" (the terminal's input thread pauses after each Enter it reads)."""
         self.home = home
         columns, rows = size
         self.screen = pyte.Screen(columns, rows)
         self.stream = pyte.ByteStream(self.screen)
         paths = [str(Path.cwd()), os.environ.get("PYTHONPATH", "")]
         self.load_gate = home / "load-may-go"
-        if hold_load:
-            hooks = home / "hooks"
-            hooks.mkdir(exist_ok=True)
-            shutil.copy(Path(__file__).with_name("hold_load.py"), hooks / "sitecustomize.py")
-            paths.insert(0, str(hooks))
+        if hooks:
+            folder = home / "hooks"
+            folder.mkdir(exist_ok=True)
+            for name in hooks:
+                shutil.copy(Path(__file__).with_name(f"{name}.py"), folder / f"{name}.py")
+            # Python imports sitecustomize at start, from the first folder on its path.
+            (folder / "sitecustomize.py").write_text("".join(f"import {n}\n" for n in hooks))
+            paths.insert(0, str(folder))
         env = {
             **os.environ,
             "LLAMA_CHAT_HOME": str(home),

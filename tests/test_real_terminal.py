@@ -28,14 +28,17 @@ def terminal(tmp_path: Path, demo_checkpoint: Path):
     started: list[Terminal] = []
 
     def start(
-        *args: str, size: tuple[int, int] = (80, 24), hold_load: bool = False, **settings: object
+        *args: str,
+        size: tuple[int, int] = (80, 24),
+        hooks: tuple[str, ...] = (),
+        **settings: object,
     ) -> Terminal:
         home = prepare_home(
             tmp_path / f"home{len(started)}",
             demo_checkpoint,
             **{"max_tokens": 3, "temperature": 0.0, **settings},
         )
-        term = Terminal(home, "--demo", *args, size=size, hold_load=hold_load)
+        term = Terminal(home, "--demo", *args, size=size, hooks=hooks)
         started.append(term)
         return term
 
@@ -78,8 +81,22 @@ def test_a_paste_with_newlines_goes_in_whole(terminal) -> None:
     ]
 
 
+def test_a_paste_without_bracketed_paste_goes_in_whole_when_the_input_thread_lags(
+    terminal,
+) -> None:
+    # On a loaded machine the terminal's input thread can lose the CPU halfway through posting
+    # one read's keys: the app then reached the first Enter with nothing behind it yet, and
+    # sent "One" alone.
+    term = terminal(hooks=("slow_input",))
+    term.wait_until_ready()
+    term.send("One\rtwo\rthree", "enter")
+    term.wait_for(lambda: term.user_messages(), "the paste saved")
+    term.pump(0.5)
+    assert term.user_messages() == ["One\ntwo\nthree"]
+
+
 def test_a_message_sent_while_the_model_loads_goes_out_when_it_is_ready(terminal) -> None:
-    term = terminal(hold_load=True)  # the model loads once the test lets it
+    term = terminal(hooks=("hold_load",))  # the model loads once the test lets it
     term.wait_for_text("loading", timeout=60)
     term.send("Typed before the model was ready", "enter")
     term.wait_for_text("waits for the model")  # held, visibly, not refused
@@ -92,7 +109,7 @@ def test_a_message_sent_while_the_model_loads_goes_out_when_it_is_ready(terminal
 
 
 def test_esc_takes_back_a_message_waiting_for_the_model(terminal) -> None:
-    term = terminal(hold_load=True)  # the model loads once the test lets it
+    term = terminal(hooks=("hold_load",))  # the model loads once the test lets it
     term.wait_for_text("loading", timeout=60)
     term.send("Not this one", "enter")
     term.wait_for_text("waits for the model")

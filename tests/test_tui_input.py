@@ -77,6 +77,21 @@ async def test_a_message_sent_while_loading_waits_and_goes_out_when_ready(paths)
         assert not app.chat.prompt.read_only
 
 
+async def test_a_count_of_the_draft_that_lands_later_leaves_the_wait_shown(paths):
+    # The box counts its draft a moment after the typing stops; the count of a message that
+    # went on to wait for the model came after, and wiped "waits for the model" off the box.
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await model_ready(pilot)
+        app.model_state = "loading"
+        burst(app, "hello there", "enter")
+        prompt = app.chat.prompt
+        await wait_for(pilot, lambda: prompt.waiting is not None, "the message to wait")
+        prompt.count_draft(0)
+        await pilot.pause(0.5)  # the count's delay, and its worker
+        assert "waits for the model" in prompt.border_subtitle
+
+
 async def test_esc_takes_back_a_waiting_message(paths):
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:

@@ -226,6 +226,8 @@ class PromptInput(TextArea):
     def _show_count(self, text: str, tokens: int | None) -> None:
         if text != self.text and text:
             return  # typing went on: a newer count is coming
+        if self.waiting is not None:
+            return  # the border says the message waits for the model (a count may land later)
         warn = False
         subtitle = ""
         if tokens is not None and text.strip():
