@@ -63,13 +63,19 @@ async def test_a_paste_goes_into_the_box_whole(paths):
         assert app.chat.prompt.text == "Note: one\ntwo end"
 
 
+async def send_while_loading(pilot, text: str) -> None:
+    """Type ``text`` and Enter while the model loads: the message waits in the box."""
+    app = pilot.app
+    await model_ready(pilot)
+    app.model_state = "loading"  # as while a new precision loads
+    burst(app, text, "enter")
+    await wait_for(pilot, lambda: app.chat.prompt.waiting is not None, "the message to wait")
+
+
 async def test_a_message_sent_while_loading_waits_and_goes_out_when_ready(paths):
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        app.model_state = "loading"  # as while a new precision loads
-        burst(app, "hello there", "enter")
-        await wait_for(pilot, lambda: app.chat.prompt.waiting is not None, "the message to wait")
+        await send_while_loading(pilot, "hello there")
         assert widgets(app, UserMessage) == [] and app.chat.prompt.read_only
         app.model_state = "ready"
         await wait_for(pilot, lambda: widgets(app, UserMessage), "the message sent")
@@ -82,11 +88,8 @@ async def test_a_count_of_the_draft_that_lands_later_leaves_the_wait_shown(paths
     # went on to wait for the model came after, and wiped "waits for the model" off the box.
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        app.model_state = "loading"
-        burst(app, "hello there", "enter")
+        await send_while_loading(pilot, "hello there")
         prompt = app.chat.prompt
-        await wait_for(pilot, lambda: prompt.waiting is not None, "the message to wait")
         prompt.count_draft(0)
         await pilot.pause(0.5)  # the count's delay, and its worker
         assert "waits for the model" in prompt.border_subtitle
@@ -95,10 +98,7 @@ async def test_a_count_of_the_draft_that_lands_later_leaves_the_wait_shown(paths
 async def test_esc_takes_back_a_waiting_message(paths):
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
-        await model_ready(pilot)
-        app.model_state = "loading"
-        burst(app, "not yet", "enter")
-        await wait_for(pilot, lambda: app.chat.prompt.waiting is not None, "the message to wait")
+        await send_while_loading(pilot, "not yet")
         await pilot.press("escape")
         assert app.chat.prompt.waiting is None and not app.chat.prompt.read_only
         app.model_state = "ready"
